@@ -1,0 +1,240 @@
+//! Kaplan–Meier product-limit estimate with Greenwood variance, pointwise
+//! intervals, survival at given times and quantiles, matching
+//! `survival::survfit` (and `summary`/`quantile` of it) number for number.
+
+use serde::Serialize;
+
+use crate::confint::ConfType;
+use crate::quantile::quantile;
+use crate::tally::Tally;
+use crate::{StatsError, normal_quantile};
+
+/// One fitted curve: a row per distinct observed time (events and
+/// censorings), as `summary(survfit(...), censored = TRUE)` prints it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KaplanMeier {
+    /// Distinct times, ascending.
+    pub time: Vec<f64>,
+    /// Number at risk just before each time.
+    pub n_risk: Vec<u64>,
+    /// Events at each time.
+    pub n_event: Vec<u64>,
+    /// Censorings at each time.
+    pub n_censor: Vec<u64>,
+    /// Survival just after each time.
+    pub surv: Vec<f64>,
+    /// Greenwood standard error of log survival (R's `fit$std.err`);
+    /// infinite once everybody at risk has had the event.
+    pub std_err_log: Vec<f64>,
+    /// Lower pointwise bound (`NaN` where undefined).
+    pub lower: Vec<f64>,
+    /// Upper pointwise bound (`NaN` where undefined).
+    pub upper: Vec<f64>,
+    /// Transform of the interval.
+    pub conf_type: ConfType,
+    /// Coverage of the interval, e.g. 0.95.
+    pub conf_level: f64,
+    /// Number of observations.
+    pub n: u64,
+}
+
+/// The curve read at one time, as `summary(fit, times = t, extend = TRUE)`
+/// gives it, plus cumulative counts for a report's table.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SurvivalAt {
+    /// The time asked for.
+    pub time: f64,
+    /// Survival at `time` (right-continuous step value). `NaN` beyond the
+    /// last observed time unless the curve had already reached 0: past the
+    /// data the curve is unknown, not flat.
+    pub surv: f64,
+    /// Standard error of `surv`.
+    pub std_err: f64,
+    /// Lower pointwise bound.
+    pub lower: f64,
+    /// Upper pointwise bound.
+    pub upper: f64,
+    /// Observations with a time at or after `time`.
+    pub n_risk: u64,
+    /// Events at or before `time`.
+    pub events: u64,
+    /// Whether `time` lies within the observed follow-up.
+    pub within_follow_up: bool,
+}
+
+/// A quantile of the survival distribution with its interval, as
+/// `quantile(fit)` and `print(fit)` give them. `NaN` where not reached.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Quantile {
+    /// The probability of an event by then: 0.5 for the median.
+    pub prob: f64,
+    /// The time.
+    pub estimate: f64,
+    /// Lower bound (from the lower survival curve).
+    pub lower: f64,
+    /// Upper bound (from the upper survival curve).
+    pub upper: f64,
+}
+
+impl KaplanMeier {
+    /// Fits the curve to `time` with `event` (true = event, false = censored).
+    pub fn fit(time: &[f64], event: &[bool], conf_type: ConfType) -> Result<Self, StatsError> {
+        let tally = Tally::<2>::build(time, event, |e| Some(e as usize), "0, 1", |e| e as u8)?;
+        Ok(Self::from_tally(&tally, 1, conf_type, 0.95))
+    }
+
+    /// Fits the curve from an event table, taking status `event_code` as the
+    /// event and every other code as censoring (for example a competing
+    /// event, when the curve is the complement of one cause's incidence).
+    pub fn from_tally<const K: usize>(
+        tally: &Tally<K>,
+        event_code: usize,
+        conf_type: ConfType,
+        conf_level: f64,
+    ) -> Self {
+        let z = normal_quantile(1.0 - (1.0 - conf_level) / 2.0);
+        let m = tally.time.len();
+        let n_risk = tally.n_risk();
+        let n_event = tally.counts[event_code].clone();
+        let n_censor: Vec<u64> = (0..m)
+            .map(|i| {
+                (0..K)
+                    .filter(|&k| k != event_code)
+                    .map(|k| tally.counts[k][i])
+                    .sum()
+            })
+            .collect();
+        let (mut surv, mut std_err_log) = (Vec::with_capacity(m), Vec::with_capacity(m));
+        let (mut lower, mut upper) = (Vec::with_capacity(m), Vec::with_capacity(m));
+        let (mut s, mut greenwood) = (1.0f64, 0.0f64);
+        for i in 0..m {
+            let (n, d) = (n_risk[i] as f64, n_event[i] as f64);
+            if d > 0.0 {
+                s *= (n - d) / n;
+                greenwood += d / (n * (n - d));
+            }
+            let se = greenwood.sqrt();
+            let (lo, hi) = conf_type.interval(s, se, z);
+            surv.push(s);
+            std_err_log.push(se);
+            lower.push(lo);
+            upper.push(hi);
+        }
+        Self {
+            time: tally.time.clone(),
+            n_risk,
+            n_event,
+            n_censor,
+            surv,
+            std_err_log,
+            lower,
+            upper,
+            conf_type,
+            conf_level,
+            n: tally.n,
+        }
+    }
+
+    /// Standard error of survival itself (`summary(fit)$std.err`); `NaN`
+    /// where survival is 0 after an infinite log-scale error, as in R.
+    pub fn std_err(&self) -> Vec<f64> {
+        self.surv
+            .iter()
+            .zip(&self.std_err_log)
+            .map(|(s, se)| s * se)
+            .collect()
+    }
+
+    /// Survival at each of `times`.
+    pub fn at(&self, times: &[f64]) -> Vec<SurvivalAt> {
+        times.iter().map(|&t| self.at_one(t)).collect()
+    }
+
+    fn at_one(&self, t: f64) -> SurvivalAt {
+        // Rows with time <= t.
+        let upto = self.time.partition_point(|&x| x <= t);
+        let n_risk = self
+            .n_risk
+            .get(self.time.partition_point(|&x| x < t))
+            .copied()
+            .unwrap_or(0);
+        let events = self.n_event[..upto].iter().sum();
+        let last = *self.time.last().expect("a fit has at least one row");
+        let within = t <= last;
+        if upto == 0 {
+            return SurvivalAt {
+                time: t,
+                surv: 1.0,
+                std_err: 0.0,
+                lower: 1.0,
+                upper: 1.0,
+                n_risk,
+                events,
+                within_follow_up: within,
+            };
+        }
+        let i = upto - 1;
+        let mut at = SurvivalAt {
+            time: t,
+            surv: self.surv[i],
+            std_err: self.surv[i] * self.std_err_log[i],
+            lower: self.lower[i],
+            upper: self.upper[i],
+            n_risk,
+            events,
+            within_follow_up: within,
+        };
+        if !within && at.surv > 0.0 {
+            at.surv = f64::NAN;
+            at.std_err = f64::NAN;
+            at.lower = f64::NAN;
+            at.upper = f64::NAN;
+        }
+        at
+    }
+
+    /// Quantiles (`probs` as event probabilities: 0.5 is the median) with
+    /// their intervals, by R's rule.
+    pub fn quantiles(&self, probs: &[f64]) -> Vec<Quantile> {
+        probs
+            .iter()
+            .map(|&p| Quantile {
+                prob: p,
+                estimate: quantile(0.0, &self.time, &self.surv, p),
+                lower: quantile(0.0, &self.time, &self.lower, p),
+                upper: quantile(0.0, &self.time, &self.upper, p),
+            })
+            .collect()
+    }
+
+    /// The median survival time with its interval.
+    pub fn median(&self) -> Quantile {
+        self.quantiles(&[0.5])[0]
+    }
+
+    /// Rows of a number-at-risk table for a plot: the number at risk at
+    /// each of `times` (those with a time at or after it).
+    pub fn number_at_risk(&self, times: &[f64]) -> Vec<u64> {
+        times
+            .iter()
+            .map(|&t| {
+                self.n_risk
+                    .get(self.time.partition_point(|&x| x < t))
+                    .copied()
+                    .unwrap_or(0)
+            })
+            .collect()
+    }
+}
+
+/// Median follow-up by the reverse Kaplan–Meier method: the median of the
+/// curve that treats censoring as the event and events as censoring.
+pub fn median_follow_up(
+    time: &[f64],
+    event: &[bool],
+    conf_type: ConfType,
+) -> Result<Quantile, StatsError> {
+    let reversed: Vec<bool> = event.iter().map(|e| !e).collect();
+    let fit = KaplanMeier::fit(time, &reversed, conf_type)?;
+    Ok(fit.median())
+}
