@@ -1,1 +1,68 @@
-fn main() {}
+//! `isatrial`: the command line of the trial's data system. This file is
+//! glue: parse arguments, run the command, turn the outcome into an exit
+//! code (0 done, 2 the input was refused, 1 anything unexpected).
+
+mod cli;
+mod input;
+mod stats_cmd;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Why a command stopped without doing its job.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// The user's input broke a rule; the message says which and where.
+    #[error("{0}")]
+    Refused(String),
+    /// Something outside the user's input went wrong.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<input::InputError> for Failure {
+    fn from(e: input::InputError) -> Self {
+        Failure::Refused(e.to_string())
+    }
+}
+
+impl From<stats::StatsError> for Failure {
+    fn from(e: stats::StatsError) -> Self {
+        Failure::Refused(e.to_string())
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        Failure::Unexpected(e.into())
+    }
+}
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Unexpected(e)) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(Failure::Refused(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Unexpected(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Output piped into `head` is not a failure.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<std::io::Error>()
+        .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+fn run(args: cli::Cli) -> Result<(), Failure> {
+    match args.command {
+        cli::Command::Stats(cmd) => stats_cmd::run(cmd),
+    }
+}

@@ -32,6 +32,16 @@ impl GrayTest {
         status: &[CompetingStatus],
         labels: &[S],
     ) -> Result<Self, StatsError> {
+        Self::test_groups(time, status, Groups::new(labels))
+    }
+
+    /// As [`GrayTest::test`], with the groups already formed.
+    pub fn test_groups(
+        time: &[f64],
+        status: &[CompetingStatus],
+        groups: Groups,
+    ) -> Result<Self, StatsError> {
+        let labels = &groups.index;
         if time.len() != status.len() || time.len() != labels.len() {
             return Err(StatsError::LengthMismatch {
                 what: "times, statuses and groups",
@@ -45,11 +55,10 @@ impl GrayTest {
         if let Some((index, &value)) = time
             .iter()
             .enumerate()
-            .find(|(_, t)| !(**t >= 0.0) || !t.is_finite())
+            .find(|(_, t)| !crate::tally::is_valid_time(**t))
         {
             return Err(StatsError::BadTime { index, value });
         }
-        let groups = Groups::new(labels);
         let ng = groups.len();
         if ng < 2 {
             return Err(StatsError::TooFewGroups { found: ng });

@@ -30,6 +30,27 @@ impl Groups {
         }
     }
 
+    /// Groups observations already coded as `ids` into `labels` (first-seen
+    /// order, as a file reader meets them), re-coded to sorted label order.
+    pub fn from_ids(labels: Vec<String>, ids: &[u32]) -> Self {
+        let mut order: Vec<usize> = (0..labels.len()).collect();
+        order.sort_by(|&a, &b| labels[a].cmp(&labels[b]));
+        let mut rank = vec![0usize; labels.len()];
+        for (r, &o) in order.iter().enumerate() {
+            rank[o] = r;
+        }
+        let index = ids.iter().map(|&i| rank[i as usize]).collect();
+        let mut labels: Vec<Option<String>> = labels.into_iter().map(Some).collect();
+        let sorted = order
+            .iter()
+            .map(|&o| labels[o].take().expect("each label once"))
+            .collect();
+        Self {
+            labels: sorted,
+            index,
+        }
+    }
+
     /// Number of groups.
     pub fn len(&self) -> usize {
         self.labels.len()

@@ -43,7 +43,18 @@ impl LogRank {
                 right: labels.len(),
             });
         }
-        let groups = Groups::new(labels);
+        Self::test_groups(time, event, Groups::new(labels))
+    }
+
+    /// As [`LogRank::test`], with the groups already formed.
+    pub fn test_groups(time: &[f64], event: &[bool], groups: Groups) -> Result<Self, StatsError> {
+        if groups.index.len() != time.len() {
+            return Err(StatsError::LengthMismatch {
+                what: "times and groups",
+                left: time.len(),
+                right: groups.index.len(),
+            });
+        }
         if groups.len() < 2 {
             return Err(StatsError::TooFewGroups {
                 found: groups.len(),

@@ -35,12 +35,17 @@ fn findq(x: &[f64], y: &[f64], p: f64) -> f64 {
     }
     let xmax = *x.last().expect("findq gets the start point at least");
     // R's `duplicated(y)`: keep the first of each value, NA counting as one value.
+    // Keyed on bits with -0.0 folded into 0.0 and every NaN into one key, so
+    // that a curve of millions of steps is deduplicated in linear time.
     let (mut xs, mut ys): (Vec<f64>, Vec<f64>) = (Vec::new(), Vec::new());
+    let mut seen = std::collections::HashSet::with_capacity(y.len());
     for (&xi, &yi) in x.iter().zip(y) {
-        let seen = ys
-            .iter()
-            .any(|&v: &f64| v == yi || (v.is_nan() && yi.is_nan()));
-        if !seen {
+        let key = if yi.is_nan() {
+            u64::MAX
+        } else {
+            (yi + 0.0).to_bits()
+        };
+        if seen.insert(key) {
             xs.push(xi);
             ys.push(yi);
         }

@@ -26,6 +26,11 @@ fn bucket_limit(n: usize) -> f64 {
     (4 * n).max(1 << 16) as f64
 }
 
+/// A time an estimator accepts: finite and not negative (NaN fails both).
+pub fn is_valid_time(t: f64) -> bool {
+    t.is_finite() && t >= 0.0
+}
+
 /// Observations needed before sorting runs on several threads.
 const PARALLEL_SORT_MIN: usize = 200_000;
 
@@ -51,8 +56,7 @@ impl<const K: usize> Tally<K> {
         }
         let (mut lo, mut hi, mut whole) = (f64::INFINITY, f64::NEG_INFINITY, true);
         for (index, (&t, &s)) in times.iter().zip(status).enumerate() {
-            // `!(t >= 0.0)` also catches NaN.
-            if !(t >= 0.0) || !t.is_finite() {
+            if !is_valid_time(t) {
                 return Err(StatsError::BadTime { index, value: t });
             }
             if code(s).is_none() {
@@ -90,8 +94,8 @@ impl<const K: usize> Tally<K> {
         for (offset, row) in buckets.iter().enumerate() {
             if row.iter().any(|&c| c > 0) {
                 out.time.push(lo + offset as f64);
-                for k in 0..K {
-                    out.counts[k].push(row[k]);
+                for (column, &count) in out.counts.iter_mut().zip(row) {
+                    column.push(count);
                 }
             }
         }

@@ -1,0 +1,221 @@
+//! Speed of the estimators beside R's, on the same data in the same run.
+//!
+//! ```text
+//! cargo bench -p isatrial --bench stats_speed            # n = 1e5, 1e6, 1e7
+//! cargo bench -p isatrial --bench stats_speed -- --quick # n = 1e5, 1e6
+//! ```
+//!
+//! For each n it draws two data sets (whole-day times, and continuous
+//! times), then times: Kaplan–Meier and cumulative incidence in process
+//! (best of several runs), the whole `isatrial stats km --json` command on
+//! a CSV file, and R's `survfit` and `cmprsk::cuminc` on the same numbers
+//! already in R's memory (read from a raw binary file, outside the timing).
+//! Prints a Markdown table for BENCHMARKS.md. R is skipped, and said to be,
+//! when `Rscript` is not installed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use stats::{CompetingStatus, ConfType, CumulativeIncidence, KaplanMeier};
+
+/// A small, fast, reproducible generator (SplitMix64): the numbers only
+/// need to look like trial follow-up, not be cryptographic.
+struct Draw(u64);
+
+impl Draw {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn uniform(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+struct Data {
+    time: Vec<f64>,
+    code: Vec<u8>,
+}
+
+/// Exponential times with a median of about a year; status 0/1/2 in
+/// proportions 0.35 / 0.45 / 0.20.
+fn draw(n: usize, whole_days: bool, seed: u64) -> Data {
+    let mut d = Draw(seed);
+    let mut time = Vec::with_capacity(n);
+    let mut code = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = -(1.0 - d.uniform()).ln() * 500.0;
+        time.push(if whole_days { t.floor() } else { t });
+        let u = d.uniform();
+        code.push(if u < 0.35 {
+            0
+        } else if u < 0.80 {
+            1
+        } else {
+            2
+        });
+    }
+    Data { time, code }
+}
+
+fn best_of(runs: usize, mut f: impl FnMut()) -> f64 {
+    (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn write_csv(path: &Path, data: &Data) {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    writeln!(out, "time,status").unwrap();
+    for (t, c) in data.time.iter().zip(&data.code) {
+        writeln!(out, "{t},{}", u8::from(*c == 1)).unwrap();
+    }
+}
+
+fn write_raw(path: &Path, data: &Data) {
+    let mut bytes = Vec::with_capacity(data.time.len() * 12);
+    for t in &data.time {
+        bytes.extend_from_slice(&t.to_le_bytes());
+    }
+    for c in &data.code {
+        bytes.extend_from_slice(&i32::from(*c).to_le_bytes());
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+const R_TIMING: &str = r#"
+suppressPackageStartupMessages({ library(survival); library(cmprsk) })
+a <- commandArgs(TRUE); n <- as.integer(a[2]); with_cif <- a[3] == "1"
+con <- file(a[1], "rb"); time <- readBin(con, "double", n); code <- readBin(con, "integer", n); close(con)
+event <- as.integer(code == 1)
+km <- system.time(fit <- survfit(Surv(time, event) ~ 1, conf.type = "log-log"))[["elapsed"]]
+ci <- if (with_cif) system.time(cuminc(time, code, cencode = 0))[["elapsed"]] else NA
+cat(km, ci, format(quantile(fit, 0.5)$quantile[[1]], digits = 15), "\n")
+"#;
+
+/// R's seconds for survfit and cuminc, and its median (to check that both
+/// sides computed the same thing).
+fn r_seconds(raw: &Path, n: usize, with_cif: bool) -> Option<(f64, Option<f64>, f64)> {
+    let script = std::env::temp_dir().join("isatrial-bench-timing.R");
+    std::fs::write(&script, R_TIMING).ok()?;
+    let out = Command::new("Rscript")
+        .arg(&script)
+        .arg(raw)
+        .arg(n.to_string())
+        .arg(if with_cif { "1" } else { "0" })
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: Vec<&str> = text.split_whitespace().collect();
+    if v.len() < 3 {
+        eprintln!("R failed: {}", String::from_utf8_lossy(&out.stderr));
+        return None;
+    }
+    Some((v[0].parse().ok()?, v[1].parse().ok(), v[2].parse().ok()?))
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let sizes: &[usize] = if quick {
+        &[100_000, 1_000_000]
+    } else {
+        &[100_000, 1_000_000, 10_000_000]
+    };
+    let dir = std::env::temp_dir().join(format!("isatrial-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let binary = PathBuf::from(env!("CARGO_BIN_EXE_isatrial"));
+    let have_r = Command::new("Rscript").arg("--version").output().is_ok();
+    if !have_r {
+        eprintln!("Rscript not found: R columns will read 'not run'");
+    }
+    println!(
+        "| n | times | KM in process | CIF in process | `isatrial stats km --json` (CSV, end to end) | R survfit | R cuminc | R / KM in process | R / CIF in process |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for &n in sizes {
+        for whole_days in [true, false] {
+            let data = draw(n, whole_days, 20261124 + n as u64);
+            let event: Vec<bool> = data.code.iter().map(|&c| c == 1).collect();
+            let status: Vec<CompetingStatus> = data
+                .code
+                .iter()
+                .map(|&c| CompetingStatus::from_code(c).unwrap())
+                .collect();
+            let runs = if n >= 10_000_000 { 3 } else { 7 };
+            let mut median = f64::NAN;
+            let km = best_of(runs, || {
+                let fit = KaplanMeier::fit(&data.time, &event, ConfType::LogLog).unwrap();
+                median = fit.median().estimate;
+            });
+            let cif = best_of(runs, || {
+                std::hint::black_box(CumulativeIncidence::fit(&data.time, &status).unwrap());
+            });
+            let csv = dir.join("data.csv");
+            write_csv(&csv, &data);
+            let e2e = best_of(3, || {
+                let out = Command::new(&binary)
+                    .args(["stats", "km", "--input"])
+                    .arg(&csv)
+                    .args(["--time", "time", "--status", "status", "--json"])
+                    .stdout(std::process::Stdio::null())
+                    .status()
+                    .unwrap();
+                assert!(out.success());
+            });
+            let r = if have_r {
+                let raw = dir.join("data.bin");
+                write_raw(&raw, &data);
+                r_seconds(&raw, n, n <= 1_000_000)
+            } else {
+                None
+            };
+            let secs = |s: f64| {
+                if s < 1.0 {
+                    format!("{:.1} ms", s * 1e3)
+                } else {
+                    format!("{s:.2} s")
+                }
+            };
+            let (r_km, r_cif) = match r {
+                Some((k, c, r_median)) => {
+                    assert!(
+                        (r_median - median).abs() <= 1e-9 * median.abs(),
+                        "R's median {r_median} differs from ours {median}"
+                    );
+                    (Some(k), c)
+                }
+                None => (None, None),
+            };
+            let cell = |s: Option<f64>| s.map_or("not run".to_owned(), secs);
+            let ratio = |r: Option<f64>, ours: f64| {
+                r.map_or("—".to_owned(), |r| format!("{:.0}×", r / ours))
+            };
+            println!(
+                "| {n:.0e} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                if whole_days {
+                    "whole days"
+                } else {
+                    "continuous"
+                },
+                secs(km),
+                secs(cif),
+                secs(e2e),
+                cell(r_km),
+                cell(r_cif),
+                ratio(r_km, km),
+                ratio(r_cif, cif),
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,82 @@
+//! `isatrial stats ...`: the estimators of the `stats` crate on any CSV
+//! file, printing JSON (`DATA-FORMAT.md` §3) or a readable table.
+
+mod binom;
+mod cif;
+mod km;
+mod logrank;
+
+use std::io::{BufWriter, Write};
+
+use serde::Serialize;
+use stats::Groups;
+
+use crate::Failure;
+use crate::cli::StatsCommand;
+use crate::input::Columns;
+
+/// Runs one statistics command.
+pub fn run(command: StatsCommand) -> Result<(), Failure> {
+    match command {
+        StatsCommand::Km(args) => km::run(&args),
+        StatsCommand::Cif(args) => cif::run(&args),
+        StatsCommand::Binom(args) => binom::run(&args),
+        StatsCommand::Logrank(args) => logrank::run(&args),
+    }
+}
+
+/// The rows of each group, in R's (sorted) level order; one unnamed group
+/// when there is no group column.
+struct Split {
+    labels: Vec<Option<String>>,
+    time: Vec<Vec<f64>>,
+    status: Vec<Vec<u8>>,
+}
+
+fn split(columns: Columns) -> Split {
+    if columns.labels.is_empty() {
+        return Split {
+            labels: vec![None],
+            time: vec![columns.time],
+            status: vec![columns.status],
+        };
+    }
+    let groups = Groups::from_ids(columns.labels, &columns.group);
+    let k = groups.len();
+    let (mut time, mut status) = (vec![Vec::new(); k], vec![Vec::new(); k]);
+    for ((&g, &t), &s) in groups.index.iter().zip(&columns.time).zip(&columns.status) {
+        time[g].push(t);
+        status[g].push(s);
+    }
+    Split {
+        labels: groups.labels.into_iter().map(Some).collect(),
+        time,
+        status,
+    }
+}
+
+/// Writes `value` as one line of JSON to standard output.
+fn print_json<T: Serialize>(value: &T) -> Result<(), Failure> {
+    let mut out = BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+    serde_json::to_writer(&mut out, value).map_err(|e| Failure::Unexpected(e.into()))?;
+    writeln!(out)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// A number for a table: R's `NA` for undefined, else up to 6 significant digits.
+fn fmt(x: f64) -> String {
+    if x.is_nan() {
+        "NA".into()
+    } else if x == x.trunc() && x.abs() < 1e15 {
+        format!("{x:.0}")
+    } else {
+        let digits = (5 - x.abs().log10().floor() as i32).clamp(0, 12) as usize;
+        let s = format!("{x:.digits$}");
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_owned()
+        } else {
+            s
+        }
+    }
+}

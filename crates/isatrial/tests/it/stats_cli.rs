@@ -1,0 +1,396 @@
+//! `isatrial stats ...` end to end: R's numbers through the command line,
+//! and every kind of bad input refused with exit code 2 and a message that
+//! names line and column.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn isatrial(args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_isatrial"))
+        .args(args)
+        .output()
+        .expect("binary runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A file in a fresh temporary folder, removed with the folder.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("isatrial-test-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn file(&self, name: &str, content: &str) -> String {
+        let path = self.0.join(name);
+        std::fs::write(&path, content).unwrap();
+        path.display().to_string()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn r_fixture(file: &str, dataset: &str) -> Value {
+    let path = format!(
+        "{}/../stats/tests/fixtures/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let all: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    all["datasets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == dataset)
+        .unwrap()
+        .clone()
+}
+
+fn csv_of(d: &Value, status_name: &str) -> String {
+    let mut csv = format!("time,{status_name},group\n");
+    let groups = d.get("group");
+    for i in 0..d["time"].as_array().unwrap().len() {
+        let g = groups.map_or("all".to_owned(), |g| g[i].as_str().unwrap().to_owned());
+        csv.push_str(&format!("{},{},{g}\n", d["time"][i], d["status"][i]));
+    }
+    csv
+}
+
+fn assert_close(ours: &Value, r: &Value, what: &str) {
+    match (ours.as_f64(), r.as_f64()) {
+        (None, None) => {}
+        (Some(a), Some(b)) => assert!(
+            (a - b).abs() <= 1e-9 * b.abs().max(1e-3),
+            "{what}: {a} vs R {b}"
+        ),
+        _ => panic!("{what}: ours {ours}, R {r}"),
+    }
+}
+
+#[test]
+fn km_json_gives_survfit_numbers_for_each_group() {
+    let d = r_fixture("km.json", "lung_by_sex");
+    let dir = Scratch::new("km");
+    let input = dir.file("lung.csv", &csv_of(&d, "status"));
+    let run = isatrial(&[
+        "stats",
+        "km",
+        "--input",
+        &input,
+        "--time",
+        "time",
+        "--status",
+        "status",
+        "--group",
+        "group",
+        "--at",
+        "180,365,547.875",
+        "--json",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let ours: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(ours["conf_type"], "log-log");
+    for (g, r) in ours["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(d["by_conf_type"]["log-log"].as_array().unwrap())
+    {
+        assert_eq!(g["group"], r["group"]);
+        let table = g["table"].as_array().unwrap();
+        assert_eq!(table.len(), r["table"]["time"].as_array().unwrap().len());
+        for (i, row) in table.iter().enumerate() {
+            for (ours_key, r_key) in [
+                ("time", "time"),
+                ("n_risk", "n_risk"),
+                ("surv", "surv"),
+                ("std_err", "std_err"),
+                ("lower", "lower"),
+                ("upper", "upper"),
+            ] {
+                assert_close(
+                    &row[ours_key],
+                    &r["table"][r_key][i],
+                    &format!("{} row {i} {ours_key}", g["group"]),
+                );
+            }
+        }
+        assert_close(
+            &g["median"]["estimate"],
+            &r["quantiles"]["quantile"][1],
+            "median",
+        );
+        assert_close(
+            &g["median"]["lower"],
+            &r["quantiles"]["lower"][1],
+            "median lower",
+        );
+        assert_close(
+            &g["median"]["upper"],
+            &r["quantiles"]["upper"][1],
+            "median upper",
+        );
+        for (i, at) in g["at"].as_array().unwrap().iter().enumerate() {
+            assert_close(&at["surv"], &r["at"]["surv"][i], "surv at");
+        }
+    }
+}
+
+#[test]
+fn cif_json_gives_cuminc_numbers_and_gray_test() {
+    let d = r_fixture("cif.json", "two_groups_gray");
+    let dir = Scratch::new("cif");
+    let input = dir.file("cif.csv", &csv_of(&d, "status"));
+    let run = isatrial(&[
+        "stats",
+        "cif",
+        "--input",
+        &input,
+        "--time",
+        "time",
+        "--status",
+        "status",
+        "--group",
+        "group",
+        "--at",
+        "90,365,547.875",
+        "--json",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let ours: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_close(&ours["gray"]["stat"], &d["gray"]["stat"], "Gray statistic");
+    assert_close(&ours["gray"]["p"], &d["gray"]["p"], "Gray p");
+    for (g, r) in ours["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(d["groups"].as_array().unwrap())
+    {
+        for (i, at) in g["at"].as_array().unwrap().iter().enumerate() {
+            assert_close(&at["estimate"], &r["at"]["est"][i], "incidence at");
+            assert_close(&at["variance"], &r["at"]["var"][i], "variance at");
+        }
+    }
+}
+
+#[test]
+fn binom_json_gives_binom_test_numbers() {
+    let run = isatrial(&[
+        "stats",
+        "binom",
+        "--events",
+        "6",
+        "--total",
+        "33",
+        "--null-rate",
+        "0.1",
+        "--json",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let ours: Value = serde_json::from_str(&run.stdout).unwrap();
+    // binom.test(6, 33): the values of bundle-60.expected.json's E01 too.
+    assert_close(&ours["lower"], &Value::from(0.06978788366630997), "lower");
+    assert_close(&ours["upper"], &Value::from(0.3546005594502688), "upper");
+    assert_eq!(ours["method"], "clopper-pearson");
+    assert!(ours["p_value"].as_f64().unwrap() < 0.2);
+}
+
+#[test]
+fn logrank_json_gives_survdiff_numbers() {
+    let d = r_fixture("km.json", "veteran_by_trt");
+    let dir = Scratch::new("lr");
+    let input = dir.file("vet.csv", &csv_of(&d, "status"));
+    let run = isatrial(&[
+        "stats", "logrank", "--input", &input, "--time", "time", "--status", "status", "--group",
+        "group", "--json",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let ours: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_close(&ours["chisq"], &d["logrank"]["chisq"], "chisq");
+    assert_close(&ours["p"], &d["logrank"]["p"], "p");
+    assert_eq!(ours["df"], d["logrank"]["df"]);
+}
+
+fn refused(args: &[&str], expected: &[&str]) {
+    let run = isatrial(args);
+    assert_eq!(run.code, 2, "exit code for {args:?}; stderr {}", run.stderr);
+    for part in expected {
+        assert!(
+            run.stderr.contains(part),
+            "message {:?} lacks {part:?}",
+            run.stderr
+        );
+    }
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    assert!(
+        run.stdout.is_empty(),
+        "nothing is printed for refused input"
+    );
+}
+
+#[test]
+fn bad_input_is_refused_with_line_and_column() {
+    let dir = Scratch::new("bad");
+    let km = |file: &str| {
+        vec![
+            "stats".to_owned(),
+            "km".into(),
+            "--input".into(),
+            file.into(),
+            "--time".into(),
+            "t".into(),
+            "--status".into(),
+            "s".into(),
+        ]
+    };
+    let run_km = |content: &str, name: &str, expected: &[&str]| {
+        let f = dir.file(name, content);
+        let args = km(&f);
+        refused(
+            &args.iter().map(String::as_str).collect::<Vec<_>>(),
+            expected,
+        );
+    };
+    run_km(
+        "x,s\n1,1\n",
+        "missing.csv",
+        &["line 1", "no column \"t\"", "x, s"],
+    );
+    run_km(
+        "t,s\n1,1\nabc,0\n",
+        "nonnumeric.csv",
+        &["line 3", "column \"t\"", "\"abc\" is not a number"],
+    );
+    run_km(
+        "t,s\n1,1\n-2,0\n",
+        "negative.csv",
+        &["line 3", "column \"t\"", "negative"],
+    );
+    run_km(
+        "t,s\n1,1\n2,3\n",
+        "status.csv",
+        &["line 3", "column \"s\"", "0 (censored) or 1 (event)"],
+    );
+    run_km(
+        "t,s\n1,1\n,0\n",
+        "emptycell.csv",
+        &["line 3", "column \"t\"", "missing value"],
+    );
+    run_km("", "empty.csv", &["empty"]);
+    run_km("t,s\n", "header-only.csv", &["no data rows"]);
+    run_km("t,s\n1,1\n2\n", "short.csv", &["line 3", "column \"s\""]);
+    run_km(
+        "t,s\n\"1\",1\n\"x\",0\n",
+        "quoted.csv",
+        &["line 3", "column \"t\"", "not a number"],
+    );
+    refused(
+        &[
+            "stats",
+            "km",
+            "--input",
+            "/nonexistent/file.csv",
+            "--time",
+            "t",
+            "--status",
+            "s",
+        ],
+        &["cannot read"],
+    );
+    let one = dir.file("one.csv", "t,s,g\n1,1,a\n2,0,a\n");
+    refused(
+        &[
+            "stats", "logrank", "--input", &one, "--time", "t", "--status", "s", "--group", "g",
+        ],
+        &["only one group"],
+    );
+    let cif = dir.file("cif.csv", "t,s\n1,1\n2,3\n");
+    refused(
+        &[
+            "stats", "cif", "--input", &cif, "--time", "t", "--status", "s",
+        ],
+        &["line 3", "2 (competing event)"],
+    );
+    refused(
+        &["stats", "binom", "--events", "5", "--total", "3"],
+        &["cannot exceed"],
+    );
+    refused(
+        &[
+            "stats",
+            "binom",
+            "--events",
+            "1",
+            "--total",
+            "3",
+            "--null-rate",
+            "1.5",
+        ],
+        &["null rate"],
+    );
+    refused(
+        &[
+            "stats",
+            "km",
+            "--input",
+            &one,
+            "--time",
+            "t",
+            "--status",
+            "s",
+            "--conf-type",
+            "logit",
+        ],
+        &["logit"],
+    );
+}
+
+#[test]
+fn an_error_deep_in_a_large_file_names_its_exact_line() {
+    let dir = Scratch::new("large");
+    let mut content = String::from("t,s\n");
+    let rows = 800_000; // > 4 MiB, read on two threads
+    for i in 0..rows {
+        if i == 500_000 {
+            content.push_str("12.5,maybe\n");
+        } else {
+            content.push_str(&format!("{},{}\n", i % 997, i % 2));
+        }
+    }
+    assert!(content.len() > 4 << 20);
+    let f = dir.file("large.csv", &content);
+    refused(
+        &["stats", "km", "--input", &f, "--time", "t", "--status", "s"],
+        &["line 500002", "column \"s\"", "\"maybe\""],
+    );
+}
+
+#[test]
+fn every_command_has_help_with_an_example() {
+    for cmd in ["km", "cif", "binom", "logrank"] {
+        let run = isatrial(&["stats", cmd, "--help"]);
+        assert_eq!(run.code, 0);
+        assert!(
+            run.stdout.contains("Example:") && run.stdout.contains("isatrial stats"),
+            "{cmd}: {}",
+            run.stdout
+        );
+    }
+}
