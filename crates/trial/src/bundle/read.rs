@@ -1,0 +1,574 @@
+//! Reading a bundle folder into a [`Dataset`]: all files are read, every
+//! problem is collected, and any problem refuses the whole bundle.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use super::cells::{FileSpec, Header, Problem, Row};
+use super::spec::*;
+use crate::ctcae::Dictionary;
+use crate::dataset::Dataset;
+use crate::date::Date;
+use crate::protocol::Protocol;
+use crate::records::*;
+use crate::values::{Flag, Id};
+
+/// `bundle.toml`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Manifest {
+    format: u32,
+    cutoff: String,
+    protocol: Option<String>,
+}
+
+fn whole(file: &str, rule: String) -> Problem {
+    Problem {
+        file: file.to_owned(),
+        line: None,
+        column: None,
+        rule,
+    }
+}
+
+fn read_manifest(dir: &Path, problems: &mut Vec<Problem>) -> Option<(Date, Protocol)> {
+    let path = dir.join("bundle.toml");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) => {
+            problems.push(whole(
+                "bundle.toml",
+                format!("cannot read {}: {e}", path.display()),
+            ));
+            return None;
+        }
+    };
+    let m: Manifest = match toml::from_str(&text) {
+        Ok(m) => m,
+        Err(e) => {
+            problems.push(whole("bundle.toml", e.to_string()));
+            return None;
+        }
+    };
+    if m.format != 1 {
+        problems.push(whole(
+            "bundle.toml",
+            format!("format must be 1, got {}", m.format),
+        ));
+    }
+    let cutoff = match m.cutoff.parse::<Date>() {
+        Ok(d) => Some(d),
+        Err(e) => {
+            problems.push(whole("bundle.toml", format!("cutoff: {e}")));
+            None
+        }
+    };
+    let protocol = match m.protocol {
+        None => Some(Protocol::default()),
+        Some(name) => {
+            let p = dir.join(&name);
+            match std::fs::read_to_string(&p) {
+                Err(e) => {
+                    problems.push(whole(
+                        "bundle.toml",
+                        format!("protocol file {}: {e}", p.display()),
+                    ));
+                    None
+                }
+                Ok(text) => match Protocol::from_toml(&text) {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        problems.push(whole(&name, e.to_string()));
+                        None
+                    }
+                },
+            }
+        }
+    };
+    Some((cutoff?, protocol?))
+}
+
+/// Reads every row of one file with `parse`, or nothing when the file is
+/// absent and `optional`.
+fn read_file<T>(
+    dir: &Path,
+    spec: &FileSpec,
+    problems: &mut Vec<Problem>,
+    mut parse: impl FnMut(&mut Row<'_>) -> Option<T>,
+) -> Vec<T> {
+    let path = dir.join(spec.name);
+    if !path.exists() {
+        return Vec::new();
+    }
+    let mut reader = match csv::ReaderBuilder::new().flexible(false).from_path(&path) {
+        Ok(r) => r,
+        Err(e) => {
+            problems.push(whole(spec.name, e.to_string()));
+            return Vec::new();
+        }
+    };
+    let header = match reader.headers() {
+        Ok(h) => h.clone(),
+        Err(e) => {
+            problems.push(whole(spec.name, e.to_string()));
+            return Vec::new();
+        }
+    };
+    let Some(header) = Header::check(spec, &header, problems) else {
+        return Vec::new();
+    };
+    let mut rows = Vec::new();
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {
+                let line = record.position().map_or(0, |p| p.line());
+                let before = problems.len();
+                let mut row = Row::new(spec.name, line, &record, &header, problems);
+                let parsed = parse(&mut row);
+                if problems.len() == before {
+                    rows.extend(parsed);
+                }
+            }
+            Err(e) => {
+                let line = e.position().map(|p| p.line());
+                problems.push(Problem {
+                    file: spec.name.to_owned(),
+                    line,
+                    column: None,
+                    rule: e.to_string(),
+                });
+                if !matches!(e.kind(), csv::ErrorKind::UnequalLengths { .. }) {
+                    break;
+                }
+            }
+        }
+    }
+    rows
+}
+
+/// Reads cells left to right even after a failure, so one row reports all
+/// of its problems at once.
+macro_rules! all_cells {
+    ($($e:expr),+ $(,)?) => {
+        ($($e),+)
+    };
+}
+
+fn parse_patient(r: &mut Row<'_>) -> Option<Patient> {
+    let f = all_cells!(
+        r.required("patient_id"),
+        r.required("site_id"),
+        r.required("cohort"),
+        r.required("registration_date"),
+        r.required("age"),
+        r.required("sex"),
+        r.required::<Flag>("cd38_positive"),
+        r.required("immunophenotype"),
+        r.required("disease_status"),
+        r.required("prior_cycles"),
+        r.optional("first_cr_date"),
+        r.optional("prior_sct_date"),
+        r.optional("last_chemo_date"),
+        r.optional("screening_bm_blasts_pct"),
+        r.optional("screening_mrd_level"),
+        r.optional("screening_mrd_sensitivity"),
+    );
+    Some(Patient {
+        id: f.0?,
+        site: f.1?,
+        cohort: f.2?,
+        registration_date: f.3?,
+        age: f.4?,
+        sex: f.5?,
+        cd38_positive: f.6?.0,
+        immunophenotype: f.7?,
+        disease_status: f.8?,
+        prior_cycles: f.9?,
+        first_cr_date: f.10?,
+        prior_sct_date: f.11?,
+        last_chemo_date: f.12?,
+        screening_bm_blasts_pct: f.13?,
+        screening_mrd_level: f.14?,
+        screening_mrd_sensitivity: f.15?,
+    })
+}
+
+fn text(r: &mut Row<'_>, column: &str) -> Option<crate::values::Text> {
+    let s = r.cell(column);
+    (!s.is_empty()).then(|| s.into())
+}
+
+/// Reads a whole bundle folder. On any problem nothing is returned but the
+/// full list of problems.
+pub fn read_bundle(dir: &Path) -> Result<Dataset, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let manifest = read_manifest(dir, &mut problems);
+    if !dir.join(PATIENTS.name).exists() {
+        problems.push(whole(
+            PATIENTS.name,
+            "the bundle has no patients.csv".into(),
+        ));
+    }
+    let patients = read_file(dir, &PATIENTS, &mut problems, parse_patient);
+    let mut ids: HashMap<Id, PatientIx> = HashMap::with_capacity(patients.len());
+    for (i, p) in patients.iter().enumerate() {
+        if ids.insert(p.id.clone(), PatientIx(i as u32)).is_some() {
+            problems.push(Problem {
+                file: PATIENTS.name.into(),
+                line: Some(i as u64 + 2),
+                column: Some("patient_id".into()),
+                rule: format!("duplicate patient id \"{}\"", p.id),
+            });
+        }
+    }
+    let dict = Dictionary::ctcae_v5();
+
+    let status = read_file(dir, &STATUS, &mut problems, |r| {
+        let f = all_cells!(
+            r.patient(&ids),
+            r.required("last_contact_date"),
+            r.required("vital_status"),
+            r.optional("death_date"),
+            r.optional("death_cause"),
+            r.optional("end_of_treatment_date"),
+            r.optional("other_therapy_date"),
+        );
+        Some(Status {
+            patient: f.0?,
+            last_contact_date: f.1?,
+            vital_status: f.2?,
+            death_date: f.3?,
+            death_cause: f.4?,
+            end_of_treatment_date: f.5?,
+            end_of_treatment_reason: text(r, "end_of_treatment_reason"),
+            other_therapy_date: f.6?,
+        })
+    });
+    let doses = read_file(dir, &DOSES, &mut problems, |r| {
+        let f = all_cells!(
+            r.patient(&ids),
+            r.required("cycle"),
+            r.required::<u16>("day").filter(|&d| d >= 1),
+            r.required("date"),
+            r.required("planned_mg_per_kg"),
+            r.required("given_mg_per_kg"),
+            r.required("status"),
+        );
+        if f.2.is_none() && !r.cell("day").is_empty() && r.cell("day").parse::<u16>().is_ok() {
+            r.fail(
+                "day",
+                format!(
+                    "must be a day within the cycle, 1 or later, got \"{}\"",
+                    r.cell("day")
+                ),
+            );
+        }
+        Some(Dose {
+            patient: f.0?,
+            cycle: f.1?,
+            day: f.2?,
+            date: f.3?,
+            planned_mg_per_kg: f.4?,
+            given_mg_per_kg: f.5?,
+            status: f.6?,
+            reason: text(r, "reason"),
+        })
+    });
+    let assessments = read_file(dir, &ASSESSMENTS, &mut problems, |r| {
+        let f = all_cells!(
+            r.patient(&ids),
+            r.required("date"),
+            r.required("timepoint"),
+            r.optional("bm_blasts_pct"),
+            r.optional::<Flag>("pb_blasts"),
+            r.optional("anc"),
+            r.optional("platelets"),
+            r.optional::<Flag>("emd"),
+            r.optional("investigator_response"),
+        );
+        Some(Assessment {
+            patient: f.0?,
+            date: f.1?,
+            timepoint: f.2?,
+            bm_blasts_pct: f.3?,
+            pb_blasts: f.4?.map(|x| x.0),
+            anc: f.5?,
+            platelets: f.6?,
+            emd: f.7?.map(|x| x.0),
+            investigator_response: f.8?,
+        })
+    });
+    let mrd = read_file(dir, &MRD, &mut problems, |r| {
+        let f = all_cells!(
+            r.patient(&ids),
+            r.required("date"),
+            r.required("timepoint"),
+            r.required("sample"),
+            r.optional::<crate::vocab::MrdCall>("result"),
+            r.optional("level"),
+            r.optional("sensitivity"),
+            r.optional("lab"),
+        );
+        let (result, level) = (f.4?, f.5?);
+        use crate::vocab::MrdCall;
+        match (result, level) {
+            (Some(MrdCall::Positive), None) => {
+                r.fail(
+                    "level",
+                    "a positive result needs its quantified level".into(),
+                );
+                return None;
+            }
+            (Some(MrdCall::Negative | MrdCall::PositiveNq) | None, Some(_)) => {
+                r.fail(
+                    "level",
+                    "a level is recorded only for a positive result".into(),
+                );
+                return None;
+            }
+            _ => {}
+        }
+        Some(MrdResult {
+            patient: f.0?,
+            date: f.1?,
+            timepoint: f.2?,
+            sample: f.3?,
+            result,
+            level,
+            sensitivity: f.6?,
+            lab: f.7?,
+        })
+    });
+    let mut ae_ids = HashMap::new();
+    let adverse_events = read_file(dir, &ADVERSE_EVENTS, &mut problems, |r| {
+        let term_text = r.cell("term");
+        let term = match dict.find(term_text) {
+            Some(t) => Some(t),
+            None => {
+                let rule = if term_text.is_empty() {
+                    "a value is required".to_owned()
+                } else {
+                    format!(
+                        "\"{term_text}\" is not a CTCAE 5.0 term (spelling and case as in the dictionary)"
+                    )
+                };
+                r.fail("term", rule);
+                None
+            }
+        };
+        let verbatim = text(r, "verbatim");
+        if let Some(t) = term
+            && dict.term(t).needs_verbatim()
+            && verbatim.is_none()
+        {
+            r.fail(
+                "verbatim",
+                format!("\"{}\" needs a verbatim description", dict.term(t).term),
+            );
+        }
+        let f = all_cells!(
+            r.patient(&ids),
+            r.required::<Id>("ae_id"),
+            r.required("grade"),
+            r.required("onset_date"),
+            r.optional("end_date"),
+            r.required::<Flag>("serious"),
+            r.required("relatedness"),
+            r.optional("outcome"),
+            r.optional("action"),
+        );
+        if let Some(id) = &f.1
+            && ae_ids.insert(id.clone(), ()).is_some()
+        {
+            r.fail("ae_id", format!("duplicate AE id \"{id}\""));
+        }
+        Some(AdverseEvent {
+            patient: f.0?,
+            ae_id: f.1?,
+            term: term?,
+            verbatim,
+            grade: f.2?,
+            onset_date: f.3?,
+            end_date: f.4?,
+            serious: f.5?.0,
+            relatedness: f.6?,
+            outcome: f.7?,
+            action: f.8?,
+        })
+    });
+    let sct = read_file(dir, &SCT, &mut problems, |r| {
+        let f = all_cells!(
+            r.patient(&ids),
+            r.required("date"),
+            r.required("type"),
+            r.optional("donor"),
+            r.optional("conditioning"),
+            r.optional("source"),
+        );
+        Some(Sct {
+            patient: f.0?,
+            date: f.1?,
+            sct_type: f.2?,
+            donor: f.3?,
+            conditioning: f.4?,
+            source: f.5?,
+        })
+    });
+    let gvhd = read_file(dir, &GVHD, &mut problems, |r| {
+        let f = all_cells!(
+            r.patient(&ids),
+            r.required("onset_date"),
+            r.required::<crate::vocab::GvhdKind>("kind"),
+            r.required::<crate::vocab::GvhdGrade>("grade"),
+        );
+        if let (Some(kind), Some(grade)) = (f.2, f.3)
+            && !grade.fits(kind)
+        {
+            r.fail(
+                "grade",
+                format!(
+                    "{kind} GvHD is graded {}, got \"{grade}\"",
+                    match kind {
+                        crate::vocab::GvhdKind::Acute => "I, II, III or IV",
+                        crate::vocab::GvhdKind::Chronic => "mild, moderate or severe",
+                    }
+                ),
+            );
+            return None;
+        }
+        Some(Gvhd {
+            patient: f.0?,
+            onset_date: f.1?,
+            kind: f.2?,
+            grade: f.3?,
+        })
+    });
+    let relapses = read_file(dir, &RELAPSES, &mut problems, |r| {
+        let f = all_cells!(
+            r.patient(&ids),
+            r.required("date"),
+            r.required::<crate::vocab::RelapseKind>("kind")
+        );
+        let raw = r.cell("sites");
+        let mut sites = Vec::new();
+        let mut sites_ok = true;
+        if !raw.is_empty() {
+            for s in raw.split(';') {
+                match s.parse::<crate::vocab::RelapseSite>() {
+                    Ok(site) if !sites.contains(&site) => sites.push(site),
+                    Ok(site) => {
+                        r.fail("sites", format!("site \"{site}\" is listed twice"));
+                        sites_ok = false;
+                    }
+                    Err(e) => {
+                        r.fail("sites", format!("{e} (a semicolon list)"));
+                        sites_ok = false;
+                    }
+                }
+            }
+        }
+        match f.2 {
+            Some(crate::vocab::RelapseKind::Hematologic) if sites.is_empty() && sites_ok => {
+                r.fail(
+                    "sites",
+                    "a hematologic relapse needs at least one site".into(),
+                );
+                return None;
+            }
+            Some(crate::vocab::RelapseKind::Molecular) if !sites.is_empty() => {
+                r.fail("sites", "a molecular relapse has no sites".into());
+                return None;
+            }
+            _ => {}
+        }
+        sites.sort();
+        Some(Relapse {
+            patient: f.0?,
+            date: f.1?,
+            kind: f.2?,
+            sites,
+        })
+    });
+    let qlq_c30 = read_file(dir, &QLQ_C30, &mut problems, |r| {
+        let f = all_cells!(r.patient(&ids), r.required("date"), r.required("timepoint"));
+        let mut items = [None; QLQ_ITEMS];
+        let mut ok = true;
+        for (i, item) in items.iter_mut().enumerate() {
+            let column = QLQ_ITEM_COLUMNS[i];
+            let max = if i >= 28 { 7 } else { 4 };
+            let s = r.cell(column);
+            if s.is_empty() {
+                continue;
+            }
+            match s.parse::<u8>() {
+                Ok(v) if (1..=max).contains(&v) => *item = Some(v),
+                _ => {
+                    r.fail(column, format!("must be an answer 1–{max}, got \"{s}\""));
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(())?;
+        Some(QlqC30 {
+            patient: f.0?,
+            date: f.1?,
+            timepoint: f.2?,
+            items,
+        })
+    });
+    let hospital_stays = read_file(dir, &HOSPITAL_STAYS, &mut problems, |r| {
+        let f = all_cells!(
+            r.patient(&ids),
+            r.required("admission_date"),
+            r.optional("discharge_date")
+        );
+        Some(HospitalStay {
+            patient: f.0?,
+            admission_date: f.1?,
+            discharge_date: f.2?,
+            reason: text(r, "reason"),
+        })
+    });
+
+    let Some((cutoff, protocol)) = manifest else {
+        return Err(problems);
+    };
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let mut data = Dataset {
+        protocol,
+        cutoff,
+        patients,
+        status,
+        doses,
+        assessments,
+        mrd,
+        adverse_events,
+        sct,
+        gvhd,
+        relapses,
+        qlq_c30,
+        hospital_stays,
+    };
+    data.sort();
+    let mut seen = vec![false; data.patients.len()];
+    for s in &data.status {
+        if std::mem::replace(&mut seen[s.patient.get()], true) {
+            problems.push(whole(
+                STATUS.name,
+                format!(
+                    "patient {} has more than one status row",
+                    data.patients[s.patient.get()].id
+                ),
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(data)
+    } else {
+        Err(problems)
+    }
+}

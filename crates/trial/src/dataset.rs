@@ -1,0 +1,228 @@
+//! A whole trial's recorded facts at one data cut-off: what the endpoint
+//! engine reads, whether it came from a CSV bundle or from the database.
+
+use std::ops::Range;
+
+use crate::date::Date;
+use crate::protocol::Protocol;
+use crate::records::*;
+
+/// Every record of the trial, each table sorted by patient and then date so
+/// that one patient's records are one contiguous slice.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// The protocol the analysis follows.
+    pub protocol: Protocol,
+    /// Data cut-off: later data are kept but not analysed.
+    pub cutoff: Date,
+    /// Registered patients.
+    pub patients: Vec<Patient>,
+    /// Follow-up status, at most one per patient.
+    pub status: Vec<Status>,
+    /// Isatuximab infusions.
+    pub doses: Vec<Dose>,
+    /// Hematologic assessments.
+    pub assessments: Vec<Assessment>,
+    /// MRD results.
+    pub mrd: Vec<MrdResult>,
+    /// Adverse events.
+    pub adverse_events: Vec<AdverseEvent>,
+    /// Transplants after registration.
+    pub sct: Vec<Sct>,
+    /// GvHD episodes.
+    pub gvhd: Vec<Gvhd>,
+    /// Relapses.
+    pub relapses: Vec<Relapse>,
+    /// QLQ-C30 questionnaires.
+    pub qlq_c30: Vec<QlqC30>,
+    /// Hospital stays.
+    pub hospital_stays: Vec<HospitalStay>,
+}
+
+/// A record that belongs to a patient and happens on a date: what the
+/// per-patient index needs.
+pub trait PatientRecord {
+    /// Whose record.
+    fn patient(&self) -> PatientIx;
+    /// The date that orders a patient's records.
+    fn date(&self) -> Date;
+}
+
+macro_rules! patient_record {
+    ($($ty:ty => $date:ident),+ $(,)?) => {$(
+        impl PatientRecord for $ty {
+            fn patient(&self) -> PatientIx {
+                self.patient
+            }
+            fn date(&self) -> Date {
+                self.$date
+            }
+        }
+    )+};
+}
+
+patient_record! {
+    Status => last_contact_date,
+    Dose => date,
+    Assessment => date,
+    MrdResult => date,
+    AdverseEvent => onset_date,
+    Sct => date,
+    Gvhd => onset_date,
+    Relapse => date,
+    QlqC30 => date,
+    HospitalStay => admission_date,
+}
+
+/// Sorts a table by patient, then date, keeping file order among equals.
+pub fn sort_by_patient<T: PatientRecord>(rows: &mut [T]) {
+    rows.sort_by_key(|r| (r.patient(), r.date()));
+}
+
+/// Where each patient's records lie in a sorted table.
+fn ranges<T: PatientRecord>(rows: &[T], patients: usize) -> Vec<Range<u32>> {
+    let mut out = vec![0..0; patients];
+    let mut start = 0;
+    while start < rows.len() {
+        let p = rows[start].patient();
+        let end = start + rows[start..].partition_point(|r| r.patient() == p);
+        out[p.get()] = start as u32..end as u32;
+        start = end;
+    }
+    out
+}
+
+/// One patient's records across all tables, borrowed from the dataset.
+#[derive(Debug, Clone, Copy)]
+pub struct Casebook<'a> {
+    /// Position in the dataset.
+    pub ix: PatientIx,
+    /// Registration record.
+    pub patient: &'a Patient,
+    /// Follow-up status, if recorded.
+    pub status: Option<&'a Status>,
+    /// Infusions by date.
+    pub doses: &'a [Dose],
+    /// Assessments by date.
+    pub assessments: &'a [Assessment],
+    /// MRD results by date.
+    pub mrd: &'a [MrdResult],
+    /// Adverse events by onset.
+    pub adverse_events: &'a [AdverseEvent],
+    /// Transplants by date.
+    pub sct: &'a [Sct],
+    /// GvHD by onset.
+    pub gvhd: &'a [Gvhd],
+    /// Relapses by date.
+    pub relapses: &'a [Relapse],
+    /// Questionnaires by date.
+    pub qlq_c30: &'a [QlqC30],
+    /// Hospital stays by admission.
+    pub hospital_stays: &'a [HospitalStay],
+}
+
+/// The per-patient index of a dataset: built once, O(records).
+#[derive(Debug)]
+pub struct Casebooks<'a> {
+    data: &'a Dataset,
+    status: Vec<Range<u32>>,
+    doses: Vec<Range<u32>>,
+    assessments: Vec<Range<u32>>,
+    mrd: Vec<Range<u32>>,
+    adverse_events: Vec<Range<u32>>,
+    sct: Vec<Range<u32>>,
+    gvhd: Vec<Range<u32>>,
+    relapses: Vec<Range<u32>>,
+    qlq_c30: Vec<Range<u32>>,
+    hospital_stays: Vec<Range<u32>>,
+}
+
+fn slice<'a, T>(rows: &'a [T], r: &Range<u32>) -> &'a [T] {
+    &rows[r.start as usize..r.end as usize]
+}
+
+impl<'a> Casebooks<'a> {
+    /// Indexes a dataset whose tables are sorted by patient.
+    pub fn new(data: &'a Dataset) -> Self {
+        let n = data.patients.len();
+        Casebooks {
+            data,
+            status: ranges(&data.status, n),
+            doses: ranges(&data.doses, n),
+            assessments: ranges(&data.assessments, n),
+            mrd: ranges(&data.mrd, n),
+            adverse_events: ranges(&data.adverse_events, n),
+            sct: ranges(&data.sct, n),
+            gvhd: ranges(&data.gvhd, n),
+            relapses: ranges(&data.relapses, n),
+            qlq_c30: ranges(&data.qlq_c30, n),
+            hospital_stays: ranges(&data.hospital_stays, n),
+        }
+    }
+
+    /// The casebook of one patient.
+    pub fn get(&self, ix: PatientIx) -> Casebook<'a> {
+        let i = ix.get();
+        let d = self.data;
+        Casebook {
+            ix,
+            patient: &d.patients[i],
+            status: slice(&d.status, &self.status[i]).first(),
+            doses: slice(&d.doses, &self.doses[i]),
+            assessments: slice(&d.assessments, &self.assessments[i]),
+            mrd: slice(&d.mrd, &self.mrd[i]),
+            adverse_events: slice(&d.adverse_events, &self.adverse_events[i]),
+            sct: slice(&d.sct, &self.sct[i]),
+            gvhd: slice(&d.gvhd, &self.gvhd[i]),
+            relapses: slice(&d.relapses, &self.relapses[i]),
+            qlq_c30: slice(&d.qlq_c30, &self.qlq_c30[i]),
+            hospital_stays: slice(&d.hospital_stays, &self.hospital_stays[i]),
+        }
+    }
+
+    /// Every casebook in patient order.
+    pub fn iter(&self) -> impl Iterator<Item = Casebook<'a>> + '_ {
+        (0..self.data.patients.len()).map(|i| self.get(PatientIx(i as u32)))
+    }
+}
+
+impl Dataset {
+    /// An empty dataset under a protocol, for building trials in code.
+    pub fn empty(protocol: Protocol, cutoff: Date) -> Self {
+        Dataset {
+            protocol,
+            cutoff,
+            patients: Vec::new(),
+            status: Vec::new(),
+            doses: Vec::new(),
+            assessments: Vec::new(),
+            mrd: Vec::new(),
+            adverse_events: Vec::new(),
+            sct: Vec::new(),
+            gvhd: Vec::new(),
+            relapses: Vec::new(),
+            qlq_c30: Vec::new(),
+            hospital_stays: Vec::new(),
+        }
+    }
+
+    /// Puts every table in patient-then-date order (stable), as the index
+    /// and the bundle writer expect.
+    pub fn sort(&mut self) {
+        sort_by_patient(&mut self.status);
+        sort_by_patient(&mut self.doses);
+        sort_by_patient(&mut self.assessments);
+        sort_by_patient(&mut self.mrd);
+        sort_by_patient(&mut self.adverse_events);
+        sort_by_patient(&mut self.sct);
+        sort_by_patient(&mut self.gvhd);
+        sort_by_patient(&mut self.relapses);
+        sort_by_patient(&mut self.qlq_c30);
+        sort_by_patient(&mut self.hospital_stays);
+    }
+
+    /// The per-patient index.
+    pub fn casebooks(&self) -> Casebooks<'_> {
+        Casebooks::new(self)
+    }
+}

@@ -1,0 +1,184 @@
+//! E16: EORTC QLQ-C30 scales per timepoint, change from baseline, the share
+//! improved or worsened by a meaningful change, and compliance.
+
+use std::collections::HashMap;
+
+use super::{COHORTS, Context, Head, Summary, n_of, num};
+use crate::qlq::{SCALES, Scores, score};
+use crate::records::PatientIx;
+use crate::results::{AnalysisSet, Endpoint, Value};
+use crate::vocab::QlqTimepoint;
+
+fn tp_day(ctx: &Context<'_>, tp: QlqTimepoint) -> Option<i64> {
+    let t = &ctx.protocol.timepoints;
+    match tp {
+        QlqTimepoint::Baseline => None,
+        QlqTimepoint::D22 => Some(t.d22_day),
+        QlqTimepoint::W9 => Some(t.w9_day),
+        QlqTimepoint::M3 => Some(t.m3_day),
+        QlqTimepoint::M6 => Some(t.m6_day),
+    }
+}
+
+pub(crate) fn e16(ctx: &mut Context<'_>) {
+    let conf = ctx.protocol.analysis.conf_level;
+    let delta = ctx.protocol.analysis.qlq_meaningful_change;
+    let cutoff = ctx.data.cutoff;
+    for cohort in COHORTS {
+        let fas = ctx.fas(cohort);
+        // The latest questionnaire of each patient at each timepoint.
+        let mut scored: HashMap<(PatientIx, QlqTimepoint), Scores> = HashMap::new();
+        for &p in &fas {
+            for q in ctx.books.get(p).qlq_c30.iter().filter(|q| q.date <= cutoff) {
+                scored.insert((p, q.timepoint), score(&q.items));
+            }
+        }
+        let mut rows = Vec::new();
+        let mut change_rows = Vec::new();
+        let mut compliance_rows = Vec::new();
+        for tp in QlqTimepoint::ALL.iter().copied() {
+            let received: Vec<PatientIx> = fas
+                .iter()
+                .copied()
+                .filter(|&p| scored.contains_key(&(p, tp)))
+                .collect();
+            let expected: Vec<PatientIx> = fas
+                .iter()
+                .copied()
+                .filter(|&p| {
+                    let c = ctx.course(p);
+                    let due = tp_day(ctx, tp).map_or(c.registration, |d| c.day(d));
+                    due <= cutoff && c.last_follow_up >= due && c.death.is_none_or(|d| d >= due)
+                })
+                .collect();
+            if received.is_empty() && expected.is_empty() {
+                continue;
+            }
+            compliance_rows.push(vec![tp.to_string(), n_of(received.len(), expected.len())]);
+            if received.is_empty() {
+                continue;
+            }
+            for (k, scale) in SCALES
+                .iter()
+                .enumerate()
+                .map(|(k, s)| (Some(k), Some(s)))
+                .chain([(None, None)])
+            {
+                let pick = |s: &Scores| match k {
+                    Some(k) => s.scales[k],
+                    None => s.summary,
+                };
+                let (who, values): (Vec<PatientIx>, Vec<f64>) = received
+                    .iter()
+                    .filter_map(|&p| pick(&scored[&(p, tp)]).map(|v| (p, v)))
+                    .unzip();
+                let code = scale.map_or("SUMMARY", |s| s.code);
+                let s = Summary::of(&values);
+                let name: &'static str = qlq_name(code);
+                let head =
+                    Head::new(Endpoint::E16, cohort, name, AnalysisSet::Fas).timepoint(tp.as_str());
+                ctx.push(
+                    head,
+                    Value::Mean {
+                        estimate: s.mean,
+                        n: s.n as u64,
+                    },
+                    who,
+                );
+                rows.push(vec![
+                    tp.to_string(),
+                    code.to_owned(),
+                    s.n.to_string(),
+                    num(s.mean, 1),
+                    num(s.sd, 1),
+                    num(s.median, 1),
+                    format!("{}–{}", num(s.q1, 1), num(s.q3, 1)),
+                ]);
+                if tp == QlqTimepoint::Baseline {
+                    continue;
+                }
+                let changes: Vec<f64> = received
+                    .iter()
+                    .filter_map(|&p| {
+                        let base = scored.get(&(p, QlqTimepoint::Baseline)).and_then(pick)?;
+                        Some(pick(&scored[&(p, tp)])? - base)
+                    })
+                    .collect();
+                let c = Summary::of(&changes);
+                let (lo, hi) = c.mean_interval(conf);
+                let better = scale.is_none_or(|s| s.higher_is_better());
+                let improved = changes
+                    .iter()
+                    .filter(|&&d| if better { d >= delta } else { d <= -delta })
+                    .count();
+                let worsened = changes
+                    .iter()
+                    .filter(|&&d| if better { d <= -delta } else { d >= delta })
+                    .count();
+                change_rows.push(vec![
+                    tp.to_string(),
+                    code.to_owned(),
+                    c.n.to_string(),
+                    num(c.mean, 1),
+                    format!("{} to {}", num(lo, 1), num(hi, 1)),
+                    n_of(improved, c.n),
+                    n_of(worsened, c.n),
+                ]);
+            }
+        }
+        let n = cohort.number();
+        ctx.table(
+            Endpoint::E16,
+            format!("e16_scores_cohort{n}"),
+            format!("E16 QLQ-C30 scores by timepoint, cohort {n} (FAS)"),
+            &["timepoint", "scale", "n", "mean", "SD", "median", "IQR"],
+            rows,
+        );
+        ctx.table(
+            Endpoint::E16,
+            format!("e16_change_cohort{n}"),
+            format!(
+                "E16 QLQ-C30 change from baseline, cohort {n} (improved/worsened: ≥ {delta} points)"
+            ),
+            &[
+                "timepoint",
+                "scale",
+                "n",
+                "mean change",
+                "95 % CI (t)",
+                "improved",
+                "worsened",
+            ],
+            change_rows,
+        );
+        ctx.table(
+            Endpoint::E16,
+            format!("e16_compliance_cohort{n}"),
+            format!("E16 questionnaire compliance, cohort {n} (received / expected from patients alive and on study)"),
+            &["timepoint", "received/expected (%)"],
+            compliance_rows,
+        );
+    }
+}
+
+/// `qlq_<SCALE>` names of DATA-FORMAT.md §2.
+fn qlq_name(code: &str) -> &'static str {
+    match code {
+        "QL" => "qlq_QL",
+        "PF" => "qlq_PF",
+        "RF" => "qlq_RF",
+        "EF" => "qlq_EF",
+        "CF" => "qlq_CF",
+        "SF" => "qlq_SF",
+        "FA" => "qlq_FA",
+        "NV" => "qlq_NV",
+        "PA" => "qlq_PA",
+        "DY" => "qlq_DY",
+        "SL" => "qlq_SL",
+        "AP" => "qlq_AP",
+        "CO" => "qlq_CO",
+        "DI" => "qlq_DI",
+        "FI" => "qlq_FI",
+        _ => "qlq_SUMMARY",
+    }
+}
