@@ -13,7 +13,8 @@ fn close(a: f64, b: f64) -> bool {
 #[test]
 fn bundle_60_gives_every_expected_headline_statistic() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let data = trial::bundle::read_bundle(&dir.join("bundle-60")).expect("bundle-60 is valid");
+    let loaded = trial::bundle::load_bundle(&dir.join("bundle-60")).expect("bundle-60 passes every error check");
+    let data = loaded.data;
     let results = trial::endpoints::compute(&data);
     let ours: Vec<Json> = results
         .statistics
@@ -72,4 +73,20 @@ fn bundle_60_gives_every_expected_headline_statistic() {
         stats.len(),
         failures.join("\n")
     );
+}
+
+#[test]
+fn bundle_60_raises_queries_but_no_errors() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bundle-60");
+    let loaded = trial::bundle::load_bundle(&dir).expect("no errors");
+    let mut counts = std::collections::BTreeMap::new();
+    for w in &loaded.warnings {
+        *counts.entry(w.check).or_insert(0) += 1;
+    }
+    eprintln!("{counts:?}");
+    assert!(loaded.warnings.iter().all(|w| w.severity == trial::checks::Severity::Warning));
+    // The example records investigator calls that disagree with the counts
+    // (the query the protocol asks for), and MRD at 1e-3 sensitivity.
+    assert!(counts.get("response_differs").copied().unwrap_or(0) > 0, "{counts:?}");
+    assert!(counts.get("mrd_insufficient_sensitivity").copied().unwrap_or(0) > 0, "{counts:?}");
 }
