@@ -6,6 +6,7 @@
 //! writing a bundle folder.
 
 pub mod bundle;
+pub mod checks;
 pub mod ctcae;
 pub mod dataset;
 pub mod date;

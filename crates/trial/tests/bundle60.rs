@@ -13,7 +13,8 @@ fn close(a: f64, b: f64) -> bool {
 #[test]
 fn bundle_60_gives_every_expected_headline_statistic() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let loaded = trial::bundle::load_bundle(&dir.join("bundle-60")).expect("bundle-60 passes every error check");
+    let loaded = trial::bundle::load_bundle(&dir.join("bundle-60"))
+        .expect("bundle-60 passes every error check");
     let data = loaded.data;
     let results = trial::endpoints::compute(&data);
     let ours: Vec<Json> = results
@@ -84,9 +85,24 @@ fn bundle_60_raises_queries_but_no_errors() {
         *counts.entry(w.check).or_insert(0) += 1;
     }
     eprintln!("{counts:?}");
-    assert!(loaded.warnings.iter().all(|w| w.severity == trial::checks::Severity::Warning));
+    assert!(
+        loaded
+            .warnings
+            .iter()
+            .all(|w| w.severity == trial::checks::Severity::Warning)
+    );
     // The example records investigator calls that disagree with the counts
     // (the query the protocol asks for), and MRD at 1e-3 sensitivity.
-    assert!(counts.get("response_differs").copied().unwrap_or(0) > 0, "{counts:?}");
-    assert!(counts.get("mrd_insufficient_sensitivity").copied().unwrap_or(0) > 0, "{counts:?}");
+    assert!(
+        counts.get("response_differs").copied().unwrap_or(0) > 0,
+        "{counts:?}"
+    );
+    assert!(
+        counts
+            .get("mrd_insufficient_sensitivity")
+            .copied()
+            .unwrap_or(0)
+            > 0,
+        "{counts:?}"
+    );
 }
