@@ -90,7 +90,7 @@ pub fn check(data: &Dataset) -> Vec<Finding> {
         check_patient(&book, &data.protocol, data.cutoff, &mut out);
         findings.append(&mut out.findings);
     }
-    findings.sort_by(|a, b| a.severity.cmp(&b.severity));
+    findings.sort_by_key(|f| f.severity);
     findings
 }
 

@@ -9,7 +9,7 @@ use crate::records::*;
 
 /// Every record of the trial, each table sorted by patient and then date so
 /// that one patient's records are one contiguous slice.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
     /// The protocol the analysis follows.
     pub protocol: Protocol,

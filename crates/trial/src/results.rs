@@ -241,6 +241,28 @@ pub struct Curve {
     pub risk_times: Vec<f64>,
 }
 
+/// One row of a time-to-event analysis dataset (CDISC ADTTE's shape: one
+/// row per patient per parameter), kept so every curve can be re-computed
+/// elsewhere — by R in our tests, by a sponsor's statistician in theirs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct TimeToEvent {
+    /// Endpoint.
+    pub endpoint: Endpoint,
+    /// Cohort.
+    pub cohort: u8,
+    /// Index into [`Results::parameters`]: the statistic name (`os`, `cir`, …).
+    pub parameter: u16,
+    /// The patient.
+    #[serde(skip)]
+    pub patient: PatientIx,
+    /// Days from origin.
+    pub time: f64,
+    /// 0 censored, 1 event, 2 competing event.
+    pub status: u8,
+    /// Analysed by Kaplan–Meier (true) or as a cumulative incidence.
+    pub survival: bool,
+}
+
 /// One patient's course for the swimmer plot, in days from registration.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Swimmer {
@@ -281,4 +303,11 @@ pub struct Results {
     pub curves: Vec<Curve>,
     /// Swimmer plot rows.
     pub swimmers: Vec<Swimmer>,
+    /// Every time-to-event observation behind the curves.
+    pub time_to_event: Vec<TimeToEvent>,
+    /// Names of the time-to-event parameters, indexed by
+    /// [`TimeToEvent::parameter`].
+    pub parameters: Vec<String>,
+    /// Patient ids, indexed by `PatientIx`, to name the patients counted.
+    pub patient_ids: Vec<String>,
 }

@@ -8,6 +8,15 @@ use std::str::FromStr;
 use crate::records::PatientIx;
 use crate::values::Id;
 
+/// The patient ids of patients.csv: those read, and those whose row was refused.
+#[derive(Debug, Default)]
+pub struct PatientIds {
+    /// Ids of the patients read.
+    pub known: HashMap<Id, PatientIx>,
+    /// Ids in rows that were refused.
+    pub refused: std::collections::HashSet<String>,
+}
+
 /// One reason a bundle was refused (or a finding about it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -174,11 +183,24 @@ impl<'a> Row<'a> {
         }
     }
 
-    /// The `patient_id` cell, resolved against the registered patients.
-    pub fn patient(&mut self, ids: &HashMap<Id, PatientIx>) -> Option<PatientIx> {
+    /// The line (or record number) of this row.
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+
+    /// The `patient_id` cell, resolved against the registered patients. A
+    /// patient whose own row was refused is named as such, not as unknown.
+    pub fn patient(&mut self, ids: &PatientIds) -> Option<PatientIx> {
         let id: Id = self.required("patient_id")?;
-        match ids.get(&id) {
+        match ids.known.get(&id) {
             Some(&ix) => Some(ix),
+            None if ids.refused.contains(id.as_str()) => {
+                self.fail(
+                    "patient_id",
+                    format!("patient \"{id}\" was refused in patients.csv"),
+                );
+                None
+            }
             None => {
                 self.fail(
                     "patient_id",

@@ -4,12 +4,12 @@
 
 mod cells;
 mod read;
-mod spec;
+pub mod spec;
 mod write;
 
-pub use cells::Problem;
-pub use read::read_bundle;
-pub use spec::QLQ_ITEM_COLUMNS;
+pub use cells::{FileSpec, Problem};
+pub use read::{MemorySource, RowSource, TableRows, read_bundle, read_rows};
+pub use spec::{QLQ_ITEM_COLUMNS, TABLES};
 pub use write::write_bundle;
 
 use crate::checks::{Finding, Severity, check};

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::cells::{FileSpec, Header, Problem, Row};
+use super::cells::{FileSpec, Header, PatientIds, Problem, Row};
 use super::spec::*;
 use crate::ctcae::Dictionary;
 use crate::dataset::Dataset;
@@ -88,42 +88,151 @@ fn read_manifest(dir: &Path, problems: &mut Vec<Problem>) -> Option<(Date, Proto
     Some((cutoff?, protocol?))
 }
 
-/// Reads every row of one file with `parse`, or nothing when the file is
-/// absent and `optional`.
+/// Where the rows of each table come from: a folder of CSV files, or rows
+/// held in memory (the database's current or as-of state).
+pub trait RowSource {
+    /// The rows of one table; `Ok(None)` when the table is absent (no rows).
+    fn open(&mut self, spec: &FileSpec) -> Result<Option<Box<dyn TableRows + '_>>, Problem>;
+}
+
+/// The header and rows of one table.
+pub trait TableRows {
+    /// The header row.
+    fn header(&self) -> &csv::StringRecord;
+    /// Reads the next row into `record` and returns its line number, or
+    /// `None` at the end. A problem is fatal to the table when `true`.
+    fn next_row(&mut self, record: &mut csv::StringRecord) -> Result<Option<u64>, (Problem, bool)>;
+}
+
+/// A bundle folder's CSV files.
+struct Folder<'a>(&'a Path);
+
+struct CsvRows {
+    name: &'static str,
+    reader: csv::Reader<std::fs::File>,
+    header: csv::StringRecord,
+}
+
+impl RowSource for Folder<'_> {
+    fn open(&mut self, spec: &FileSpec) -> Result<Option<Box<dyn TableRows + '_>>, Problem> {
+        let path = self.0.join(spec.name);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(false)
+            .from_path(&path)
+            .map_err(|e| whole(spec.name, e.to_string()))?;
+        let header = reader
+            .headers()
+            .map_err(|e| whole(spec.name, e.to_string()))?
+            .clone();
+        Ok(Some(Box::new(CsvRows {
+            name: spec.name,
+            reader,
+            header,
+        })))
+    }
+}
+
+impl TableRows for CsvRows {
+    fn header(&self) -> &csv::StringRecord {
+        &self.header
+    }
+
+    fn next_row(&mut self, record: &mut csv::StringRecord) -> Result<Option<u64>, (Problem, bool)> {
+        match self.reader.read_record(record) {
+            Ok(false) => Ok(None),
+            // The reader counts the header as line 0 of its records; files number it 1.
+            Ok(true) => Ok(Some(record.position().map_or(0, |p| p.line()) + 1)),
+            Err(e) => {
+                let line = e.position().map(|p| p.line());
+                let fatal = !matches!(e.kind(), csv::ErrorKind::UnequalLengths { .. });
+                Err((
+                    Problem {
+                        file: self.name.to_owned(),
+                        line,
+                        column: None,
+                        rule: e.to_string(),
+                    },
+                    fatal,
+                ))
+            }
+        }
+    }
+}
+
+/// Rows held in memory, keyed by file name, each with its line (or record) number.
+#[derive(Debug, Default)]
+pub struct MemorySource {
+    tables: HashMap<&'static str, Vec<(u64, csv::StringRecord)>>,
+}
+
+impl MemorySource {
+    /// Adds a row of `spec`'s table, cells in `spec`'s column order.
+    pub fn push(&mut self, spec: &FileSpec, number: u64, cells: csv::StringRecord) {
+        self.tables
+            .entry(spec.name)
+            .or_default()
+            .push((number, cells));
+    }
+}
+
+struct MemoryRows {
+    header: csv::StringRecord,
+    rows: std::vec::IntoIter<(u64, csv::StringRecord)>,
+}
+
+impl RowSource for MemorySource {
+    fn open(&mut self, spec: &FileSpec) -> Result<Option<Box<dyn TableRows + '_>>, Problem> {
+        let Some(rows) = self.tables.remove(spec.name) else {
+            return Ok(None);
+        };
+        let header = spec.columns.iter().map(|(c, _)| *c).collect();
+        Ok(Some(Box::new(MemoryRows {
+            header,
+            rows: rows.into_iter(),
+        })))
+    }
+}
+
+impl TableRows for MemoryRows {
+    fn header(&self) -> &csv::StringRecord {
+        &self.header
+    }
+
+    fn next_row(&mut self, record: &mut csv::StringRecord) -> Result<Option<u64>, (Problem, bool)> {
+        Ok(self.rows.next().map(|(n, r)| {
+            *record = r;
+            n
+        }))
+    }
+}
+
+/// Reads every row of one table with `parse`, or nothing when it is absent.
 fn read_file<T>(
-    dir: &Path,
+    source: &mut dyn RowSource,
     spec: &FileSpec,
     problems: &mut Vec<Problem>,
     mut parse: impl FnMut(&mut Row<'_>) -> Option<T>,
 ) -> Vec<T> {
-    let path = dir.join(spec.name);
-    if !path.exists() {
-        return Vec::new();
-    }
-    let mut reader = match csv::ReaderBuilder::new().flexible(false).from_path(&path) {
-        Ok(r) => r,
-        Err(e) => {
-            problems.push(whole(spec.name, e.to_string()));
+    let mut table = match source.open(spec) {
+        Ok(Some(t)) => t,
+        Ok(None) => return Vec::new(),
+        Err(p) => {
+            problems.push(p);
             return Vec::new();
         }
     };
-    let header = match reader.headers() {
-        Ok(h) => h.clone(),
-        Err(e) => {
-            problems.push(whole(spec.name, e.to_string()));
-            return Vec::new();
-        }
-    };
-    let Some(header) = Header::check(spec, &header, problems) else {
+    let Some(header) = Header::check(spec, table.header(), problems) else {
         return Vec::new();
     };
     let mut rows = Vec::new();
     let mut record = csv::StringRecord::new();
     loop {
-        match reader.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {
-                let line = record.position().map_or(0, |p| p.line());
+        match table.next_row(&mut record) {
+            Ok(None) => break,
+            Ok(Some(line)) => {
                 let before = problems.len();
                 let mut row = Row::new(spec.name, line, &record, &header, problems);
                 let parsed = parse(&mut row);
@@ -131,15 +240,9 @@ fn read_file<T>(
                     rows.extend(parsed);
                 }
             }
-            Err(e) => {
-                let line = e.position().map(|p| p.line());
-                problems.push(Problem {
-                    file: spec.name.to_owned(),
-                    line,
-                    column: None,
-                    rule: e.to_string(),
-                });
-                if !matches!(e.kind(), csv::ErrorKind::UnequalLengths { .. }) {
+            Err((p, fatal)) => {
+                problems.push(p);
+                if fatal {
                     break;
                 }
             }
@@ -211,21 +314,55 @@ pub fn read_bundle(dir: &Path) -> Result<Dataset, Vec<Problem>> {
             "the bundle has no patients.csv".into(),
         ));
     }
-    let patients = read_file(dir, &PATIENTS, &mut problems, parse_patient);
-    let mut ids: HashMap<Id, PatientIx> = HashMap::with_capacity(patients.len());
-    for (i, p) in patients.iter().enumerate() {
-        if ids.insert(p.id.clone(), PatientIx(i as u32)).is_some() {
+    let read = read_rows(&mut Folder(dir), manifest.clone());
+    match (read, manifest) {
+        (Ok(data), Some(_)) if problems.is_empty() => Ok(data),
+        (Ok(_), _) => Err(problems),
+        (Err(mut more), _) => {
+            problems.append(&mut more);
+            Err(problems)
+        }
+    }
+}
+
+/// Builds a dataset from the rows of any source, with the same rules and
+/// messages as a bundle folder. Without a cut-off and protocol (a broken
+/// manifest) the rows are still checked, so every problem is reported.
+pub fn read_rows(
+    source: &mut dyn RowSource,
+    manifest: Option<(Date, Protocol)>,
+) -> Result<Dataset, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let mut refused = std::collections::HashSet::new();
+    let patients = read_file(source, &PATIENTS, &mut problems, |r| {
+        let p = parse_patient(r);
+        if p.is_none() {
+            refused.insert(r.cell("patient_id").to_owned());
+        }
+        p.map(|p| (r.line(), p))
+    });
+    let mut ids = PatientIds {
+        known: HashMap::with_capacity(patients.len()),
+        refused,
+    };
+    for (i, (line, p)) in patients.iter().enumerate() {
+        if ids
+            .known
+            .insert(p.id.clone(), PatientIx(i as u32))
+            .is_some()
+        {
             problems.push(Problem {
                 file: PATIENTS.name.into(),
-                line: Some(i as u64 + 2),
+                line: Some(*line),
                 column: Some("patient_id".into()),
                 rule: format!("duplicate patient id \"{}\"", p.id),
             });
         }
     }
+    let patients: Vec<Patient> = patients.into_iter().map(|(_, p)| p).collect();
     let dict = Dictionary::ctcae_v5();
 
-    let status = read_file(dir, &STATUS, &mut problems, |r| {
+    let status = read_file(source, &STATUS, &mut problems, |r| {
         let f = all_cells!(
             r.patient(&ids),
             r.required("last_contact_date"),
@@ -246,7 +383,7 @@ pub fn read_bundle(dir: &Path) -> Result<Dataset, Vec<Problem>> {
             other_therapy_date: f.6?,
         })
     });
-    let doses = read_file(dir, &DOSES, &mut problems, |r| {
+    let doses = read_file(source, &DOSES, &mut problems, |r| {
         let f = all_cells!(
             r.patient(&ids),
             r.required("cycle"),
@@ -276,7 +413,7 @@ pub fn read_bundle(dir: &Path) -> Result<Dataset, Vec<Problem>> {
             reason: text(r, "reason"),
         })
     });
-    let assessments = read_file(dir, &ASSESSMENTS, &mut problems, |r| {
+    let assessments = read_file(source, &ASSESSMENTS, &mut problems, |r| {
         let f = all_cells!(
             r.patient(&ids),
             r.required("date"),
@@ -300,7 +437,7 @@ pub fn read_bundle(dir: &Path) -> Result<Dataset, Vec<Problem>> {
             investigator_response: f.8?,
         })
     });
-    let mrd = read_file(dir, &MRD, &mut problems, |r| {
+    let mrd = read_file(source, &MRD, &mut problems, |r| {
         let f = all_cells!(
             r.patient(&ids),
             r.required("date"),
@@ -342,7 +479,7 @@ pub fn read_bundle(dir: &Path) -> Result<Dataset, Vec<Problem>> {
         })
     });
     let mut ae_ids = HashMap::new();
-    let adverse_events = read_file(dir, &ADVERSE_EVENTS, &mut problems, |r| {
+    let adverse_events = read_file(source, &ADVERSE_EVENTS, &mut problems, |r| {
         let term_text = r.cell("term");
         let term = match dict.find(term_text) {
             Some(t) => Some(t),
@@ -398,7 +535,7 @@ pub fn read_bundle(dir: &Path) -> Result<Dataset, Vec<Problem>> {
             action: f.8?,
         })
     });
-    let sct = read_file(dir, &SCT, &mut problems, |r| {
+    let sct = read_file(source, &SCT, &mut problems, |r| {
         let f = all_cells!(
             r.patient(&ids),
             r.required("date"),
@@ -416,7 +553,7 @@ pub fn read_bundle(dir: &Path) -> Result<Dataset, Vec<Problem>> {
             source: f.5?,
         })
     });
-    let gvhd = read_file(dir, &GVHD, &mut problems, |r| {
+    let gvhd = read_file(source, &GVHD, &mut problems, |r| {
         let f = all_cells!(
             r.patient(&ids),
             r.required("onset_date"),
@@ -445,7 +582,7 @@ pub fn read_bundle(dir: &Path) -> Result<Dataset, Vec<Problem>> {
             grade: f.3?,
         })
     });
-    let relapses = read_file(dir, &RELAPSES, &mut problems, |r| {
+    let relapses = read_file(source, &RELAPSES, &mut problems, |r| {
         let f = all_cells!(
             r.patient(&ids),
             r.required("date"),
@@ -491,7 +628,7 @@ pub fn read_bundle(dir: &Path) -> Result<Dataset, Vec<Problem>> {
             sites,
         })
     });
-    let qlq_c30 = read_file(dir, &QLQ_C30, &mut problems, |r| {
+    let qlq_c30 = read_file(source, &QLQ_C30, &mut problems, |r| {
         let f = all_cells!(r.patient(&ids), r.required("date"), r.required("timepoint"));
         let mut items = [None; QLQ_ITEMS];
         let mut ok = true;
@@ -518,7 +655,7 @@ pub fn read_bundle(dir: &Path) -> Result<Dataset, Vec<Problem>> {
             items,
         })
     });
-    let hospital_stays = read_file(dir, &HOSPITAL_STAYS, &mut problems, |r| {
+    let hospital_stays = read_file(source, &HOSPITAL_STAYS, &mut problems, |r| {
         let f = all_cells!(
             r.patient(&ids),
             r.required("admission_date"),

@@ -197,3 +197,18 @@ pub const STATUS: FileSpec = FileSpec {
         ("other_therapy_date", false),
     ],
 };
+
+/// Every table, patients first (the others refer to them).
+pub const TABLES: [&FileSpec; 11] = [
+    &PATIENTS,
+    &STATUS,
+    &DOSES,
+    &ASSESSMENTS,
+    &MRD,
+    &ADVERSE_EVENTS,
+    &SCT,
+    &GVHD,
+    &RELAPSES,
+    &QLQ_C30,
+    &HOSPITAL_STAYS,
+];

@@ -22,7 +22,7 @@ use crate::dataset::{Casebooks, Dataset};
 use crate::derive::Course;
 use crate::protocol::Protocol;
 use crate::records::PatientIx;
-use crate::results::{AnalysisSet, Curve, Endpoint, Results, Statistic, Table, Value};
+use crate::results::{AnalysisSet, Curve, Endpoint, Results, Statistic, Table, TimeToEvent, Value};
 use crate::vocab::Cohort;
 
 /// Computes every endpoint of the dataset.
@@ -80,6 +80,9 @@ impl<'a> Context<'a> {
                 tables: Vec::new(),
                 curves: Vec::new(),
                 swimmers: Vec::new(),
+                time_to_event: Vec::new(),
+                parameters: Vec::new(),
+                patient_ids: data.patients.iter().map(|p| p.id.to_string()).collect(),
             },
         }
     }
@@ -121,6 +124,31 @@ impl<'a> Context<'a> {
         value
     }
 
+    /// Keeps the observations of a curve as analysis data (each endpoint,
+    /// cohort and name is analysed once).
+    fn keep_observations(&mut self, head: &Head, obs: &[Observation], survival: bool) {
+        let name = head.name.to_owned();
+        let parameter = match self.out.parameters.iter().position(|p| *p == name) {
+            Some(i) => i,
+            None => {
+                self.out.parameters.push(name);
+                self.out.parameters.len() - 1
+            }
+        } as u16;
+        let cohort = head.cohort.number();
+        self.out
+            .time_to_event
+            .extend(obs.iter().map(|o| TimeToEvent {
+                endpoint: head.endpoint,
+                cohort,
+                parameter,
+                patient: o.patient,
+                time: o.time,
+                status: o.status,
+                survival,
+            }));
+    }
+
     pub fn push(&mut self, head: Head, value: Value, patients: Vec<PatientIx>) {
         self.out.statistics.push(Statistic {
             endpoint: head.endpoint,
@@ -145,6 +173,7 @@ impl<'a> Context<'a> {
         median: bool,
     ) -> Option<KaplanMeier> {
         let patients: Vec<PatientIx> = obs.iter().map(|o| o.patient).collect();
+        self.keep_observations(&head, obs, true);
         if obs.is_empty() {
             for &t in times {
                 self.push(head.clone(), km_at_empty(t), Vec::new());
@@ -249,6 +278,7 @@ impl<'a> Context<'a> {
         times: &[f64],
     ) -> Option<CumulativeIncidence> {
         let patients: Vec<PatientIx> = obs.iter().map(|o| o.patient).collect();
+        self.keep_observations(&head, obs, false);
         if obs.is_empty() {
             for &t in times {
                 let nan = f64::NAN;

@@ -1,0 +1,139 @@
+//! The bundle at the edge: every problem named by file, line, column and
+//! rule, all of them at once; and what is written reads back the same.
+
+use std::path::{Path, PathBuf};
+
+use trial::bundle::{Problem, read_bundle, write_bundle};
+
+fn bundle_60() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bundle-60")
+}
+
+/// A copy of bundle-60 in a fresh folder, removed afterwards.
+struct Copy(PathBuf);
+
+impl Copy {
+    fn new(tag: &str) -> Copy {
+        let dir =
+            std::env::temp_dir().join(format!("isatrial-bundle-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for e in std::fs::read_dir(bundle_60()).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
+        }
+        Copy(dir)
+    }
+
+    fn edit(&self, file: &str, from: &str, to: &str) {
+        let path = self.0.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{from} in {file}");
+        std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+    }
+}
+
+impl Drop for Copy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn messages(problems: &[Problem]) -> Vec<String> {
+    problems.iter().map(ToString::to_string).collect()
+}
+
+#[test]
+fn every_problem_is_named_by_file_line_column_and_rule() {
+    let b = Copy::new("problems");
+    b.edit(
+        "patients.csv",
+        "P002,S1,1,2024-02-23,43",
+        "P002,S1,3,2024-02-31,43",
+    );
+    b.edit(
+        "mrd.csv",
+        "P001,2025-06-21,d22,BM,negative,,0.001",
+        "P001,2025-06-21,d22,BM,negative,0.5,0.001",
+    );
+    b.edit(
+        "relapses.csv",
+        "P001,2025-11-30,molecular,",
+        "P999,2025-11-30,molecular,",
+    );
+    b.edit(
+        "gvhd.csv",
+        "P019,2024-01-06,acute,II",
+        "P019,2024-01-06,acute,mild",
+    );
+    let got = messages(&read_bundle(&b.0).unwrap_err());
+    let want = [
+        "patients.csv line 3, column \"cohort\": \"3\" is not one of {1, 2}",
+        "patients.csv line 3, column \"registration_date\": expected a date YYYY-MM-DD, got \"2024-02-31\"",
+        "mrd.csv line 2, column \"level\": a level is recorded only for a positive result",
+        "relapses.csv line 2, column \"patient_id\": unknown patient id \"P999\": not in patients.csv",
+        "gvhd.csv line 3, column \"grade\": acute GvHD is graded I, II, III or IV, got \"mild\"",
+    ];
+    for w in want {
+        assert!(got.iter().any(|g| g == w), "missing {w:?} in {got:#?}");
+    }
+}
+
+#[test]
+fn unknown_and_missing_columns_are_refused() {
+    let b = Copy::new("columns");
+    b.edit("sct.csv", "patient_id,date,type", "patient_id,date,typ");
+    let got = messages(&read_bundle(&b.0).unwrap_err());
+    assert!(
+        got.iter()
+            .any(|g| g.starts_with("sct.csv line 1, column \"typ\": unknown column")),
+        "{got:?}"
+    );
+    assert!(
+        got.iter()
+            .any(|g| g == "sct.csv line 1, column \"type\": required column is missing"),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn a_bad_manifest_is_named() {
+    let b = Copy::new("manifest");
+    std::fs::write(
+        b.0.join("bundle.toml"),
+        "format = 2\ncutoff = \"2026-13-01\"\n",
+    )
+    .unwrap();
+    let got = messages(&read_bundle(&b.0).unwrap_err());
+    assert!(
+        got.contains(&"bundle.toml: format must be 1, got 2".to_owned()),
+        "{got:?}"
+    );
+    assert!(
+        got.iter()
+            .any(|g| g.starts_with("bundle.toml: cutoff: expected a date")),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn a_written_bundle_reads_back_to_the_same_dataset() {
+    let data = read_bundle(&bundle_60()).unwrap();
+    let dir = std::env::temp_dir().join(format!("isatrial-roundtrip-{}", std::process::id()));
+    write_bundle(&data, &dir).unwrap();
+    let again = read_bundle(&dir).unwrap();
+    // Twice written, byte-identical files.
+    let dir2 = dir.with_extension("2");
+    write_bundle(&again, &dir2).unwrap();
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let name = e.unwrap().file_name();
+        assert_eq!(
+            std::fs::read(dir.join(&name)).unwrap(),
+            std::fs::read(dir2.join(&name)).unwrap(),
+            "{name:?}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&dir2);
+    assert_eq!(again, data);
+}
