@@ -1,0 +1,142 @@
+//! The audited trial database: SQLite (a file, WAL) as the embedded default
+//! and PostgreSQL for a multi-site server, chosen by URL, through one code
+//! path (sqlx `Any`, portable SQL, `$n` parameters that both engines read).
+//!
+//! Every record of the bundle is stored as its row of cells, exactly as the
+//! bundle writes it, and parsed by the same code that reads a bundle; each
+//! change is a new version (nothing is updated in place or deleted), so the
+//! state as of any past instant is a query away.
+
+mod access;
+mod clock;
+mod error;
+mod records;
+mod snapshot;
+mod state;
+mod transfer;
+mod users;
+
+pub use access::{Actor, Role, Scope};
+pub use clock::{BadInstant, Instant};
+pub use error::{FieldError, StoreError};
+pub use records::{RecordChange, StoredRecord, Version, Written, cells_from_json, stem, table};
+pub use snapshot::Snapshot;
+pub use state::TrialState;
+pub use transfer::ImportSummary;
+pub use users::{LoginError, Session};
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, ConnectOptions, Executor};
+
+/// Which engine a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// `sqlite://path/to/trial.db`
+    Sqlite,
+    /// `postgres://user@host/db`
+    Postgres,
+}
+
+impl Backend {
+    /// The engine of a database URL, or a message saying which URLs work.
+    pub fn of_url(url: &str) -> Result<Backend, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::BadUrl(format!(
+                "database URL must start with sqlite:// (a file, e.g. sqlite://trial.db) or postgres:// (e.g. postgres://user@host/trial), got \"{url}\""
+            )))
+        }
+    }
+}
+
+/// An open trial database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    pseudonym_key: String,
+}
+
+impl Store {
+    /// Opens (creating a SQLite file if needed) and migrates the database.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::of_url(url)?;
+        let url = match backend {
+            Backend::Sqlite if !url.contains("mode=") => {
+                format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+            }
+            _ => url.to_owned(),
+        };
+        let options = AnyConnectOptions::from_str(&url)
+            .map_err(|e| StoreError::BadUrl(format!("{e}")))?
+            .disable_statement_logging();
+        let pool = AnyPoolOptions::new()
+            .max_connections(match backend {
+                Backend::Sqlite => 8,
+                Backend::Postgres => 16,
+            })
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // Durable commits (the fsync before an acknowledgement),
+                        // readers beside the writer, and a wait instead of an error
+                        // when another process holds the write lock.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = FULL").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        migrate(&pool, backend).await?;
+        let pseudonym_key = users::pseudonym_key(&pool).await?;
+        Ok(Store {
+            pool,
+            backend,
+            pseudonym_key,
+        })
+    }
+
+    /// The engine in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The statement that opens a write transaction: SQLite takes the write
+    /// lock at once, so two writers queue instead of failing on upgrade.
+    fn begin_write(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        }
+    }
+
+    /// Closes the pool, waiting for connections to finish.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Applies the embedded migrations of the engine (idempotent; several
+/// processes starting at once are serialized by sqlx's migration lock).
+async fn migrate(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
+    let migrator = match backend {
+        Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),
+        Backend::Postgres => sqlx::migrate!("migrations/postgres"),
+    };
+    migrator
+        .run(pool)
+        .await
+        .map_err(|e| StoreError::Database(e.to_string()))
+}

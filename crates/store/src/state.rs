@@ -1,0 +1,210 @@
+//! The trial-wide state: the bundle manifest (cut-off, protocol) stored as
+//! a versioned record like any other, so an as-of analysis uses the cut-off
+//! and protocol of its day; the database lock; and the audit trail writer.
+
+use serde::Serialize;
+use sqlx::{AnyConnection, Row};
+use trial::{Date, Protocol};
+
+use crate::Store;
+use crate::access::{Actor, Role};
+use crate::clock::Instant;
+use crate::error::StoreError;
+use crate::records::{begin, finish};
+
+/// Pseudo-table of the manifest record: cells are the text of
+/// `bundle.toml`, the protocol file's name (empty for the shipped protocol)
+/// and its text.
+pub(crate) const MANIFEST: &str = "bundle";
+
+/// The lock and the manifest, as `GET /api/state` shows them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrialState {
+    /// Whether edits are refused.
+    pub locked: bool,
+    /// Data cut-off.
+    pub cutoff: Option<String>,
+    /// Protocol name and version.
+    pub protocol: Option<String>,
+}
+
+/// `bundle.toml`, as the store needs it.
+#[derive(serde::Deserialize)]
+struct Manifest {
+    cutoff: String,
+}
+
+/// Parses the manifest cells into the cut-off and protocol.
+pub(crate) fn parse_manifest(cells: &[String]) -> Result<(Date, Protocol), StoreError> {
+    let bad = |e: String| StoreError::Database(format!("stored bundle.toml: {e}"));
+    let m: Manifest =
+        toml::from_str(cells.first().map_or("", String::as_str)).map_err(|e| bad(e.to_string()))?;
+    let cutoff = m.cutoff.parse::<Date>().map_err(|e| bad(e.to_string()))?;
+    let protocol = match cells.get(2).filter(|t| !t.is_empty()) {
+        Some(text) => Protocol::from_toml(text).map_err(|e| bad(e.to_string()))?,
+        None => Protocol::default(),
+    };
+    Ok((cutoff, protocol))
+}
+
+/// The current cut-off and protocol.
+pub(crate) async fn manifest_in(conn: &mut AnyConnection) -> Result<(Date, Protocol), StoreError> {
+    let row = sqlx::query(
+        "SELECT v.cells FROM record_current c JOIN record_versions v ON v.seq = c.seq
+         WHERE c.tbl = $1 AND c.record_key = 'manifest'",
+    )
+    .bind(MANIFEST)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else {
+        return Err(StoreError::Invalid(vec![crate::error::FieldError {
+            field: None,
+            rule: "the database has no trial yet: import a bundle first (isatrial import BUNDLE --db URL)".into(),
+        }]));
+    };
+    let cells: Vec<String> = serde_json::from_str(&row.get::<String, _>(0))
+        .map_err(|e| StoreError::Database(e.to_string()))?;
+    parse_manifest(&cells)
+}
+
+/// Refuses when the database is locked.
+pub(crate) async fn refuse_if_locked(conn: &mut AnyConnection) -> Result<(), StoreError> {
+    let locked: Option<i64> = sqlx::query_scalar("SELECT locked FROM trial_state WHERE id = 1")
+        .fetch_optional(&mut *conn)
+        .await?;
+    if locked == Some(1) {
+        return Err(StoreError::Locked(
+            "a data manager must unlock it, with a reason, before any change".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Appends one entry to the audit trail.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn audit(
+    conn: &mut AnyConnection,
+    at: &Instant,
+    user: &str,
+    action: &str,
+    record: Option<(&str, &str, i64)>,
+    before: Option<String>,
+    after: Option<String>,
+    reason: Option<&str>,
+    detail: Option<String>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO audit (at, user_name, action, tbl, record_key, version, before_cells, after_cells, reason, detail)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(at.to_db())
+    .bind(user)
+    .bind(action)
+    .bind(record.map(|r| r.0))
+    .bind(record.map(|r| r.1))
+    .bind(record.map(|r| r.2))
+    .bind(before)
+    .bind(after)
+    .bind(reason)
+    .bind(detail)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Locks (or unlocks) the database for analysis; only a data manager or
+    /// admin may, and always with a reason.
+    pub async fn set_lock(
+        &self,
+        actor: &Actor,
+        locked: bool,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        if !matches!(actor.role, Role::DataManager | Role::Admin) {
+            return Err(StoreError::Forbidden(
+                "only a data manager locks or unlocks the database".into(),
+            ));
+        }
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(StoreError::ReasonRequired);
+        }
+        let conn = begin(self).await?;
+        let mut conn = conn;
+        let outcome = async {
+            let at = Instant::now();
+            let updated = sqlx::query("UPDATE trial_state SET locked = $1, changed_at = $2, changed_by = $3 WHERE id = 1")
+                .bind(i64::from(locked))
+                .bind(at.to_db())
+                .bind(&actor.user)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+            if updated == 0 {
+                sqlx::query("INSERT INTO trial_state (id, locked, manifest, changed_at, changed_by) VALUES (1, $1, '', $2, $3)")
+                    .bind(i64::from(locked))
+                    .bind(at.to_db())
+                    .bind(&actor.user)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            audit(&mut conn, &at, &actor.user, if locked { "lock" } else { "unlock" }, None, None, None, Some(reason), None).await
+        }
+        .await;
+        finish(conn, outcome).await
+    }
+
+    /// The lock, cut-off and protocol.
+    pub async fn state(&self) -> Result<TrialState, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let locked: Option<i64> = sqlx::query_scalar("SELECT locked FROM trial_state WHERE id = 1")
+            .fetch_optional(&mut *conn)
+            .await?;
+        let manifest = manifest_in(&mut conn).await.ok();
+        Ok(TrialState {
+            locked: locked == Some(1),
+            cutoff: manifest.as_ref().map(|(c, _)| c.to_string()),
+            protocol: manifest.map(|(_, p)| format!("{} {}", p.name, p.version)),
+        })
+    }
+
+    /// The audit trail, newest last; of one record when given.
+    pub async fn audit_trail(
+        &self,
+        actor: &Actor,
+        record: Option<(&str, &str)>,
+    ) -> Result<Vec<serde_json::Value>, StoreError> {
+        if !matches!(actor.role, Role::DataManager | Role::Admin | Role::Monitor)
+            && record.is_none()
+        {
+            return Err(StoreError::Forbidden(
+                "the whole audit trail is for data managers, monitors and admins".into(),
+            ));
+        }
+        let (tbl, key) = record.unwrap_or(("", ""));
+        let rows = sqlx::query(
+            "SELECT a.at, a.user_name, a.action, a.tbl, a.record_key, a.version, a.before_cells, a.after_cells, a.reason, a.detail,
+                    (SELECT c.site_id FROM record_current c WHERE c.tbl = a.tbl AND c.record_key = a.record_key)
+             FROM audit a WHERE ($1 = '' OR (a.tbl = $1 AND a.record_key = $2)) ORDER BY a.seq",
+        )
+        .bind(tbl)
+        .bind(key)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter(|r| r.get::<Option<String>, _>(10).is_none_or(|site| actor.reads(&site)))
+            .map(|r| {
+                serde_json::json!({
+                    "at": r.get::<String, _>(0), "user": r.get::<String, _>(1), "action": r.get::<String, _>(2),
+                    "table": r.get::<Option<String>, _>(3), "key": r.get::<Option<String>, _>(4),
+                    "version": r.get::<Option<i64>, _>(5),
+                    "before": r.get::<Option<String>, _>(6).and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok()),
+                    "after": r.get::<Option<String>, _>(7).and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok()),
+                    "reason": r.get::<Option<String>, _>(8), "detail": r.get::<Option<String>, _>(9),
+                })
+            })
+            .collect())
+    }
+}

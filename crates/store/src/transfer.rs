@@ -1,0 +1,325 @@
+//! Import of a CSV bundle into an empty trial database, and export of the
+//! database (now or as of an instant) as a bundle. Cells travel as the
+//! files wrote them, so importing a bundle and exporting it gives back
+//! identical files.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::Serialize;
+use trial::bundle::{FileSpec, Problem, TABLES, load_bundle};
+
+use crate::Store;
+use crate::access::Actor;
+use crate::clock::Instant;
+use crate::error::{FieldError, StoreError};
+use crate::records::{begin, finish, stem};
+use crate::state::{MANIFEST, audit};
+
+/// What an import stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImportSummary {
+    /// Records stored per table.
+    pub records: Vec<(String, usize)>,
+    /// Warnings raised as open data queries.
+    pub queries: usize,
+}
+
+fn invalid(problems: Vec<Problem>) -> StoreError {
+    StoreError::Invalid(
+        problems
+            .into_iter()
+            .map(|p| FieldError {
+                field: None,
+                rule: p.to_string(),
+            })
+            .collect(),
+    )
+}
+
+/// How a file was laid out: its header as written and its line ending, so
+/// that an export writes it back the same way.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Layout {
+    columns: Vec<String>,
+    crlf: bool,
+}
+
+fn layout(path: &Path) -> Result<Option<Layout>, StoreError> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let bytes = std::fs::read(path)
+        .map_err(|e| StoreError::Database(format!("{}: {e}", path.display())))?;
+    let first = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+    let crlf = first.last() == Some(&b'\r');
+    let mut reader = csv::Reader::from_reader(bytes.as_slice());
+    let columns = reader
+        .headers()
+        .map_err(|e| StoreError::Database(e.to_string()))?
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').to_owned())
+        .collect();
+    Ok(Some(Layout { columns, crlf }))
+}
+
+/// The raw cells of one file, in the spec's column order.
+fn raw_rows(dir: &Path, spec: &FileSpec) -> Result<Vec<Vec<String>>, StoreError> {
+    let path = dir.join(spec.name);
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let mut reader =
+        csv::Reader::from_path(&path).map_err(|e| StoreError::field(spec.name, e.to_string()))?;
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| StoreError::field(spec.name, e.to_string()))?
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').to_owned())
+        .collect();
+    let at: Vec<Option<usize>> = spec
+        .columns
+        .iter()
+        .map(|(c, _)| header.iter().position(|h| h == c))
+        .collect();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.map_err(|e| StoreError::field(spec.name, e.to_string()))?;
+            Ok(at
+                .iter()
+                .map(|i| i.and_then(|i| r.get(i)).unwrap_or("").to_owned())
+                .collect())
+        })
+        .collect()
+}
+
+fn cell<'a>(spec: &FileSpec, cells: &'a [String], column: &str) -> &'a str {
+    spec.columns
+        .iter()
+        .position(|(c, _)| *c == column)
+        .map_or("", |i| cells[i].as_str())
+}
+
+impl Store {
+    /// Imports a whole bundle in one transaction: any problem of the bundle
+    /// (rows or cross-record checks) refuses it and stores nothing. Only an
+    /// empty database takes an import; later data arrive through the API.
+    pub async fn import_bundle(
+        &self,
+        actor: &Actor,
+        dir: &Path,
+    ) -> Result<ImportSummary, StoreError> {
+        if !actor.role.can_write() || actor.scope != crate::access::Scope::All {
+            return Err(StoreError::Forbidden(
+                "an import needs a data manager or admin".into(),
+            ));
+        }
+        let loaded = load_bundle(dir).map_err(invalid)?;
+        let manifest_text = std::fs::read_to_string(dir.join("bundle.toml"))
+            .map_err(|e| StoreError::field("bundle.toml", e.to_string()))?;
+        let protocol_name = toml::from_str::<toml::Table>(&manifest_text)
+            .ok()
+            .and_then(|t| {
+                t.get("protocol")
+                    .and_then(|p| p.as_str())
+                    .map(str::to_owned)
+            })
+            .unwrap_or_default();
+        let protocol_text = if protocol_name.is_empty() {
+            String::new()
+        } else {
+            std::fs::read_to_string(dir.join(&protocol_name))
+                .map_err(|e| StoreError::field("protocol", e.to_string()))?
+        };
+        let mut tables = Vec::new();
+        let mut layouts: HashMap<String, Layout> = HashMap::new();
+        for spec in TABLES {
+            tables.push((spec, raw_rows(dir, spec)?));
+            if let Some(l) = layout(&dir.join(spec.name))? {
+                layouts.insert(spec.name.to_owned(), l);
+            }
+        }
+        let layouts = serde_json::to_string(&layouts).expect("layouts serialize");
+        let sites: HashMap<String, String> = tables[0]
+            .1
+            .iter()
+            .map(|cells| {
+                (
+                    cell(tables[0].0, cells, "patient_id").to_owned(),
+                    cell(tables[0].0, cells, "site_id").to_owned(),
+                )
+            })
+            .collect();
+        let mut conn = begin(self).await?;
+        let outcome = async {
+            crate::state::refuse_if_locked(&mut conn).await?;
+            let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM record_current").fetch_one(&mut *conn).await?;
+            if existing > 0 {
+                return Err(StoreError::Invalid(vec![FieldError {
+                    field: None,
+                    rule: "the database already holds a trial: a bundle is imported into an empty database only".into(),
+                }]));
+            }
+            let at = Instant::now();
+            let mut records = Vec::new();
+            let manifest = vec![manifest_text.clone(), protocol_name.clone(), protocol_text.clone(), layouts.clone()];
+            insert_version(&mut conn, MANIFEST, "manifest", "", "", &manifest, &at, &actor.user).await?;
+            for (spec, rows) in &tables {
+                let mut per_patient: HashMap<&str, usize> = HashMap::new();
+                for cells in rows {
+                    let patient = cell(spec, cells, "patient_id");
+                    let n = per_patient.entry(patient).or_insert(0);
+                    *n += 1;
+                    let key = match spec.name {
+                        "patients.csv" | "status.csv" => patient.to_owned(),
+                        "adverse_events.csv" => cell(spec, cells, "ae_id").to_owned(),
+                        _ => format!("{patient}/{}/{n}", stem(spec)),
+                    };
+                    let site = sites.get(patient).cloned().unwrap_or_default();
+                    insert_version(&mut conn, stem(spec), &key, patient, &site, cells, &at, &actor.user).await?;
+                }
+                records.push((stem(spec).to_owned(), rows.len()));
+            }
+            for w in &loaded.warnings {
+                let site = sites.get(&w.patient).cloned().unwrap_or_default();
+                sqlx::query(
+                    "INSERT INTO queries (tbl, record_key, version, patient_id, site_id, check_code, message, status, raised_at)
+                     VALUES ($1, $2, 1, $3, $4, $5, $6, 'open', $7)",
+                )
+                .bind(w.file.strip_suffix(".csv").unwrap_or(w.file))
+                .bind(&w.record)
+                .bind(&w.patient)
+                .bind(site)
+                .bind(w.check)
+                .bind(format!("{}: {} ({}) [{}]", w.file, w.message, w.record, w.check))
+                .bind(at.to_db())
+                .execute(&mut *conn)
+                .await?;
+            }
+            let detail = records.iter().map(|(t, n)| format!("{t}: {n}")).collect::<Vec<_>>().join(", ");
+            audit(&mut conn, &at, &actor.user, "import", None, None, None, None, Some(format!("{} ({detail})", dir.display()))).await?;
+            Ok(ImportSummary { records, queries: loaded.warnings.len() })
+        }
+        .await;
+        finish(conn, outcome).await
+    }
+
+    /// Writes the database, now or as of an instant, as a bundle folder.
+    pub async fn export_bundle(
+        &self,
+        actor: &Actor,
+        dir: &Path,
+        as_of: Option<Instant>,
+    ) -> Result<(), StoreError> {
+        let snapshot = self.rows_as_of(actor, as_of).await?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Database(format!("{}: {e}", dir.display())))?;
+        let io = |e: std::io::Error| StoreError::Database(format!("{}: {e}", dir.display()));
+        std::fs::write(dir.join("bundle.toml"), &snapshot.manifest[0]).map_err(io)?;
+        if let (Some(name), Some(text)) = (snapshot.manifest.get(1), snapshot.manifest.get(2))
+            && !name.is_empty()
+        {
+            std::fs::write(dir.join(name), text).map_err(io)?;
+        }
+        // Records in the order they were first entered: an imported file
+        // comes back in its own row order, and later entries follow it.
+        let layouts: HashMap<String, Layout> = snapshot
+            .manifest
+            .get(3)
+            .and_then(|l| serde_json::from_str(l).ok())
+            .unwrap_or_default();
+        for spec in TABLES {
+            let rows: Vec<&Vec<String>> = snapshot
+                .rows
+                .iter()
+                .filter(|(s, _)| s.name == spec.name)
+                .map(|(_, cells)| cells)
+                .collect();
+            let layout = layouts.get(spec.name).cloned();
+            if layout.is_none() && rows.is_empty() && !layouts.is_empty() {
+                // The imported bundle had no such file and nothing was added since.
+                continue;
+            }
+            let layout = layout.unwrap_or_else(|| Layout {
+                columns: spec.columns.iter().map(|(c, _)| (*c).to_owned()).collect(),
+                crlf: false,
+            });
+            let at: Vec<usize> = layout
+                .columns
+                .iter()
+                .map(|c| {
+                    spec.columns
+                        .iter()
+                        .position(|(s, _)| s == c)
+                        .expect("stored layouts name known columns")
+                })
+                .collect();
+            let mut w = csv::WriterBuilder::new()
+                .terminator(if layout.crlf {
+                    csv::Terminator::CRLF
+                } else {
+                    csv::Terminator::Any(b'\n')
+                })
+                .from_path(dir.join(spec.name))
+                .map_err(|e| StoreError::Database(e.to_string()))?;
+            w.write_record(&layout.columns)
+                .map_err(|e| StoreError::Database(e.to_string()))?;
+            for cells in rows {
+                w.write_record(at.iter().map(|&i| cells[i].as_str()))
+                    .map_err(|e| StoreError::Database(e.to_string()))?;
+            }
+            w.flush().map_err(io)?;
+        }
+        Ok(())
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_version(
+    conn: &mut sqlx::AnyConnection,
+    tbl: &str,
+    key: &str,
+    patient: &str,
+    site: &str,
+    cells: &[String],
+    at: &Instant,
+    user: &str,
+) -> Result<(), StoreError> {
+    let json = serde_json::to_string(cells).expect("strings serialize");
+    let seq: i64 = sqlx::query_scalar(
+        "INSERT INTO record_versions (tbl, record_key, version, patient_id, site_id, cells, retracted, recorded_at, recorded_by, reason)
+         VALUES ($1, $2, 1, $3, $4, $5, 0, $6, $7, 'import') RETURNING seq",
+    )
+    .bind(tbl)
+    .bind(key)
+    .bind(patient)
+    .bind(site)
+    .bind(&json)
+    .bind(at.to_db())
+    .bind(user)
+    .fetch_one(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO record_current (tbl, record_key, version, seq, patient_id, site_id, retracted) VALUES ($1, $2, 1, $3, $4, $5, 0)",
+    )
+    .bind(tbl)
+    .bind(key)
+    .bind(seq)
+    .bind(patient)
+    .bind(site)
+    .execute(&mut *conn)
+    .await?;
+    audit(
+        conn,
+        at,
+        user,
+        "import",
+        Some((tbl, key, 1)),
+        None,
+        Some(json),
+        Some("import"),
+        None,
+    )
+    .await
+}

@@ -1,0 +1,434 @@
+//! Users, passwords (argon2id), sessions kept in the database (so several
+//! server processes share them), login throttling and lockout, and the
+//! pseudonyms statisticians see instead of patient ids.
+
+use argon2::Argon2;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use crate::Store;
+use crate::access::{Actor, Role, Scope};
+use crate::clock::Instant;
+use crate::error::StoreError;
+use crate::records::{StoredRecord, begin, finish};
+use crate::state::audit;
+
+/// Failed logins before the account is locked.
+pub const MAX_FAILED_LOGINS: i64 = 5;
+/// How long a lockout lasts.
+pub const LOCKOUT_SECONDS: i64 = 15 * 60;
+/// How long a session lasts without signing in again.
+pub const SESSION_SECONDS: i64 = 12 * 60 * 60;
+
+/// Why a login failed. The message never says whether the user exists.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// Wrong user name or password.
+    #[error("wrong user name or password")]
+    Wrong,
+    /// Too many failures: locked for a while.
+    #[error("too many failed logins: the account is locked for 15 minutes")]
+    LockedOut,
+    /// The account was disabled.
+    #[error("the account is disabled")]
+    Disabled,
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A signed-in session.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Session {
+    /// The secret cookie value (only its hash is stored).
+    #[serde(skip)]
+    pub token: String,
+    /// The token forms and API writes must echo.
+    pub csrf: String,
+    /// Who.
+    pub actor: Actor,
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    getrandom::fill(&mut b).expect("the system has a random source");
+    hex::encode(b)
+}
+
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn hash_password(password: &str) -> Result<String, StoreError> {
+    if password.chars().count() < 10 {
+        return Err(StoreError::field(
+            "password",
+            "must be at least 10 characters",
+        ));
+    }
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h: PasswordHash| h.to_string())
+        .map_err(|e| StoreError::Database(e.to_string()))
+}
+
+impl Store {
+    /// Adds a user. Site staff need exactly one site; a monitor is given the
+    /// sites they monitor.
+    pub async fn add_user(
+        &self,
+        name: &str,
+        role: Role,
+        sites: &[String],
+        password: &str,
+    ) -> Result<(), StoreError> {
+        if name.is_empty()
+            || name.len() > 64
+            || name.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(StoreError::field(
+                "user",
+                "must be 1–64 characters without spaces",
+            ));
+        }
+        if role.is_site_staff() && sites.len() != 1 {
+            return Err(StoreError::field(
+                "site",
+                format!("a {role} belongs to exactly one site"),
+            ));
+        }
+        if !role.is_site_staff() && role != Role::Monitor && !sites.is_empty() {
+            return Err(StoreError::field(
+                "site",
+                format!("a {role} sees every site; give no site"),
+            ));
+        }
+        let hash = hash_password(password)?;
+        let mut conn = begin(self).await?;
+        let outcome = async {
+            let at = Instant::now();
+            for site in sites {
+                let exists: Option<String> = sqlx::query_scalar("SELECT site_id FROM sites WHERE site_id = $1")
+                    .bind(site)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                if exists.is_none() {
+                    sqlx::query("INSERT INTO sites (site_id, name) VALUES ($1, $2)").bind(site).bind(site).execute(&mut *conn).await?;
+                }
+            }
+            let staff_site = if role.is_site_staff() { sites.first().cloned() } else { None };
+            let inserted = sqlx::query(
+                "INSERT INTO users (user_name, role, site_id, password_hash, disabled, failed_logins, created_at) VALUES ($1, $2, $3, $4, 0, 0, $5)",
+            )
+            .bind(name)
+            .bind(role.as_str())
+            .bind(staff_site)
+            .bind(&hash)
+            .bind(at.to_db())
+            .execute(&mut *conn)
+            .await;
+            match inserted {
+                Err(e) if crate::records::is_unique_violation(&e) => {
+                    return Err(StoreError::field("user", format!("user \"{name}\" exists already")));
+                }
+                other => {
+                    other?;
+                }
+            }
+            if role == Role::Monitor {
+                for site in sites {
+                    sqlx::query("INSERT INTO monitor_sites (user_name, site_id) VALUES ($1, $2)").bind(name).bind(site).execute(&mut *conn).await?;
+                }
+            }
+            audit(&mut conn, &at, "system", "user_add", None, None, None, None, Some(format!("{name} as {role} ({})", sites.join(", ")))).await
+        }
+        .await;
+        finish(conn, outcome).await
+    }
+
+    /// Sets a new password and lifts a lockout.
+    pub async fn reset_password(&self, name: &str, password: &str) -> Result<(), StoreError> {
+        let hash = hash_password(password)?;
+        self.change_user(name, "user_reset", "UPDATE users SET password_hash = $1, failed_logins = 0, locked_until = NULL WHERE user_name = $2", Some(hash)).await
+    }
+
+    /// Disables an account and ends its sessions (nothing is deleted).
+    pub async fn disable_user(&self, name: &str) -> Result<(), StoreError> {
+        self.change_user(
+            name,
+            "user_disable",
+            "UPDATE users SET disabled = 1 WHERE user_name = $1",
+            None,
+        )
+        .await?;
+        sqlx::query("UPDATE sessions SET expires_at = $1 WHERE user_name = $2")
+            .bind(Instant::now().to_db())
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn change_user(
+        &self,
+        name: &str,
+        action: &str,
+        sql: &str,
+        value: Option<String>,
+    ) -> Result<(), StoreError> {
+        let mut conn = begin(self).await?;
+        let outcome = async {
+            let q = sqlx::query(sql);
+            let q = match &value {
+                Some(v) => q.bind(v.clone()).bind(name),
+                None => q.bind(name),
+            };
+            if q.execute(&mut *conn).await?.rows_affected() == 0 {
+                return Err(StoreError::field("user", format!("no user \"{name}\"")));
+            }
+            audit(
+                &mut conn,
+                &Instant::now(),
+                "system",
+                action,
+                None,
+                None,
+                None,
+                None,
+                Some(name.to_owned()),
+            )
+            .await
+        }
+        .await;
+        finish(conn, outcome).await
+    }
+
+    /// The actor of a user name.
+    async fn actor(
+        &self,
+        name: &str,
+        role: &str,
+        site: Option<String>,
+    ) -> Result<Actor, StoreError> {
+        let role: Role = role.parse().map_err(StoreError::Database)?;
+        let scope = if role.is_site_staff() {
+            Scope::Sites(site.into_iter().collect())
+        } else if role == Role::Monitor {
+            let sites: Vec<String> = sqlx::query_scalar(
+                "SELECT site_id FROM monitor_sites WHERE user_name = $1 ORDER BY site_id",
+            )
+            .bind(name)
+            .fetch_all(&self.pool)
+            .await?;
+            Scope::Sites(sites)
+        } else {
+            Scope::All
+        };
+        Ok(Actor {
+            user: name.to_owned(),
+            role,
+            scope,
+        })
+    }
+
+    /// Checks a password and opens a session. Failures are counted; the
+    /// fifth in a row locks the account for 15 minutes. Every attempt is
+    /// in the audit trail.
+    pub async fn login(&self, name: &str, password: &str) -> Result<Session, LoginError> {
+        let row = sqlx::query("SELECT role, site_id, password_hash, disabled, failed_logins, locked_until FROM users WHERE user_name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::from)?;
+        let now = Instant::now();
+        let Some(row) = row else {
+            // Same work as a real check, so timing does not reveal the user.
+            let _ = hash_password("not-a-real-password-at-all");
+            self.audit_login(name, "login_failed", "unknown user")
+                .await?;
+            return Err(LoginError::Wrong);
+        };
+        let (role, site, hash, disabled, failed, locked_until): (
+            String,
+            Option<String>,
+            String,
+            i64,
+            i64,
+            Option<String>,
+        ) = (
+            row.get(0),
+            row.get(1),
+            row.get(2),
+            row.get(3),
+            row.get(4),
+            row.get(5),
+        );
+        if disabled != 0 {
+            self.audit_login(name, "login_failed", "disabled").await?;
+            return Err(LoginError::Disabled);
+        }
+        if locked_until
+            .as_deref()
+            .is_some_and(|until| until > now.to_db().as_str())
+        {
+            self.audit_login(name, "login_failed", "locked out").await?;
+            return Err(LoginError::LockedOut);
+        }
+        let ok = PasswordHash::new(&hash).is_ok_and(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        });
+        if !ok {
+            let failed = failed + 1;
+            let lock =
+                (failed >= MAX_FAILED_LOGINS).then(|| now.plus_seconds(LOCKOUT_SECONDS).to_db());
+            sqlx::query(
+                "UPDATE users SET failed_logins = $1, locked_until = $2 WHERE user_name = $3",
+            )
+            .bind(if lock.is_some() { 0 } else { failed })
+            .bind(lock.clone())
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::from)?;
+            self.audit_login(
+                name,
+                "login_failed",
+                if lock.is_some() {
+                    "wrong password; locked out"
+                } else {
+                    "wrong password"
+                },
+            )
+            .await?;
+            return Err(if lock.is_some() {
+                LoginError::LockedOut
+            } else {
+                LoginError::Wrong
+            });
+        }
+        let actor = self.actor(name, &role, site).await?;
+        let token = random_hex(32);
+        let csrf = random_hex(16);
+        let mut conn = begin(self).await?;
+        let outcome = async {
+            sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE user_name = $1").bind(name).execute(&mut *conn).await?;
+            sqlx::query("INSERT INTO sessions (token_hash, user_name, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(token_hash(&token))
+                .bind(name)
+                .bind(&csrf)
+                .bind(now.to_db())
+                .bind(now.plus_seconds(SESSION_SECONDS).to_db())
+                .execute(&mut *conn)
+                .await?;
+            audit(&mut conn, &now, name, "login", None, None, None, None, None).await
+        }
+        .await;
+        finish(conn, outcome).await?;
+        Ok(Session { token, csrf, actor })
+    }
+
+    async fn audit_login(&self, name: &str, action: &str, detail: &str) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        audit(
+            &mut conn,
+            &Instant::now(),
+            name,
+            action,
+            None,
+            None,
+            None,
+            None,
+            Some(detail.to_owned()),
+        )
+        .await
+    }
+
+    /// The session of a cookie token, if valid and the user still enabled.
+    pub async fn session(&self, token: &str) -> Result<Option<Session>, StoreError> {
+        let row = sqlx::query(
+            "SELECT s.user_name, s.csrf_token, u.role, u.site_id FROM sessions s JOIN users u ON u.user_name = s.user_name
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled = 0",
+        )
+        .bind(token_hash(token))
+        .bind(Instant::now().to_db())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let name: String = row.get(0);
+        let actor = self
+            .actor(&name, &row.get::<String, _>(2), row.get(3))
+            .await?;
+        Ok(Some(Session {
+            token: token.to_owned(),
+            csrf: row.get(1),
+            actor,
+        }))
+    }
+
+    /// Ends a session (it expires now; nothing is deleted).
+    pub async fn logout(&self, token: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET expires_at = $1 WHERE token_hash = $2")
+            .bind(Instant::now().to_db())
+            .bind(token_hash(token))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// A stable pseudonym of a patient id, keyed by this database's secret so
+    /// that it cannot be reversed by hashing candidate ids.
+    pub fn pseudonym(&self, patient_id: &str) -> String {
+        let mut h = Sha256::new();
+        h.update(self.pseudonym_key.as_bytes());
+        h.update(patient_id.as_bytes());
+        format!("PS-{}", &hex::encode(h.finalize())[..12])
+    }
+
+    pub(crate) fn pseudonymize(&self, record: &mut StoredRecord) {
+        record.patient_id = self.pseudonym(&record.patient_id);
+        if record.table == "patients" || record.table == "status" {
+            record.key = record.patient_id.clone();
+        }
+        self.pseudonymize_fields(&mut record.fields);
+    }
+
+    pub(crate) fn pseudonymize_fields(
+        &self,
+        fields: &mut serde_json::Map<String, serde_json::Value>,
+    ) {
+        if let Some(serde_json::Value::String(id)) = fields.get_mut("patient_id") {
+            *id = self.pseudonym(id);
+        }
+    }
+}
+
+/// Makes (once) and reads the database's pseudonym key.
+pub(crate) async fn pseudonym_key(pool: &sqlx::AnyPool) -> Result<String, StoreError> {
+    let existing: Option<String> =
+        sqlx::query_scalar("SELECT value FROM settings WHERE name = 'pseudonym_key'")
+            .fetch_optional(pool)
+            .await?;
+    if let Some(k) = existing {
+        return Ok(k);
+    }
+    let key = random_hex(32);
+    let inserted = sqlx::query("INSERT INTO settings (name, value) VALUES ('pseudonym_key', $1)")
+        .bind(&key)
+        .execute(pool)
+        .await;
+    match inserted {
+        Ok(_) => Ok(key),
+        // Another process made it first: use theirs.
+        Err(e) if crate::records::is_unique_violation(&e) => Ok(sqlx::query_scalar(
+            "SELECT value FROM settings WHERE name = 'pseudonym_key'",
+        )
+        .fetch_one(pool)
+        .await?),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,545 @@
+//! The store's promises, each checked on real SQLite and real PostgreSQL:
+//! a bundle round-trips byte for byte; every change is a version with who,
+//! when, before, after and why; stale edits conflict; sites are walled off;
+//! the lock holds; "as of" gives yesterday's numbers today.
+
+mod support;
+
+use std::path::Path;
+
+use store::{Actor, RecordChange, Role, Scope, StoreError, table};
+use support::{admin, both, bundle_60};
+
+fn ae_cells(patient: &str, ae_id: &str, grade: &str, onset: &str) -> Vec<String> {
+    [
+        patient, ae_id, "Fever", "", grade, onset, "", "false", "possible", "", "",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+fn nurse(site: &str) -> Actor {
+    Actor {
+        user: format!("nurse_{site}"),
+        role: Role::StudyNurse,
+        scope: Scope::Sites(vec![site.into()]),
+    }
+}
+
+fn same_files(a: &Path, b: &Path) {
+    let mut names: Vec<_> = std::fs::read_dir(a)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    names.sort();
+    for name in names {
+        let x = std::fs::read_to_string(a.join(&name)).unwrap();
+        let y = std::fs::read_to_string(b.join(&name)).unwrap_or_default();
+        assert!(
+            x == y,
+            "{name:?} differs after the round trip; first line of each:\n{:?}\n{:?}",
+            x.lines().next(),
+            y.lines().next()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_bundle_round_trips_byte_for_byte() {
+    for db in both("roundtrip").await {
+        let store = db.open().await;
+        let summary = store.import_bundle(&admin(), &bundle_60()).await.unwrap();
+        assert_eq!(summary.records[0], ("patients".to_owned(), 60));
+        let out = std::env::temp_dir().join(format!("isatrial-export-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        store.export_bundle(&admin(), &out, None).await.unwrap();
+        same_files(&bundle_60(), &out);
+        // A second import into a database holding a trial is refused.
+        assert!(matches!(
+            store.import_bundle(&admin(), &bundle_60()).await,
+            Err(StoreError::Invalid(_))
+        ));
+        let _ = std::fs::remove_dir_all(&out);
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn each_change_is_a_version_with_reason_and_stale_edits_conflict() {
+    for db in both("versions").await {
+        let store = db.open().await;
+        store.import_bundle(&admin(), &bundle_60()).await.unwrap();
+        let ae = table("adverse_events").unwrap();
+        let dm = Actor {
+            user: "dm".into(),
+            role: Role::DataManager,
+            scope: Scope::All,
+        };
+        let w = store
+            .write(
+                &dm,
+                ae,
+                RecordChange::Insert {
+                    cells: ae_cells("P001", "AE9001", "2", "2025-07-01"),
+                },
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!((w.record.key.as_str(), w.record.version), ("AE9001", 1));
+        let change = |grade: &str, v: i64| RecordChange::Update {
+            key: "AE9001".into(),
+            expected_version: v,
+            cells: ae_cells("P001", "AE9001", grade, "2025-07-01"),
+        };
+        assert!(matches!(
+            store.write(&dm, ae, change("3", 1), None).await,
+            Err(StoreError::ReasonRequired)
+        ));
+        assert!(matches!(
+            store.write(&dm, ae, change("3", 1), Some("  ")).await,
+            Err(StoreError::ReasonRequired)
+        ));
+        store
+            .write(
+                &dm,
+                ae,
+                change("3", 1),
+                Some("source document says grade 3"),
+            )
+            .await
+            .unwrap();
+        match store
+            .write(&dm, ae, change("4", 1), Some("late edit"))
+            .await
+        {
+            Err(StoreError::Conflict {
+                expected: 1,
+                current: 2,
+            }) => {}
+            other => panic!("a stale edit must conflict: {other:?}"),
+        }
+        store
+            .write(
+                &dm,
+                ae,
+                RecordChange::Retract {
+                    key: "AE9001".into(),
+                    expected_version: 2,
+                },
+                Some("entered twice"),
+            )
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.get(&dm, ae, "AE9001").await,
+            Err(StoreError::NotFound)
+        ));
+        let history = store.history(&dm, ae, "AE9001").await.unwrap();
+        let summary: Vec<_> = history
+            .iter()
+            .map(|v| {
+                (
+                    v.version,
+                    v.fields["grade"].clone(),
+                    v.retracted,
+                    v.reason.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(summary.len(), 3);
+        assert_eq!(summary[0].1, "2");
+        assert_eq!(summary[1].1, "3");
+        assert_eq!(
+            summary[1].3.as_deref(),
+            Some("source document says grade 3")
+        );
+        assert!(summary[2].2);
+        let trail = store
+            .audit_trail(&dm, Some(("adverse_events", "AE9001")))
+            .await
+            .unwrap();
+        let actions: Vec<_> = trail
+            .iter()
+            .map(|a| a["action"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(actions, ["insert", "update", "retract"]);
+        assert_eq!(trail[1]["before"][4], "2");
+        assert_eq!(trail[1]["after"][4], "3");
+        assert_eq!(trail[1]["user"], "dm");
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn concurrent_edits_of_one_version_let_exactly_one_win() {
+    for db in both("race").await {
+        let store = db.open().await;
+        store.import_bundle(&admin(), &bundle_60()).await.unwrap();
+        let ae = table("adverse_events").unwrap();
+        let dm = Actor {
+            user: "dm".into(),
+            role: Role::DataManager,
+            scope: Scope::All,
+        };
+        let first = store.get(&dm, ae, "AE0001").await.unwrap();
+        let edits = (0..6).map(|i| {
+            let store = store.clone();
+            let dm = dm.clone();
+            let mut cells: Vec<String> = ae
+                .columns
+                .iter()
+                .map(|(c, _)| first.fields[*c].as_str().unwrap().to_owned())
+                .collect();
+            cells[3] = format!("edit {i}");
+            tokio::spawn(async move {
+                store
+                    .write(
+                        &dm,
+                        ae,
+                        RecordChange::Update {
+                            key: "AE0001".into(),
+                            expected_version: 1,
+                            cells,
+                        },
+                        Some("race"),
+                    )
+                    .await
+            })
+        });
+        let mut wins = 0;
+        for e in edits {
+            match e.await.unwrap() {
+                Ok(_) => wins += 1,
+                Err(StoreError::Conflict { .. }) => {}
+                Err(other) => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(
+            wins, 1,
+            "exactly one of the concurrent edits wins on {}",
+            db.url
+        );
+        assert_eq!(store.history(&dm, ae, "AE0001").await.unwrap().len(), 2);
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn site_staff_see_and_change_only_their_site() {
+    for db in both("sites").await {
+        let store = db.open().await;
+        store.import_bundle(&admin(), &bundle_60()).await.unwrap();
+        let patients = table("patients").unwrap();
+        let ae = table("adverse_events").unwrap();
+        // P001 is at site S3.
+        assert!(store.get(&nurse("S3"), patients, "P001").await.is_ok());
+        assert!(matches!(
+            store.get(&nurse("S1"), patients, "P001").await,
+            Err(StoreError::NotFound)
+        ));
+        let listed = store.list(&nurse("S1"), patients, None).await.unwrap();
+        assert!(!listed.is_empty() && listed.iter().all(|r| r.site_id == "S1"));
+        let refused = store
+            .write(
+                &nurse("S1"),
+                ae,
+                RecordChange::Insert {
+                    cells: ae_cells("P001", "AE9100", "1", "2025-07-01"),
+                },
+                None,
+            )
+            .await;
+        assert!(
+            matches!(refused, Err(StoreError::Invalid(_))),
+            "another site's patient is unknown to them: {refused:?}"
+        );
+        let monitor = Actor {
+            user: "mon".into(),
+            role: Role::Monitor,
+            scope: Scope::Sites(vec!["S3".into()]),
+        };
+        assert!(store.get(&monitor, patients, "P001").await.is_ok());
+        let refused = store
+            .write(
+                &monitor,
+                ae,
+                RecordChange::Insert {
+                    cells: ae_cells("P001", "AE9101", "1", "2025-07-01"),
+                },
+                None,
+            )
+            .await;
+        assert!(matches!(refused, Err(StoreError::Forbidden(_))));
+        let stat = Actor {
+            user: "stat".into(),
+            role: Role::Statistician,
+            scope: Scope::All,
+        };
+        let seen = store.list(&stat, patients, None).await.unwrap();
+        assert_eq!(seen.len(), 60);
+        assert!(
+            seen.iter().all(|r| r.patient_id.starts_with("PS-")
+                && r.fields["patient_id"] == r.patient_id.as_str())
+        );
+        let data = store.dataset(&stat, None).await.unwrap();
+        assert!(
+            data.patients
+                .iter()
+                .all(|p| p.id.as_str().starts_with("PS-"))
+        );
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_locked_database_refuses_edits_until_unlocked_with_a_reason() {
+    for db in both("lock").await {
+        let store = db.open().await;
+        store.import_bundle(&admin(), &bundle_60()).await.unwrap();
+        let ae = table("adverse_events").unwrap();
+        let dm = Actor {
+            user: "dm".into(),
+            role: Role::DataManager,
+            scope: Scope::All,
+        };
+        assert!(matches!(
+            store.set_lock(&nurse("S3"), true, "why not").await,
+            Err(StoreError::Forbidden(_))
+        ));
+        store
+            .set_lock(&dm, true, "interim analysis cut-off")
+            .await
+            .unwrap();
+        assert!(store.state().await.unwrap().locked);
+        let insert = || RecordChange::Insert {
+            cells: ae_cells("P001", "AE9200", "1", "2025-07-01"),
+        };
+        assert!(matches!(
+            store.write(&dm, ae, insert(), None).await,
+            Err(StoreError::Locked(_))
+        ));
+        assert!(matches!(
+            store.set_lock(&dm, false, "").await,
+            Err(StoreError::ReasonRequired)
+        ));
+        store.set_lock(&dm, false, "analysis done").await.unwrap();
+        store.write(&dm, ae, insert(), None).await.unwrap();
+        let trail = store.audit_trail(&dm, None).await.unwrap();
+        assert!(
+            trail
+                .iter()
+                .any(|a| a["action"] == "lock" && a["reason"] == "interim analysis cut-off")
+        );
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn bad_records_are_refused_with_their_field_and_nothing_is_stored() {
+    for db in both("invalid").await {
+        let store = db.open().await;
+        store.import_bundle(&admin(), &bundle_60()).await.unwrap();
+        let ae = table("adverse_events").unwrap();
+        let dm = Actor {
+            user: "dm".into(),
+            role: Role::DataManager,
+            scope: Scope::All,
+        };
+        let before = store.list(&dm, ae, None).await.unwrap().len();
+        let mut bad = ae_cells("P001", "AE9300", "7", "2025-07-01");
+        bad[2] = "Sepsis syndrome".into();
+        match store
+            .write(&dm, ae, RecordChange::Insert { cells: bad }, None)
+            .await
+        {
+            Err(StoreError::Invalid(errors)) => {
+                let fields: Vec<_> = errors.iter().filter_map(|e| e.field.clone()).collect();
+                assert!(
+                    fields.contains(&"grade".to_owned()) && fields.contains(&"term".to_owned()),
+                    "{errors:?}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // P002 died on 2024-03-10: an AE starting later is refused by the
+        // cross-record check.
+        match store
+            .write(
+                &dm,
+                ae,
+                RecordChange::Insert {
+                    cells: ae_cells("P002", "AE9301", "1", "2024-04-01"),
+                },
+                None,
+            )
+            .await
+        {
+            Err(StoreError::Invalid(errors)) => assert!(
+                errors.iter().any(|e| e.rule.contains("after_death")),
+                "{errors:?}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        // A duplicate AE id.
+        match store
+            .write(
+                &dm,
+                ae,
+                RecordChange::Insert {
+                    cells: ae_cells("P001", "AE0001", "1", "2025-07-01"),
+                },
+                None,
+            )
+            .await
+        {
+            Err(StoreError::Invalid(errors)) => {
+                assert_eq!(errors[0].field.as_deref(), Some("ae_id"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(store.list(&dm, ae, None).await.unwrap().len(), before);
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn as_of_gives_the_numbers_of_that_instant() {
+    for db in both("asof").await {
+        let store = db.open().await;
+        store.import_bundle(&admin(), &bundle_60()).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let then = store::Instant::now();
+        let results_then = trial::endpoints::compute(&store.dataset(&admin(), None).await.unwrap());
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        // P002 (cohort 1) gets a w9 CR: ORR changes from 6/33 to 7/33.
+        let assessments = table("assessments").unwrap();
+        let cells: Vec<String> = [
+            "P002",
+            "2024-03-05",
+            "w9",
+            "1.0",
+            "false",
+            "2.0",
+            "150",
+            "false",
+            "CR",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        store
+            .write(&admin(), assessments, RecordChange::Insert { cells }, None)
+            .await
+            .unwrap();
+        let now = trial::endpoints::compute(&store.dataset(&admin(), None).await.unwrap());
+        let as_of = trial::endpoints::compute(&store.dataset(&admin(), Some(then)).await.unwrap());
+        let orr = |r: &trial::Results| {
+            serde_json::to_value(r.statistics.iter().find(|s| s.name == "orr_w9").unwrap()).unwrap()
+        };
+        assert_eq!(orr(&as_of), orr(&results_then));
+        assert_eq!(orr(&as_of)["n"], 6);
+        assert_eq!(orr(&now)["n"], 7);
+        // Compared as JSON: an unknown bound is NaN, which is never equal to itself.
+        let json = |r: &trial::Results| serde_json::to_string(&r.statistics).unwrap();
+        assert_eq!(json(&as_of), json(&results_then));
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn logins_are_throttled_and_sessions_are_shared_through_the_database() {
+    for db in both("login").await {
+        let store = db.open().await;
+        store
+            .add_user(
+                "nina",
+                Role::StudyNurse,
+                &["S1".into()],
+                "correct horse battery",
+            )
+            .await
+            .unwrap();
+        assert!(
+            store
+                .add_user(
+                    "nina",
+                    Role::StudyNurse,
+                    &["S1".into()],
+                    "correct horse battery"
+                )
+                .await
+                .is_err()
+        );
+        assert!(
+            store
+                .add_user("short", Role::Admin, &[], "tiny")
+                .await
+                .is_err()
+        );
+        assert!(
+            store
+                .add_user("nosite", Role::Investigator, &[], "long enough pw")
+                .await
+                .is_err()
+        );
+        let session = store.login("nina", "correct horse battery").await.unwrap();
+        assert_eq!(session.actor.scope, Scope::Sites(vec!["S1".into()]));
+        // Another process on the same database sees the session.
+        let other = db.open().await;
+        assert_eq!(
+            other
+                .session(&session.token)
+                .await
+                .unwrap()
+                .unwrap()
+                .actor
+                .user,
+            "nina"
+        );
+        for _ in 0..4 {
+            assert!(matches!(
+                store.login("nina", "wrong").await,
+                Err(store::LoginError::Wrong)
+            ));
+        }
+        assert!(matches!(
+            store.login("nina", "wrong").await,
+            Err(store::LoginError::LockedOut)
+        ));
+        assert!(matches!(
+            store.login("nina", "correct horse battery").await,
+            Err(store::LoginError::LockedOut)
+        ));
+        store
+            .reset_password("nina", "a new long password")
+            .await
+            .unwrap();
+        store.login("nina", "a new long password").await.unwrap();
+        store.disable_user("nina").await.unwrap();
+        assert!(other.session(&session.token).await.unwrap().is_none());
+        assert!(matches!(
+            store.login("nina", "a new long password").await,
+            Err(store::LoginError::Disabled)
+        ));
+        let dm = Actor {
+            user: "dm".into(),
+            role: Role::DataManager,
+            scope: Scope::All,
+        };
+        let trail = store.audit_trail(&dm, None).await.unwrap();
+        assert!(
+            trail
+                .iter()
+                .filter(|a| a["action"] == "login_failed")
+                .count()
+                >= 6
+        );
+        assert!(
+            trail
+                .iter()
+                .any(|a| a["action"] == "login" && a["user"] == "nina")
+        );
+        other.close().await;
+        store.close().await;
+    }
+}

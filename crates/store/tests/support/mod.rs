@@ -1,0 +1,104 @@
+//! A fresh database of each engine for every test: a SQLite file in a
+//! temporary folder, and a uniquely named PostgreSQL database (dropped
+//! afterwards) on the server of `ISATRIAL_TEST_PG`, by default the local one.
+
+use std::path::PathBuf;
+
+use store::{Actor, Store};
+
+/// The PostgreSQL server the tests use.
+pub fn pg_server() -> String {
+    std::env::var("ISATRIAL_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+fn unique(tag: &str) -> String {
+    let mut b = [0u8; 6];
+    getrandom::fill(&mut b).unwrap();
+    format!("isatrial_t_{tag}_{}", hex::encode(b))
+}
+
+/// A test database; dropped (PostgreSQL) or deleted (SQLite) at the end.
+pub struct TestDb {
+    pub url: String,
+    pg_name: Option<String>,
+    dir: Option<PathBuf>,
+}
+
+impl TestDb {
+    pub async fn sqlite(tag: &str) -> TestDb {
+        let dir = std::env::temp_dir().join(unique(tag));
+        std::fs::create_dir_all(&dir).unwrap();
+        TestDb {
+            url: format!("sqlite://{}", dir.join("trial.db").display()),
+            pg_name: None,
+            dir: Some(dir),
+        }
+    }
+
+    /// A fresh PostgreSQL database. Fails (never skips) when the server
+    /// cannot be reached: the test command starts one.
+    pub async fn postgres(tag: &str) -> TestDb {
+        use sqlx::Connection;
+        let name = unique(tag);
+        let admin = format!("{}/postgres", pg_server());
+        let mut conn = sqlx::PgConnection::connect(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is required for the store tests (scripts/test-all starts one): {e}"));
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        TestDb {
+            url: format!("{}/{name}", pg_server()),
+            pg_name: Some(name),
+            dir: None,
+        }
+    }
+
+    pub async fn open(&self) -> Store {
+        Store::open(&self.url).await.unwrap()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        if let Some(name) = self.pg_name.take() {
+            // Dropping needs async; a thread of its own keeps it out of the
+            // test's runtime.
+            let admin = format!("{}/postgres", pg_server());
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async move {
+                    use sqlx::Connection;
+                    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                        let _ =
+                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .execute(&mut conn)
+                                .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// Both engines, for a test to run against each.
+pub async fn both(tag: &str) -> Vec<TestDb> {
+    vec![TestDb::sqlite(tag).await, TestDb::postgres(tag).await]
+}
+
+pub fn bundle_60() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../trial/tests/fixtures/bundle-60")
+}
+
+pub fn admin() -> Actor {
+    Actor::system("tester")
+}
