@@ -13,6 +13,8 @@ mod error;
 mod records;
 mod snapshot;
 mod state;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod transfer;
 mod users;
 
@@ -23,7 +25,7 @@ pub use records::{RecordChange, StoredRecord, Version, Written, cells_from_json,
 pub use snapshot::Snapshot;
 pub use state::TrialState;
 pub use transfer::ImportSummary;
-pub use users::{LoginError, Session};
+pub use users::{LoginError, SESSION_SECONDS, Session};
 
 use std::str::FromStr;
 use std::time::Duration;

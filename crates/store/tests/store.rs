@@ -3,12 +3,10 @@
 //! when, before, after and why; stale edits conflict; sites are walled off;
 //! the lock holds; "as of" gives yesterday's numbers today.
 
-mod support;
-
 use std::path::Path;
 
+use store::testing::{admin, both, bundle_60};
 use store::{Actor, RecordChange, Role, Scope, StoreError, table};
-use support::{admin, both, bundle_60};
 
 fn ae_cells(patient: &str, ae_id: &str, grade: &str, onset: &str) -> Vec<String> {
     [

@@ -1,12 +1,14 @@
-//! A fresh database of each engine for every test: a SQLite file in a
-//! temporary folder, and a uniquely named PostgreSQL database (dropped
-//! afterwards) on the server of `ISATRIAL_TEST_PG`, by default the local one.
+//! For tests of this crate and the ones above it: a fresh database of each
+//! engine — a SQLite file in a temporary folder, and a uniquely named
+//! PostgreSQL database (dropped afterwards) on the server of
+//! `ISATRIAL_TEST_PG`, by default the local one.
 
 use std::path::PathBuf;
 
-use store::{Actor, Store};
+use crate::{Actor, Store};
 
 /// The PostgreSQL server the tests use.
+/// The PostgreSQL server URL (no database).
 pub fn pg_server() -> String {
     std::env::var("ISATRIAL_TEST_PG")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
@@ -20,12 +22,14 @@ fn unique(tag: &str) -> String {
 
 /// A test database; dropped (PostgreSQL) or deleted (SQLite) at the end.
 pub struct TestDb {
+    /// Database URL.
     pub url: String,
     pg_name: Option<String>,
     dir: Option<PathBuf>,
 }
 
 impl TestDb {
+    /// A fresh SQLite file.
     pub async fn sqlite(tag: &str) -> TestDb {
         let dir = std::env::temp_dir().join(unique(tag));
         std::fs::create_dir_all(&dir).unwrap();
@@ -56,6 +60,7 @@ impl TestDb {
         }
     }
 
+    /// Opens the store on it.
     pub async fn open(&self) -> Store {
         Store::open(&self.url).await.unwrap()
     }
@@ -95,10 +100,12 @@ pub async fn both(tag: &str) -> Vec<TestDb> {
     vec![TestDb::sqlite(tag).await, TestDb::postgres(tag).await]
 }
 
+/// The worked example bundle of the trial crate.
 pub fn bundle_60() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../trial/tests/fixtures/bundle-60")
 }
 
+/// An administrator acting from the command line.
 pub fn admin() -> Actor {
     Actor::system("tester")
 }

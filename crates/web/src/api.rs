@@ -1,0 +1,412 @@
+//! The JSON API: sign-in, every record type of the bundle (list, read,
+//! create, change, retract, history), a patient's casebook, data queries,
+//! the audit trail, the lock, and the endpoints report now or as of a date.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+use store::{Instant, LoginError, RecordChange, StoreError, cells_from_json, stem, table};
+use trial::bundle::{FileSpec, TABLES};
+
+use crate::AppState;
+use crate::auth::{Signed, Writing, clear_cookie, set_cookie};
+use crate::error::ApiError;
+
+/// Reads a JSON body: not JSON is 400; JSON of the wrong shape (unknown or
+/// missing fields, wrong types) is 422 naming the field; too large is 413.
+fn body<T: DeserializeOwned>(bytes: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+    let bytes = bytes.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge
+        } else {
+            ApiError::Malformed(e.body_text())
+        }
+    })?;
+    let value: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::Malformed(format!("the body is not JSON: {e}")))?;
+    serde_json::from_value(value).map_err(|e| {
+        let message = e.to_string();
+        let field = message.split('`').nth(1).map(str::to_owned);
+        ApiError::Invalid(vec![store::FieldError {
+            field,
+            rule: message,
+        }])
+    })
+}
+
+fn spec(name: &str) -> Result<&'static FileSpec, ApiError> {
+    table(name).ok_or(ApiError::NotFound)
+}
+
+/// `POST /api/login`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Login {
+    user: String,
+    password: String,
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let Login { user, password } = body(bytes)?;
+    match state.store.login(&user, &password).await {
+        Ok(session) => {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                header::SET_COOKIE,
+                HeaderValue::from_str(&set_cookie(&session.token, state.secure_cookies))
+                    .expect("a cookie is ASCII"),
+            );
+            tracing::info!(user = %user, "login");
+            Ok((headers, Json(json!({"user": session.actor.user, "role": session.actor.role, "scope": session.actor.scope, "csrf": session.csrf}))).into_response())
+        }
+        Err(LoginError::Store(e)) => Err(e.into()),
+        Err(e @ LoginError::LockedOut) => Err(ApiError::Login(
+            e.to_string(),
+            StatusCode::TOO_MANY_REQUESTS,
+        )),
+        Err(e) => {
+            tracing::warn!(user = %user, "login refused");
+            Err(ApiError::Login(e.to_string(), StatusCode::UNAUTHORIZED))
+        }
+    }
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    Writing(session): Writing,
+) -> Result<Response, ApiError> {
+    state.store.logout(&session.token).await?;
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&clear_cookie()).expect("ASCII"),
+    );
+    Ok((headers, Json(json!({"signed_out": true}))).into_response())
+}
+
+pub async fn me(Signed(session): Signed) -> Json<Value> {
+    Json(
+        json!({"user": session.actor.user, "role": session.actor.role, "scope": session.actor.scope, "csrf": session.csrf}),
+    )
+}
+
+/// `GET /api/tables`: every record type and its fields.
+pub async fn tables() -> Json<Value> {
+    Json(Value::Array(
+        TABLES
+            .iter()
+            .map(|t| {
+                json!({
+                    "table": stem(t),
+                    "fields": t.columns.iter().map(|(c, required)| json!({"name": c, "required": required})).collect::<Vec<_>>(),
+                })
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    patient_id: Option<String>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Signed(session): Signed,
+    Path(name): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let records = state
+        .store
+        .list(&session.actor, spec(&name)?, q.patient_id.as_deref())
+        .await?;
+    Ok(Json(
+        serde_json::to_value(records).expect("records serialize"),
+    ))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Signed(session): Signed,
+    Path((name, key)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let record = state.store.get(&session.actor, spec(&name)?, &key).await?;
+    Ok(Json(
+        serde_json::to_value(record).expect("records serialize"),
+    ))
+}
+
+pub async fn history(
+    State(state): State<AppState>,
+    Signed(session): Signed,
+    Path((name, key)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let versions = state
+        .store
+        .history(&session.actor, spec(&name)?, &key)
+        .await?;
+    Ok(Json(
+        serde_json::to_value(versions).expect("versions serialize"),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Create {
+    record: Map<String, Value>,
+    reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Change {
+    version: i64,
+    reason: String,
+    record: Map<String, Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Retract {
+    version: i64,
+    reason: String,
+}
+
+async fn apply(
+    state: &AppState,
+    session: &store::Session,
+    spec: &'static FileSpec,
+    change: RecordChange,
+    reason: Option<&str>,
+    key: Option<&str>,
+) -> Result<Json<Value>, ApiError> {
+    match state
+        .store
+        .write(&session.actor, spec, change, reason)
+        .await
+    {
+        Ok(written) => {
+            tracing::info!(user = %session.actor.user, table = written.record.table, key = %written.record.key, version = written.record.version, "write");
+            Ok(Json(
+                serde_json::to_value(written).expect("writes serialize"),
+            ))
+        }
+        Err(e @ StoreError::Conflict { .. }) => {
+            let current = match key {
+                Some(k) => state
+                    .store
+                    .get(&session.actor, spec, k)
+                    .await
+                    .ok()
+                    .map(Box::new),
+                None => None,
+            };
+            Err(ApiError::Conflict {
+                message: e.to_string(),
+                current,
+            })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Writing(session): Writing,
+    Path(name): Path<String>,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let spec = spec(&name)?;
+    let Create { record, reason } = body(bytes)?;
+    let cells = cells_from_json(spec, &record)?;
+    let out = apply(
+        &state,
+        &session,
+        spec,
+        RecordChange::Insert { cells },
+        reason.as_deref(),
+        None,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, out).into_response())
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Writing(session): Writing,
+    Path((name, key)): Path<(String, String)>,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let spec = spec(&name)?;
+    let Change {
+        version,
+        reason,
+        record,
+    } = body(bytes)?;
+    let cells = cells_from_json(spec, &record)?;
+    let change = RecordChange::Update {
+        key: key.clone(),
+        expected_version: version,
+        cells,
+    };
+    apply(&state, &session, spec, change, Some(&reason), Some(&key)).await
+}
+
+pub async fn retract(
+    State(state): State<AppState>,
+    Writing(session): Writing,
+    Path((name, key)): Path<(String, String)>,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let spec = spec(&name)?;
+    let Retract { version, reason } = body(bytes)?;
+    let change = RecordChange::Retract {
+        key: key.clone(),
+        expected_version: version,
+    };
+    apply(&state, &session, spec, change, Some(&reason), Some(&key)).await
+}
+
+/// `GET /api/patients/{id}/casebook`: every current record of one patient.
+pub async fn casebook(
+    State(state): State<AppState>,
+    Signed(session): Signed,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let patients = spec("patients")?;
+    let patient = state.store.get(&session.actor, patients, &id).await?;
+    let mut records = Map::new();
+    for t in TABLES.iter().skip(1) {
+        let rows = state.store.list(&session.actor, t, Some(&id)).await?;
+        records.insert(
+            stem(t).to_owned(),
+            serde_json::to_value(rows).expect("records serialize"),
+        );
+    }
+    Ok(Json(json!({"patient": patient, "records": records})))
+}
+
+pub async fn queries(
+    State(state): State<AppState>,
+    Signed(session): Signed,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(Value::Array(
+        state.store.open_queries(&session.actor).await?,
+    )))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    table: Option<String>,
+    key: Option<String>,
+}
+
+pub async fn audit(
+    State(state): State<AppState>,
+    Signed(session): Signed,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let record = match (&q.table, &q.key) {
+        (Some(t), Some(k)) => Some((stem(spec(t)?), k.as_str())),
+        (None, None) => None,
+        _ => {
+            return Err(ApiError::Invalid(vec![store::FieldError {
+                field: Some("key".into()),
+                rule: "give both table and key, or neither".into(),
+            }]));
+        }
+    };
+    Ok(Json(Value::Array(
+        state.store.audit_trail(&session.actor, record).await?,
+    )))
+}
+
+pub async fn state(
+    State(state): State<AppState>,
+    Signed(_): Signed,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        serde_json::to_value(state.store.state().await?).expect("state serializes"),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Reason {
+    reason: String,
+}
+
+pub async fn lock(
+    State(state): State<AppState>,
+    Writing(session): Writing,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Reason { reason } = body(bytes)?;
+    state.store.set_lock(&session.actor, true, &reason).await?;
+    Ok(Json(json!({"locked": true})))
+}
+
+pub async fn unlock(
+    State(state): State<AppState>,
+    Writing(session): Writing,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Reason { reason } = body(bytes)?;
+    state.store.set_lock(&session.actor, false, &reason).await?;
+    Ok(Json(json!({"locked": false})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportQuery {
+    as_of: Option<String>,
+}
+
+/// `GET /api/report`: `endpoints.json` of the data the user may see, now
+/// or as of an instant.
+pub async fn report(
+    State(state): State<AppState>,
+    Signed(session): Signed,
+    Query(q): Query<ReportQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let as_of = q
+        .as_of
+        .as_deref()
+        .map(|s| s.parse::<Instant>())
+        .transpose()
+        .map_err(|e| {
+            ApiError::Invalid(vec![store::FieldError {
+                field: Some("as_of".into()),
+                rule: e.to_string(),
+            }])
+        })?;
+    let data = state.store.dataset(&session.actor, as_of).await?;
+    let results = tokio::task::spawn_blocking(move || trial::endpoints::compute(&data))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Json(json!({
+        "format": 1,
+        "cutoff": results.cutoff,
+        "protocol": {"name": results.protocol_name, "version": results.protocol_version},
+        "statistics": results.statistics,
+    })))
+}
+
+pub async fn openapi() -> Json<Value> {
+    Json(crate::openapi::document())
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound
+}

@@ -1,0 +1,228 @@
+//! The OpenAPI 3 document of the API, generated from the same table specs
+//! that drive validation, so the schema of every record type cannot drift
+//! from what the server accepts.
+
+use serde_json::{Map, Value, json};
+use store::stem;
+use trial::bundle::TABLES;
+
+fn error_response(description: &str) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+}
+
+fn ok(description: &str, schema: Value) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": schema}}})
+}
+
+fn refusals() -> Vec<(&'static str, Value)> {
+    vec![
+        ("400", error_response("The body is not JSON.")),
+        ("401", error_response("No valid session: sign in first.")),
+        (
+            "403",
+            error_response("The role or sites do not allow it, or the CSRF header is missing."),
+        ),
+        (
+            "404",
+            error_response("No such record, or not one of the user's sites."),
+        ),
+        (
+            "409",
+            error_response("The record changed since the version edited; `current` holds it now."),
+        ),
+        ("413", error_response("The body is larger than 256 KiB.")),
+        (
+            "422",
+            error_response("Fields break rules; `fields` names each field and rule."),
+        ),
+        (
+            "423",
+            error_response("The database is locked for analysis."),
+        ),
+    ]
+}
+
+fn responses(success: (&str, Value)) -> Value {
+    let mut m = Map::new();
+    m.insert(success.0.to_owned(), success.1);
+    for (code, v) in refusals() {
+        m.insert(code.to_owned(), v);
+    }
+    Value::Object(m)
+}
+
+fn body(schema: Value) -> Value {
+    json!({"required": true, "content": {"application/json": {"schema": schema}}})
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    let mut schemas = Map::new();
+    schemas.insert(
+        "Error".into(),
+        json!({
+            "type": "object", "required": ["error", "message"],
+            "properties": {
+                "error": {"type": "string", "enum": ["malformed_json", "unauthenticated", "forbidden", "not_found", "conflict", "too_large", "invalid", "locked", "login_refused", "internal"]},
+                "message": {"type": "string"},
+                "fields": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": ["string", "null"]}, "rule": {"type": "string"}}, "required": ["field", "rule"]}},
+                "current": {"$ref": "#/components/schemas/Stored"}
+            }
+        }),
+    );
+    schemas.insert(
+        "Stored".into(),
+        json!({
+            "type": "object",
+            "required": ["table", "key", "version", "patient_id", "site_id", "fields", "recorded_at", "recorded_by"],
+            "properties": {
+                "table": {"type": "string"}, "key": {"type": "string"}, "version": {"type": "integer"},
+                "patient_id": {"type": "string"}, "site_id": {"type": "string"},
+                "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+                "recorded_at": {"type": "string"}, "recorded_by": {"type": "string"}
+            }
+        }),
+    );
+    for t in TABLES {
+        let name = stem(t);
+        let properties: Map<String, Value> = t
+            .columns
+            .iter()
+            .map(|(c, _)| {
+                (
+                    (*c).to_owned(),
+                    json!({"type": ["string", "number", "boolean", "null"]}),
+                )
+            })
+            .collect();
+        let required: Vec<&str> = t
+            .columns
+            .iter()
+            .filter(|(_, r)| *r)
+            .map(|(c, _)| *c)
+            .collect();
+        let record = format!("Record_{name}");
+        schemas.insert(
+            record.clone(),
+            json!({"type": "object", "additionalProperties": false, "properties": properties, "required": required,
+                   "description": format!("One row of {} (DATA-FORMAT.md §1); values as the bundle writes them.", t.name)}),
+        );
+        let rref = json!({"$ref": format!("#/components/schemas/{record}")});
+        let written = json!({"type": "object", "properties": {"record": {"$ref": "#/components/schemas/Stored"}, "queries": {"type": "array", "items": {"type": "string"}}}});
+        paths.insert(
+            format!("/api/{name}"),
+            json!({
+                "get": {"summary": format!("List current {name} records of the user's sites"), "tags": [name],
+                        "parameters": [{"name": "patient_id", "in": "query", "required": false, "schema": {"type": "string"}}],
+                        "responses": responses(("200", ok("Records", json!({"type": "array", "items": {"$ref": "#/components/schemas/Stored"}}))))},
+                "post": {"summary": format!("Enter a new {name} record"), "tags": [name],
+                         "parameters": [{"$ref": "#/components/parameters/Csrf"}],
+                         "requestBody": body(json!({"type": "object", "additionalProperties": false, "required": ["record"],
+                                                     "properties": {"record": rref, "reason": {"type": "string"}}})),
+                         "responses": responses(("201", ok("Stored, with the data queries its warnings raised", written.clone())))}
+            }),
+        );
+        paths.insert(
+            format!("/api/{name}/{{key}}"),
+            json!({
+                "parameters": [{"name": "key", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "get": {"summary": format!("The current version of a {name} record"), "tags": [name],
+                        "responses": responses(("200", ok("Record", json!({"$ref": "#/components/schemas/Stored"}))))},
+                "put": {"summary": format!("Change a {name} record (reason required; the version edited)"), "tags": [name],
+                        "parameters": [{"$ref": "#/components/parameters/Csrf"}],
+                        "requestBody": body(json!({"type": "object", "additionalProperties": false, "required": ["version", "reason", "record"],
+                                                    "properties": {"version": {"type": "integer"}, "reason": {"type": "string", "minLength": 1}, "record": rref}})),
+                        "responses": responses(("200", ok("Stored as a new version", written.clone())))},
+                "delete": {"summary": format!("Retract a {name} record (nothing is deleted)"), "tags": [name],
+                           "parameters": [{"$ref": "#/components/parameters/Csrf"}],
+                           "requestBody": body(json!({"type": "object", "additionalProperties": false, "required": ["version", "reason"],
+                                                       "properties": {"version": {"type": "integer"}, "reason": {"type": "string", "minLength": 1}}})),
+                           "responses": responses(("200", ok("Retracted", written)))}
+            }),
+        );
+        paths.insert(
+            format!("/api/{name}/{{key}}/history"),
+            json!({
+                "parameters": [{"name": "key", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "get": {"summary": format!("Every version of a {name} record"), "tags": [name],
+                        "responses": responses(("200", ok("Versions, oldest first", json!({"type": "array", "items": {"type": "object"}}))))}
+            }),
+        );
+    }
+    let simple = |summary: &str, schema: Value| json!({"summary": summary, "responses": responses(("200", ok(summary, schema)))});
+    paths.insert(
+        "/api/login".into(),
+        json!({"post": {"summary": "Sign in; sets the HttpOnly session cookie and returns the CSRF token",
+                        "requestBody": body(json!({"type": "object", "additionalProperties": false, "required": ["user", "password"],
+                                                    "properties": {"user": {"type": "string"}, "password": {"type": "string"}}})),
+                        "responses": responses(("200", ok("Signed in", json!({"type": "object", "properties": {"user": {"type": "string"}, "role": {"type": "string"}, "csrf": {"type": "string"}}}))))}}),
+    );
+    paths.insert("/api/logout".into(), json!({"post": {"summary": "Sign out", "parameters": [{"$ref": "#/components/parameters/Csrf"}], "responses": responses(("200", ok("Signed out", json!({"type": "object"}))))}}));
+    paths.insert(
+        "/api/me".into(),
+        json!({"get": simple("The signed-in user", json!({"type": "object"}))}),
+    );
+    paths.insert(
+        "/api/tables".into(),
+        json!({"get": simple("Record types and their fields", json!({"type": "array"}))}),
+    );
+    paths.insert(
+        "/api/patients/{id}/casebook".into(),
+        json!({"parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+               "get": simple("Every current record of one patient", json!({"type": "object"}))}),
+    );
+    paths.insert(
+        "/api/queries".into(),
+        json!({"get": simple("Open data queries of the user's sites", json!({"type": "array"}))}),
+    );
+    paths.insert(
+        "/api/audit".into(),
+        json!({"get": {"summary": "The audit trail (of one record with table and key)",
+                       "parameters": [{"name": "table", "in": "query", "schema": {"type": "string"}}, {"name": "key", "in": "query", "schema": {"type": "string"}}],
+                       "responses": responses(("200", ok("Entries, oldest first", json!({"type": "array"}))))}}),
+    );
+    paths.insert(
+        "/api/state".into(),
+        json!({"get": simple("Lock, cut-off and protocol", json!({"type": "object"}))}),
+    );
+    for (path, what) in [
+        (
+            "/api/lock",
+            "Lock the database (data manager; reason required)",
+        ),
+        (
+            "/api/unlock",
+            "Unlock the database (data manager; reason required)",
+        ),
+    ] {
+        paths.insert(
+            path.into(),
+            json!({"post": {"summary": what, "parameters": [{"$ref": "#/components/parameters/Csrf"}],
+                            "requestBody": body(json!({"type": "object", "additionalProperties": false, "required": ["reason"], "properties": {"reason": {"type": "string", "minLength": 1}}})),
+                            "responses": responses(("200", ok("Done", json!({"type": "object"}))))}}),
+        );
+    }
+    paths.insert(
+        "/api/report".into(),
+        json!({"get": {"summary": "endpoints.json (DATA-FORMAT.md §2) of the user's data, now or as of an instant",
+                       "parameters": [{"name": "as_of", "in": "query", "schema": {"type": "string"}, "description": "YYYY-MM-DD (end of day, UTC) or an RFC 3339 instant"}],
+                       "responses": responses(("200", ok("endpoints.json", json!({"type": "object"}))))}}),
+    );
+    paths.insert(
+        "/api/openapi.json".into(),
+        json!({"get": simple("This document", json!({"type": "object"}))}),
+    );
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "isatrial", "version": env!("CARGO_PKG_VERSION"),
+                 "description": "The data system of the phase II isatuximab T-ALL trial. Sign in with POST /api/login; send the returned csrf token as the X-CSRF-Token header on every change."},
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "parameters": {"Csrf": {"name": "X-CSRF-Token", "in": "header", "required": true, "schema": {"type": "string"}}},
+            "securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": crate::auth::COOKIE}}
+        },
+        "security": [{"session": []}]
+    })
+}
