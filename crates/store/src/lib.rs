@@ -63,6 +63,22 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     pseudonym_key: String,
+    /// Serializes this process's writers on SQLite; a no-op lock per call
+    /// on PostgreSQL, where row locks and the version check do the work.
+    writer: WriterLock,
+}
+
+/// The in-process writer queue of SQLite.
+#[derive(Debug, Clone)]
+struct WriterLock(Option<std::sync::Arc<tokio::sync::Mutex<()>>>);
+
+impl WriterLock {
+    async fn lock(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.0 {
+            Some(m) => Some(m.lock().await),
+            None => None,
+        }
+    }
 }
 
 impl Store {
@@ -103,10 +119,14 @@ impl Store {
             .await?;
         migrate(&pool, backend).await?;
         let pseudonym_key = users::pseudonym_key(&pool).await?;
+        let writer = WriterLock(
+            (backend == Backend::Sqlite).then(|| std::sync::Arc::new(tokio::sync::Mutex::new(()))),
+        );
         Ok(Store {
             pool,
             backend,
             pseudonym_key,
+            writer,
         })
     }
 

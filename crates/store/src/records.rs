@@ -351,6 +351,9 @@ impl Store {
             )));
         }
         let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+        // SQLite has one writer at a time: queue here instead of in its busy
+        // handler, whose back-off sleeps would dominate the latency.
+        let _writer = self.writer.lock().await;
         let mut conn = self.pool.acquire().await?;
         conn.execute(self.begin_write()).await?;
         let outcome = self.write_in(&mut conn, actor, spec, change, reason).await;
@@ -777,15 +780,30 @@ impl Store {
         patient: Option<&str>,
     ) -> Result<Vec<StoredRecord>, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        let rows = sqlx::query(
-            "SELECT c.record_key, c.version, c.patient_id, c.site_id, v.cells, v.recorded_at, v.recorded_by
-             FROM record_current c JOIN record_versions v ON v.seq = c.seq
-             WHERE c.tbl = $1 AND c.retracted = 0 AND ($2 = '' OR c.patient_id = $2) ORDER BY c.seq",
-        )
-        .bind(stem(spec))
-        .bind(patient.unwrap_or(""))
-        .fetch_all(&mut *conn)
-        .await?;
+        // Two statements rather than one with "OR", so each uses its index.
+        let rows = match patient {
+            Some(p) => {
+                sqlx::query(
+                    "SELECT c.record_key, c.version, c.patient_id, c.site_id, v.cells, v.recorded_at, v.recorded_by
+                     FROM record_current c JOIN record_versions v ON v.seq = c.seq
+                     WHERE c.patient_id = $1 AND c.tbl = $2 AND c.retracted = 0 ORDER BY c.seq",
+                )
+                .bind(p)
+                .bind(stem(spec))
+                .fetch_all(&mut *conn)
+                .await?
+            }
+            None => {
+                sqlx::query(
+                    "SELECT c.record_key, c.version, c.patient_id, c.site_id, v.cells, v.recorded_at, v.recorded_by
+                     FROM record_current c JOIN record_versions v ON v.seq = c.seq
+                     WHERE c.tbl = $1 AND c.retracted = 0 ORDER BY c.seq",
+                )
+                .bind(stem(spec))
+                .fetch_all(&mut *conn)
+                .await?
+            }
+        };
         let mut out = Vec::new();
         for r in rows {
             let site: String = r.get(3);

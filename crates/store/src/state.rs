@@ -34,8 +34,22 @@ struct Manifest {
     cutoff: String,
 }
 
-/// Parses the manifest cells into the cut-off and protocol.
+/// Parses the manifest cells into the cut-off and protocol, remembering the
+/// last one: every write needs it, and it changes once in a trial's life.
 pub(crate) fn parse_manifest(cells: &[String]) -> Result<(Date, Protocol), StoreError> {
+    type Parsed = (Vec<String>, (Date, Protocol));
+    static LAST: std::sync::Mutex<Option<Parsed>> = std::sync::Mutex::new(None);
+    if let Some((text, parsed)) = LAST.lock().expect("not poisoned").as_ref()
+        && text.as_slice() == cells
+    {
+        return Ok(parsed.clone());
+    }
+    let parsed = parse_manifest_text(cells)?;
+    *LAST.lock().expect("not poisoned") = Some((cells.to_vec(), parsed.clone()));
+    Ok(parsed)
+}
+
+fn parse_manifest_text(cells: &[String]) -> Result<(Date, Protocol), StoreError> {
     let bad = |e: String| StoreError::Database(format!("stored bundle.toml: {e}"));
     let m: Manifest =
         toml::from_str(cells.first().map_or("", String::as_str)).map_err(|e| bad(e.to_string()))?;

@@ -142,8 +142,14 @@ pub struct Eligibility {
 }
 
 impl Default for Protocol {
+    /// The shipped protocol, parsed once per process.
     fn default() -> Self {
-        Protocol::from_toml(DEFAULT_TOML).expect("the shipped protocol is valid")
+        static SHIPPED: std::sync::OnceLock<Protocol> = std::sync::OnceLock::new();
+        SHIPPED
+            .get_or_init(|| {
+                Protocol::from_toml(DEFAULT_TOML).expect("the shipped protocol is valid")
+            })
+            .clone()
     }
 }
 

@@ -1,0 +1,267 @@
+//! Load on the server over loopback, beside the engine's own limit in the
+//! same run.
+//!
+//! ```text
+//! cargo bench -p isatrial-web --bench load              # 10 s per step
+//! cargo bench -p isatrial-web --bench load -- --quick   # 3 s per step
+//! ```
+//!
+//! For SQLite (a file, WAL, synchronous=FULL) and PostgreSQL (the server of
+//! `ISATRIAL_TEST_PG`): first the rate of durable single-row commits the
+//! engine reaches with nothing of ours in between; then `isatrial`'s API
+//! served in this process on a free port, driven by 1, 8 and 32 concurrent
+//! clients, each signed in with its own session: audited writes (a new
+//! adverse event through the full write path — parse, edit checks on the
+//! patient's casebook, version, audit entry, queries), with p50/p99
+//! latency; and reads of a whole patient casebook. Prints a Markdown table
+//! for BENCHMARKS.md.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant as Clock};
+
+use serde_json::json;
+use sqlx::Connection;
+use store::testing::{TestDb, admin, bundle_60};
+use store::{Role, Store};
+
+const PASSWORD: &str = "load test password";
+
+struct Args {
+    seconds: u64,
+}
+
+fn args() -> Args {
+    let quick = std::env::args().any(|a| a == "--quick");
+    Args {
+        seconds: if quick { 3 } else { 10 },
+    }
+}
+
+/// Durable single-row commits per second on one connection, no server.
+async fn engine_limit(url: &str, seconds: u64) -> f64 {
+    let url = if url.starts_with("sqlite") {
+        format!("{url}?mode=rwc")
+    } else {
+        url.to_owned()
+    };
+    let mut conn = sqlx::AnyConnection::connect(&url).await.expect("connects");
+    if url.starts_with("sqlite") {
+        for p in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL"] {
+            sqlx::query(p).execute(&mut conn).await.unwrap();
+        }
+    }
+    sqlx::query("CREATE TABLE bench_commits (n BIGINT NOT NULL, note TEXT NOT NULL)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let start = Clock::now();
+    let mut n: i64 = 0;
+    while start.elapsed() < Duration::from_secs(seconds) {
+        sqlx::query("INSERT INTO bench_commits (n, note) VALUES ($1, $2)")
+            .bind(n)
+            .bind("a row of about the size of an audit entry")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        n += 1;
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    csrf: String,
+}
+
+async fn login(base: &str, user: &str) -> Client {
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .pool_max_idle_per_host(1)
+        .build()
+        .unwrap();
+    let r: serde_json::Value = http
+        .post(format!("{base}/api/login"))
+        .json(&json!({"user": user, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    Client {
+        http,
+        base: base.to_owned(),
+        csrf: r["csrf"].as_str().unwrap().to_owned(),
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+struct Measured {
+    rate: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: u64,
+}
+
+/// Runs `clients` loops of `op` for `seconds`, each op timed.
+async fn drive<F, Fut>(clients: Vec<Client>, seconds: u64, op: F) -> Measured
+where
+    F: Fn(Arc<Client>, u64) -> Fut + Send + Sync + Copy + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let counter = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let start = Clock::now();
+    let deadline = start + Duration::from_secs(seconds);
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .map(|c| {
+            let c = Arc::new(c);
+            let counter = counter.clone();
+            let errors = errors.clone();
+            tokio::spawn(async move {
+                let mut lat = Vec::new();
+                while Clock::now() < deadline {
+                    let n = counter.fetch_add(1, Ordering::Relaxed);
+                    let t = Clock::now();
+                    if op(c.clone(), n).await {
+                        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                    } else {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                lat
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    all.sort_by(f64::total_cmp);
+    Measured {
+        rate: all.len() as f64 / elapsed,
+        p50_ms: percentile(&all, 0.5),
+        p99_ms: percentile(&all, 0.99),
+        errors: errors.load(Ordering::Relaxed),
+    }
+}
+
+/// Patients alive at the cut-off in bundle-60, registered before the AEs' onset.
+const PATIENTS: [&str; 8] = [
+    "P001", "P004", "P006", "P008", "P009", "P013", "P015", "P018",
+];
+
+/// Makes AE ids unique across the steps of a run.
+static NEXT_AE: AtomicU64 = AtomicU64::new(0);
+
+async fn write_ae(c: Arc<Client>, n: u64) -> bool {
+    let id = NEXT_AE.fetch_add(1, Ordering::Relaxed);
+    let patient = PATIENTS[(n as usize) % PATIENTS.len()];
+    let body = json!({"record": {"patient_id": patient, "ae_id": format!("LOAD{id:08}"), "term": "Fatigue", "grade": 1,
+                                  "onset_date": "2025-06-01", "serious": false, "relatedness": "unlikely"}});
+    match c
+        .http
+        .post(format!("{}/api/adverse_events", c.base))
+        .header("x-csrf-token", &c.csrf)
+        .json(&body)
+        .send()
+        .await
+    {
+        Ok(r) => r.status() == reqwest::StatusCode::CREATED,
+        Err(_) => false,
+    }
+}
+
+async fn read_casebook(c: Arc<Client>, n: u64) -> bool {
+    let patient = PATIENTS[(n as usize) % PATIENTS.len()];
+    match c
+        .http
+        .get(format!("{}/api/patients/{patient}/casebook", c.base))
+        .send()
+        .await
+    {
+        Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+        Err(_) => false,
+    }
+}
+
+async fn run_backend(name: &str, db: TestDb, seconds: u64) -> Vec<String> {
+    let limit = engine_limit(&db.url, seconds).await;
+    let store = Store::open(&db.url).await.unwrap();
+    store.import_bundle(&admin(), &bundle_60()).await.unwrap();
+    store
+        .add_user("loader", Role::DataManager, &[], PASSWORD)
+        .await
+        .unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let state = web::AppState {
+        store: store.clone(),
+        secure_cookies: false,
+    };
+    tokio::spawn(async move {
+        web::serve(state, "127.0.0.1:0".parse().unwrap(), |a| {
+            let _ = tx.send(a);
+        })
+        .await
+        .unwrap();
+    });
+    let base = format!("http://{}", rx.await.unwrap());
+    let mut rows = vec![format!(
+        "| {name} | engine: durable single-row commits, 1 connection | 1 | {limit:.0}/s | — | — | — |"
+    )];
+    for clients in [1usize, 8, 32] {
+        let mut cs = Vec::new();
+        for _ in 0..clients {
+            cs.push(login(&base, "loader").await);
+        }
+        let m = drive(cs, seconds, write_ae).await;
+        rows.push(format!(
+            "| {name} | audited writes (new AE, full checks) | {clients} | {:.0}/s | {:.1} ms | {:.1} ms | {:.2} |",
+            m.rate,
+            m.p50_ms,
+            m.p99_ms,
+            m.rate / limit
+        ));
+        if m.errors > 0 {
+            rows.push(format!(
+                "| {name} | (errors during the step above: {}) | | | | | |",
+                m.errors
+            ));
+        }
+    }
+    for clients in [8usize] {
+        let mut cs = Vec::new();
+        for _ in 0..clients {
+            cs.push(login(&base, "loader").await);
+        }
+        let m = drive(cs, seconds, read_casebook).await;
+        rows.push(format!("| {name} | casebook reads (all records of a patient) | {clients} | {:.0}/s | {:.1} ms | {:.1} ms | — |", m.rate, m.p50_ms, m.p99_ms));
+    }
+    store.close().await;
+    rows
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let a = args();
+    sqlx::any::install_default_drivers();
+    let mut rows = vec![
+        "| engine | what | clients | rate | p50 | p99 | rate / engine limit |".to_owned(),
+        "|---|---|---|---|---|---|---|".to_owned(),
+    ];
+    eprintln!("SQLite …");
+    rows.extend(run_backend("SQLite", TestDb::sqlite("load").await, a.seconds).await);
+    eprintln!("PostgreSQL …");
+    rows.extend(run_backend("PostgreSQL", TestDb::postgres("load").await, a.seconds).await);
+    println!("{}", rows.join("\n"));
+}
