@@ -16,6 +16,7 @@ pub mod protocol;
 pub mod qlq;
 pub mod records;
 pub mod results;
+pub mod simulate;
 pub mod values;
 pub mod vocab;
 
