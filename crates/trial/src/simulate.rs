@@ -393,7 +393,7 @@ impl Sim<'_> {
                 };
                 let a = self.assessment(ix, date, tp, response, screening);
                 self.data.assessments.push(a);
-                if k < 4 && (c1 && responder || !c1) {
+                if responder {
                     let good = molecular && (k > 0 || !c1 || self.chance(0.6));
                     let m = self.mrd(ix, date, tp, good);
                     self.data.mrd.push(m);
