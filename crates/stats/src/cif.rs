@@ -8,6 +8,9 @@ use serde::Serialize;
 use crate::tally::Tally;
 use crate::{StatsError, normal_quantile};
 
+/// Rows from which the intervals are computed on two threads.
+const PARALLEL_MIN: usize = 100_000;
+
 /// Status of one observation when there are competing events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum CompetingStatus {
@@ -146,15 +149,34 @@ impl CumulativeIncidence {
                 v2 += t3 * t4 * t6;
                 v3 += t3 * t3 * t6;
                 let v = v1 + f * f * v3 - 2.0 * f * v2;
-                let (lo, hi) = log_log_interval(f, v, z);
                 out.time.push(tally.time[i]);
                 out.estimate.push(f);
                 out.variance.push(v);
-                out.lower.push(lo);
-                out.upper.push(hi);
             }
             fk = fkn;
         }
+        // Each row's interval depends on that row only (and costs a `ln`,
+        // two `exp` and two `powf`): two threads for long curves.
+        let m = out.time.len();
+        let intervals = |from: usize, lower: &mut [f64], upper: &mut [f64]| {
+            for (i, (lo, hi)) in lower.iter_mut().zip(upper.iter_mut()).enumerate() {
+                (*lo, *hi) = log_log_interval(out.estimate[from + i], out.variance[from + i], z);
+            }
+        };
+        let (mut lower, mut upper) = (vec![0.0; m], vec![0.0; m]);
+        if m >= PARALLEL_MIN {
+            let half = m / 2;
+            let (lower_a, lower_b) = lower.split_at_mut(half);
+            let (upper_a, upper_b) = upper.split_at_mut(half);
+            std::thread::scope(|scope| {
+                scope.spawn(|| intervals(half, lower_b, upper_b));
+                intervals(0, lower_a, upper_a);
+            });
+        } else {
+            intervals(0, &mut lower, &mut upper);
+        }
+        out.lower = lower;
+        out.upper = upper;
         out
     }
 

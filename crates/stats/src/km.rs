@@ -5,9 +5,12 @@
 use serde::Serialize;
 
 use crate::confint::ConfType;
-use crate::quantile::quantile;
+use crate::quantile::StepCurve;
 use crate::tally::Tally;
 use crate::{StatsError, normal_quantile};
+
+/// Distinct times from which a fit's columns are computed on two threads.
+const PARALLEL_MIN: usize = 100_000;
 
 /// One fitted curve: a row per distinct observed time (events and
 /// censorings), as `summary(survfit(...), censored = TRUE)` prints it.
@@ -80,7 +83,12 @@ impl KaplanMeier {
     /// Fits the curve to `time` with `event` (true = event, false = censored).
     pub fn fit(time: &[f64], event: &[bool], conf_type: ConfType) -> Result<Self, StatsError> {
         let tally = Tally::<2>::build(time, event, |e| Some(e as usize), "0, 1", |e| e as u8)?;
-        Ok(Self::from_tally(&tally, 1, conf_type, 0.95))
+        let [n_censor, n_event] = tally.counts;
+        // The tally's columns become the fit's: at ten million distinct
+        // times each copy would cost more than the arithmetic.
+        Ok(Self::from_columns(
+            tally.time, n_event, n_censor, tally.n, conf_type, 0.95,
+        ))
     }
 
     /// Fits the curve from an event table, taking status `event_code` as the
@@ -92,10 +100,7 @@ impl KaplanMeier {
         conf_type: ConfType,
         conf_level: f64,
     ) -> Self {
-        let z = normal_quantile(1.0 - (1.0 - conf_level) / 2.0);
         let m = tally.time.len();
-        let n_risk = tally.n_risk();
-        let n_event = tally.counts[event_code].clone();
         let n_censor: Vec<u64> = (0..m)
             .map(|i| {
                 (0..K)
@@ -104,24 +109,96 @@ impl KaplanMeier {
                     .sum()
             })
             .collect();
-        let (mut surv, mut std_err_log) = (Vec::with_capacity(m), Vec::with_capacity(m));
-        let (mut lower, mut upper) = (Vec::with_capacity(m), Vec::with_capacity(m));
-        let (mut s, mut greenwood) = (1.0f64, 0.0f64);
-        for i in 0..m {
-            let (n, d) = (n_risk[i] as f64, n_event[i] as f64);
-            if d > 0.0 {
-                s *= (n - d) / n;
-                greenwood += d / (n * (n - d));
+        Self::from_columns(
+            tally.time.clone(),
+            tally.counts[event_code].clone(),
+            n_censor,
+            tally.n,
+            conf_type,
+            conf_level,
+        )
+    }
+
+    /// The product-limit estimate from the event table's columns.
+    ///
+    /// Survival and Greenwood's sum are running products and sums, so they
+    /// are computed in order, as R does. The interval of each row depends
+    /// on that row only; it is computed on two threads for long curves
+    /// (mostly `ln` and `exp`, and the first touch of fresh memory), and a
+    /// row without events repeats the row before it, so it is copied.
+    fn from_columns(
+        time: Vec<f64>,
+        n_event: Vec<u64>,
+        n_censor: Vec<u64>,
+        n: u64,
+        conf_type: ConfType,
+        conf_level: f64,
+    ) -> Self {
+        let z = normal_quantile(1.0 - (1.0 - conf_level) / 2.0);
+        let m = time.len();
+        let parallel = m >= PARALLEL_MIN;
+        let running = || {
+            let (mut surv, mut std_err_log) = (Vec::with_capacity(m), Vec::with_capacity(m));
+            let (mut s, mut greenwood, mut left) = (1.0f64, 0.0f64, n);
+            for (&d, &c) in n_event.iter().zip(&n_censor) {
+                if d > 0 {
+                    let (n, d) = (left as f64, d as f64);
+                    s *= (n - d) / n;
+                    greenwood += d / (n * (n - d));
+                }
+                left -= d + c;
+                surv.push(s);
+                std_err_log.push(greenwood.sqrt());
             }
-            let se = greenwood.sqrt();
-            let (lo, hi) = conf_type.interval(s, se, z);
-            surv.push(s);
-            std_err_log.push(se);
-            lower.push(lo);
-            upper.push(hi);
+            (surv, std_err_log)
+        };
+        let at_risk = || {
+            let mut left = n;
+            let n_risk: Vec<u64> = n_event
+                .iter()
+                .zip(&n_censor)
+                .map(|(&d, &c)| {
+                    let here = left;
+                    left -= d + c;
+                    here
+                })
+                .collect();
+            n_risk
+        };
+        let ((surv, std_err_log), n_risk) = if parallel {
+            std::thread::scope(|scope| {
+                let n_risk = scope.spawn(at_risk);
+                (running(), n_risk.join().expect("n_risk does not panic"))
+            })
+        } else {
+            (running(), at_risk())
+        };
+        let (mut lower, mut upper) = (vec![0.0; m], vec![0.0; m]);
+        let intervals = |from: usize, lower: &mut [f64], upper: &mut [f64]| {
+            let mut previous = None;
+            for (i, (lo, hi)) in lower.iter_mut().zip(upper.iter_mut()).enumerate() {
+                let i = from + i;
+                let bounds = match previous {
+                    Some(bounds) if n_event[i] == 0 => bounds,
+                    _ => conf_type.interval(surv[i], std_err_log[i], z),
+                };
+                (*lo, *hi) = bounds;
+                previous = Some(bounds);
+            }
+        };
+        if parallel {
+            let half = m / 2;
+            let (lower_a, lower_b) = lower.split_at_mut(half);
+            let (upper_a, upper_b) = upper.split_at_mut(half);
+            std::thread::scope(|scope| {
+                scope.spawn(|| intervals(half, lower_b, upper_b));
+                intervals(0, lower_a, upper_a);
+            });
+        } else {
+            intervals(0, &mut lower, &mut upper);
         }
         Self {
-            time: tally.time.clone(),
+            time,
             n_risk,
             n_event,
             n_censor,
@@ -131,7 +208,7 @@ impl KaplanMeier {
             upper,
             conf_type,
             conf_level,
-            n: tally.n,
+            n,
         }
     }
 
@@ -196,13 +273,17 @@ impl KaplanMeier {
     /// Quantiles (`probs` as event probabilities: 0.5 is the median) with
     /// their intervals, by R's rule.
     pub fn quantiles(&self, probs: &[f64]) -> Vec<Quantile> {
+        // Each curve is checked for the fast path once, not once per prob.
+        let surv = StepCurve::new(0.0, &self.time, &self.surv);
+        let lower = StepCurve::new(0.0, &self.time, &self.lower);
+        let upper = StepCurve::new(0.0, &self.time, &self.upper);
         probs
             .iter()
             .map(|&p| Quantile {
                 prob: p,
-                estimate: quantile(0.0, &self.time, &self.surv, p),
-                lower: quantile(0.0, &self.time, &self.lower, p),
-                upper: quantile(0.0, &self.time, &self.upper, p),
+                estimate: surv.quantile(p),
+                lower: lower.quantile(p),
+                upper: upper.quantile(p),
             })
             .collect()
     }
@@ -237,4 +318,39 @@ pub fn median_follow_up(
     let reversed: Vec<bool> = event.iter().map(|e| !e).collect();
     let fit = KaplanMeier::fit(time, &reversed, conf_type)?;
     Ok(fit.median())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_curve_on_two_threads_is_the_row_by_row_product_limit() {
+        let n = 3 * PARALLEL_MIN;
+        let mut state = 5u64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            state >> 33
+        };
+        let time: Vec<f64> = (0..n).map(|_| (next() % 400_000) as f64 / 3.0).collect();
+        let event: Vec<bool> = (0..n).map(|_| next() % 5 < 2).collect();
+        for conf_type in [ConfType::LogLog, ConfType::Log, ConfType::Plain] {
+            let fit = KaplanMeier::fit(&time, &event, conf_type).unwrap();
+            let z = normal_quantile(0.975);
+            let (mut s, mut greenwood) = (1.0f64, 0.0f64);
+            for i in 0..fit.time.len() {
+                let (r, d) = (fit.n_risk[i] as f64, fit.n_event[i] as f64);
+                if d > 0.0 {
+                    s *= (r - d) / r;
+                    greenwood += d / (r * (r - d));
+                }
+                let (lo, hi) = conf_type.interval(s, greenwood.sqrt(), z);
+                let same = |a: f64, b: f64| a.to_bits() == b.to_bits() || a.is_nan() && b.is_nan();
+                assert!(same(fit.surv[i], s) && same(fit.lower[i], lo) && same(fit.upper[i], hi));
+            }
+            assert_eq!(fit.n_risk[0], n as u64);
+        }
+    }
 }

@@ -34,6 +34,21 @@ pub fn is_valid_time(t: f64) -> bool {
 /// Observations needed before sorting runs on several threads.
 const PARALLEL_SORT_MIN: usize = 200_000;
 
+/// Smallest and largest time, and whether all are whole numbers.
+type Range = (f64, f64, bool);
+
+/// `t.fract() == 0.0` for a valid time, without the call to `trunc` that
+/// `fract` costs on baseline x86-64: from 2^52 up every double is whole.
+fn is_whole(t: f64) -> bool {
+    t >= 4_503_599_627_370_496.0 || (t as u64) as f64 == t
+}
+
+/// The bits of a valid time, which order as the times do; +0.0 so that
+/// -0.0 (which passed the >= 0 check) sorts as zero.
+fn key(t: f64) -> u64 {
+    (t + 0.0).to_bits()
+}
+
 impl<const K: usize> Tally<K> {
     /// Builds the table from parallel columns; `code` maps a status to
     /// `0..K` or `None` when it is outside the allowed set.
@@ -42,7 +57,7 @@ impl<const K: usize> Tally<K> {
         status: &[S],
         code: impl Fn(S) -> Option<usize> + Sync,
         allowed: &'static str,
-        raw: impl Fn(S) -> u8,
+        raw: impl Fn(S) -> u8 + Sync,
     ) -> Result<Self, StatsError> {
         if times.len() != status.len() {
             return Err(StatsError::LengthMismatch {
@@ -54,22 +69,41 @@ impl<const K: usize> Tally<K> {
         if times.is_empty() {
             return Err(StatsError::Empty);
         }
-        let (mut lo, mut hi, mut whole) = (f64::INFINITY, f64::NEG_INFINITY, true);
-        for (index, (&t, &s)) in times.iter().zip(status).enumerate() {
-            if !is_valid_time(t) {
-                return Err(StatsError::BadTime { index, value: t });
+        let check = |from: usize, times: &[f64], status: &[S]| -> Result<Range, StatsError> {
+            let (mut lo, mut hi, mut whole) = (f64::INFINITY, f64::NEG_INFINITY, true);
+            for (i, (&t, &s)) in times.iter().zip(status).enumerate() {
+                if !is_valid_time(t) {
+                    return Err(StatsError::BadTime {
+                        index: from + i,
+                        value: t,
+                    });
+                }
+                if code(s).is_none() {
+                    return Err(StatsError::BadStatus {
+                        index: from + i,
+                        value: raw(s),
+                        allowed,
+                    });
+                }
+                lo = lo.min(t);
+                hi = hi.max(t);
+                whole &= is_whole(t);
             }
-            if code(s).is_none() {
-                return Err(StatsError::BadStatus {
-                    index,
-                    value: raw(s),
-                    allowed,
-                });
-            }
-            lo = lo.min(t);
-            hi = hi.max(t);
-            whole &= t.fract() == 0.0;
-        }
+            Ok((lo, hi, whole))
+        };
+        // Two halves on two threads; the first half's error is the first.
+        let (lo, hi, whole) = if times.len() >= PARALLEL_SORT_MIN {
+            let half = times.len() / 2;
+            let (first, second) = std::thread::scope(|scope| {
+                let second = scope.spawn(|| check(half, &times[half..], &status[half..]));
+                let first = check(0, &times[..half], &status[..half]);
+                (first, second.join().expect("checking does not panic"))
+            });
+            let ((lo0, hi0, whole0), (lo1, hi1, whole1)) = (first?, second?);
+            (lo0.min(lo1), hi0.max(hi1), whole0 && whole1)
+        } else {
+            check(0, times, status)?
+        };
         if whole && hi - lo < bucket_limit(times.len()) {
             Ok(Self::by_buckets(times, status, &code, lo, hi))
         } else {
@@ -77,19 +111,39 @@ impl<const K: usize> Tally<K> {
         }
     }
 
-    fn by_buckets<S: Copy>(
+    fn by_buckets<S: Copy + Sync>(
         times: &[f64],
         status: &[S],
-        code: &impl Fn(S) -> Option<usize>,
+        code: &(impl Fn(S) -> Option<usize> + Sync),
         lo: f64,
         hi: f64,
     ) -> Self {
         let width = (hi - lo) as usize + 1;
-        let mut buckets = vec![[0u64; K]; width];
-        for (&t, &s) in times.iter().zip(status) {
-            let k = code(s).unwrap_or(0);
-            buckets[(t - lo) as usize][k] += 1;
-        }
+        let count = |times: &[f64], status: &[S]| {
+            let mut buckets = vec![[0u64; K]; width];
+            for (&t, &s) in times.iter().zip(status) {
+                let k = code(s).unwrap_or(0);
+                buckets[(t - lo) as usize][k] += 1;
+            }
+            buckets
+        };
+        // A second table per thread only pays when it is small beside the data.
+        let buckets = if times.len() >= PARALLEL_SORT_MIN && width <= times.len() / 8 {
+            let half = times.len() / 2;
+            let (mut first, second) = std::thread::scope(|scope| {
+                let second = scope.spawn(|| count(&times[half..], &status[half..]));
+                let first = count(&times[..half], &status[..half]);
+                (first, second.join().expect("counting does not panic"))
+            });
+            for (a, b) in first.iter_mut().zip(&second) {
+                for (x, y) in a.iter_mut().zip(b) {
+                    *x += y;
+                }
+            }
+            first
+        } else {
+            count(times, status)
+        };
         let mut out = Self::with_capacity(width.min(times.len()), times.len() as u64);
         for (offset, row) in buckets.iter().enumerate() {
             if row.iter().any(|&c| c > 0) {
@@ -102,43 +156,83 @@ impl<const K: usize> Tally<K> {
         out
     }
 
+    /// Radix sort of the keys, one run per status code, then a merge that
+    /// collapses equal keys into a row. Above [`PARALLEL_SORT_MIN`] the keys
+    /// are split at a sampled median into a lower and an upper part, each
+    /// sorted and merged by its own thread straight into its share of the
+    /// output, so the two halves need no merging afterwards.
     fn by_sorting<S: Copy + Sync>(
         times: &[f64],
         status: &[S],
         code: &(impl Fn(S) -> Option<usize> + Sync),
     ) -> Self {
-        let mut keys: [Vec<u64>; K] = std::array::from_fn(|_| Vec::new());
-        for (&t, &s) in times.iter().zip(status) {
-            // +0.0 so that -0.0 (which passed the >= 0 check) sorts as zero.
-            keys[code(s).unwrap_or(0)].push((t + 0.0).to_bits());
-        }
-        if times.len() >= PARALLEL_SORT_MIN {
-            std::thread::scope(|scope| {
-                for run in keys.iter_mut() {
-                    scope.spawn(move || radsort::sort(run));
-                }
-            });
-        } else {
-            keys.iter_mut().for_each(|run| radsort::sort(run));
-        }
-        let mut out = Self::with_capacity(times.len(), times.len() as u64);
-        let mut head = [0usize; K];
-        loop {
-            let next = (0..K).filter_map(|k| keys[k].get(head[k]).copied()).min();
-            let Some(key) = next else { break };
-            out.time.push(f64::from_bits(key));
-            for k in 0..K {
-                let run = &keys[k];
-                let start = head[k];
-                let mut end = start;
-                while end < run.len() && run[end] == key {
-                    end += 1;
-                }
-                out.counts[k].push((end - start) as u64);
-                head[k] = end;
+        let n = times.len();
+        // Zeroed allocations are mapped lazily: the rows never written
+        // (times seen more than once) are never touched.
+        let mut time = vec![0.0f64; n];
+        let mut counts: [Vec<u64>; K] = std::array::from_fn(|_| vec![0u64; n]);
+        // The keys in `from..to`, one run per status code, sorted. Written
+        // without a branch per key (the status is as good as random), into
+        // zeroed runs of which only the used part is ever touched.
+        let runs = |from: u64, to: u64| {
+            let mut runs: [Vec<u64>; K] = std::array::from_fn(|_| vec![0u64; n + 1]);
+            let mut len = [0usize; K];
+            for (&t, &s) in times.iter().zip(status) {
+                let key = key(t);
+                let k = code(s).unwrap_or(0);
+                runs[k][len[k]] = key;
+                len[k] += usize::from(from <= key && key < to);
             }
+            for (run, &len) in runs.iter_mut().zip(&len) {
+                run.truncate(len);
+                radsort::sort(run);
+                // A key no valid time has: the merge needs no bounds checks.
+                run.push(u64::MAX);
+            }
+            runs
+        };
+        let distinct = if n >= PARALLEL_SORT_MIN {
+            let split = sampled_median(times);
+            let (lower, upper) = std::thread::scope(|scope| {
+                let upper = scope.spawn(|| runs(split, u64::MAX));
+                let lower = runs(0, split);
+                (lower, upper.join().expect("sorting does not panic"))
+            });
+            // Rows of the lower part: at most one per key below the split.
+            let room = lower.iter().map(|run| run.len() - 1).sum::<usize>();
+            let (time_lower, time_upper) = time.split_at_mut(room);
+            let mut counts_lower = Vec::with_capacity(K);
+            let mut counts_upper = Vec::with_capacity(K);
+            for column in counts.iter_mut() {
+                let (a, b) = column.split_at_mut(room);
+                counts_lower.push(a);
+                counts_upper.push(b);
+            }
+            let (below, above) = std::thread::scope(|scope| {
+                let above = scope.spawn(|| merge(&upper, time_upper, &mut counts_upper));
+                let below = merge(&lower, time_lower, &mut counts_lower);
+                (below, above.join().expect("merging does not panic"))
+            });
+            // Close the gap between the two parts' rows.
+            time.copy_within(room..room + above, below);
+            for column in counts.iter_mut() {
+                column.copy_within(room..room + above, below);
+            }
+            below + above
+        } else {
+            let runs = runs(0, u64::MAX);
+            let mut columns: Vec<&mut [u64]> = counts.iter_mut().map(|c| &mut c[..]).collect();
+            merge(&runs, &mut time, &mut columns)
+        };
+        time.truncate(distinct);
+        for column in counts.iter_mut() {
+            column.truncate(distinct);
         }
-        out
+        Self {
+            time,
+            counts,
+            n: n as u64,
+        }
     }
 
     fn with_capacity(distinct: usize, n: u64) -> Self {
@@ -161,6 +255,46 @@ impl<const K: usize> Tally<K> {
             })
             .collect()
     }
+}
+
+/// Merges sorted runs of keys (one per status code, each ending in
+/// `u64::MAX`) into rows: each distinct key once in `time`, and in
+/// `counts[k]` how many times run `k` holds it. Returns the number of rows.
+fn merge<const K: usize>(
+    runs: &[Vec<u64>; K],
+    time: &mut [f64],
+    counts: &mut [&mut [u64]],
+) -> usize {
+    let mut head = [0usize; K];
+    let mut rows = 0;
+    loop {
+        let key = (0..K).map(|k| runs[k][head[k]]).min().unwrap_or(u64::MAX);
+        if key == u64::MAX {
+            return rows;
+        }
+        time[rows] = f64::from_bits(key);
+        for k in 0..K {
+            let run = &runs[k];
+            let start = head[k];
+            let mut end = start;
+            while run[end] == key {
+                end += 1;
+            }
+            counts[k][rows] = (end - start) as u64;
+            head[k] = end;
+        }
+        rows += 1;
+    }
+}
+
+/// The median key of up to 1023 evenly spaced times: where to split the
+/// keys between two threads. Any split gives the same table; this one
+/// gives the threads about the same work.
+fn sampled_median(times: &[f64]) -> u64 {
+    let step = (times.len() / 1023).max(1);
+    let mut sample: Vec<u64> = times.iter().step_by(step).map(|&t| key(t)).collect();
+    sample.sort_unstable();
+    sample[sample.len() / 2]
 }
 
 #[cfg(test)]
@@ -234,5 +368,60 @@ mod tests {
             Tally::<2>::build(&[], &[] as &[u8], |s| Some(s as usize), "0, 1", |s| s),
             Err(StatsError::Empty)
         );
+    }
+
+    /// The table by the plainest means: a sorted map from time to counts.
+    fn reference(times: &[f64], status: &[u8]) -> Tally<3> {
+        let mut rows = std::collections::BTreeMap::<u64, [u64; 3]>::new();
+        for (&t, &s) in times.iter().zip(status) {
+            rows.entry(key(t)).or_default()[s as usize] += 1;
+        }
+        Tally {
+            time: rows.keys().map(|&k| f64::from_bits(k)).collect(),
+            counts: std::array::from_fn(|k| rows.values().map(|c| c[k]).collect()),
+            n: times.len() as u64,
+        }
+    }
+
+    #[test]
+    fn the_threaded_paths_give_the_plain_table() {
+        let n = 3 * PARALLEL_SORT_MIN / 2;
+        let mut state = 11u64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            state >> 33
+        };
+        let status: Vec<u8> = (0..n).map(|_| (next() % 3) as u8).collect();
+        // Ties of fractional times, whole days (buckets), and whole
+        // numbers too far apart for buckets.
+        let spreads: [&dyn Fn(u64) -> f64; 3] = [
+            &|r| (r % 50_000) as f64 / 8.0,
+            &|r| (r % 3_000) as f64,
+            &|r| (r % 1_000) as f64 * 1e9,
+        ];
+        for spread in spreads {
+            let times: Vec<f64> = (0..n).map(|_| spread(next())).collect();
+            let built = Tally::<3>::build(
+                &times,
+                &status,
+                |s| (s < 3).then_some(s as usize),
+                "0, 1, 2",
+                |s| s,
+            )
+            .unwrap();
+            assert_eq!(built, reference(&times, &status));
+        }
+    }
+
+    #[test]
+    fn the_first_bad_observation_is_named_when_threads_check() {
+        let n = 2 * PARALLEL_SORT_MIN;
+        let mut times = vec![1.5; n];
+        times[n - 3] = -1.0;
+        times[n / 2 - 1] = f64::NAN;
+        let err = Tally::<2>::build(&times, &vec![0u8; n], |s| Some(s as usize), "0, 1", |s| s);
+        assert!(matches!(err, Err(StatsError::BadTime { index, .. }) if index == n / 2 - 1));
     }
 }
