@@ -4,6 +4,15 @@
 //! with missing items, hospital stays, censoring at the cut-off — with the
 //! rates a user sets. The same configuration gives the same dataset, so a
 //! seed names a trial in tests, benchmarks and the demo.
+//!
+//! Every record respects the error rules of PROTOCOL.md §8 (nothing after a
+//! death, ends on or after starts, grade 5 only with a death on its end
+//! date, unique AE ids), and nothing is dated after the patient's last
+//! contact, which is never after the cut-off: a simulated bundle always
+//! loads. Warnings (an investigator response that disagrees, an MRD sample
+//! of poor sensitivity) are simulated on purpose, as real data has them.
+
+use std::fmt::Write as _;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -11,39 +20,44 @@ use rand_chacha::ChaCha8Rng;
 use crate::ctcae::{Dictionary, TermId};
 use crate::dataset::Dataset;
 use crate::date::Date;
-use crate::protocol::Protocol;
+use crate::protocol::{Protocol, Schedule};
 use crate::records::*;
-use crate::values::{Amount, Count, Cycle, Fraction, Grade, Percent};
+use crate::values::{Age, Amount, Count, Cycle, Fraction, Grade, Id, Percent, Text};
 use crate::vocab::*;
 
-/// Rates and sizes of a synthetic trial.
+/// Rates and sizes of a synthetic trial. Each rate is the knob an endpoint
+/// should echo back, so a test or a demo can check the engine against a
+/// known truth; [`Default`] gives a plausible trial of 200 patients.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimulationConfig {
-    /// Patients registered.
+    /// Patients registered, split between the cohorts by `cohort1_share`.
     pub patients: usize,
-    /// Seed of the generator.
+    /// Seed of the generator: the same seed gives the same trial.
     pub seed: u64,
-    /// Share of patients in cohort 1.
+    /// Share of patients in cohort 1 (R/R ALL); the rest are cohort 2.
     pub cohort1_share: f64,
-    /// Cohort 1: probability of CR/CRi by w9.
+    /// Cohort 1: probability of CR/CRi by w9 (E01, E04), among treated
+    /// patients alive at the assessment.
     pub cr_rate: f64,
-    /// Cohort 2: probability of MolCR at d22.
+    /// Cohort 2: probability of MolCR at d22 (E03).
     pub molcr_rate: f64,
-    /// Probability of SCT among responders.
+    /// Probability of SCT among responders (E15).
     pub sct_rate: f64,
-    /// Probability of hematologic relapse among responders.
+    /// Probability of hematologic relapse among responders over follow-up
+    /// (E05, E07, E09).
     pub relapse_rate: f64,
-    /// Monthly hazard of death (cohort 1 carries 1.5 times it).
+    /// Monthly hazard of death (cohort 1 carries 1.5 times it) (E06).
     pub monthly_death_hazard: f64,
-    /// Mean adverse events per treated patient.
+    /// Mean adverse events per treated patient, Poisson distributed (E02).
     pub ae_per_patient: f64,
-    /// Probability that a questionnaire item is left unanswered.
+    /// Probability that a questionnaire item is left unanswered (E16).
     pub qlq_missing_item_rate: f64,
     /// First registration.
     pub start: Date,
-    /// Registrations spread over this many days.
+    /// Registrations spread evenly over this many days (never later than a
+    /// month before the cut-off, so every patient has a course).
     pub accrual_days: i64,
-    /// Data cut-off.
+    /// Data cut-off: nothing is dated after it.
     pub cutoff: Date,
 }
 
@@ -87,11 +101,64 @@ const COMMON_TERMS: [&str; 16] = [
     "Vomiting",
 ];
 
+const C1_STATUSES: [DiseaseStatus; 5] = [
+    DiseaseStatus::EarlyRelapse,
+    DiseaseStatus::LateRelapse,
+    DiseaseStatus::PrimaryRefractory,
+    DiseaseStatus::RefractoryRelapse,
+    DiseaseStatus::SecondOrLaterRelapse,
+];
+
+const C2_STATUSES: [DiseaseStatus; 2] = [
+    DiseaseStatus::MolecularFailure,
+    DiseaseStatus::MolecularRelapse,
+];
+
+const EXTRAMEDULLARY: [RelapseSite; 5] = [
+    RelapseSite::Cns,
+    RelapseSite::Testis,
+    RelapseSite::Mediastinum,
+    RelapseSite::Skin,
+    RelapseSite::Other,
+];
+
+const DONORS: [Donor; 4] = [
+    Donor::MatchedRelated,
+    Donor::MatchedUnrelated,
+    Donor::MismatchedUnrelated,
+    Donor::Haploidentical,
+];
+
+/// Timepoints with their nominal day offset from day 1 and window jitter.
+const PLAN: [(AssessmentTimepoint, i64, i64); 4] = [
+    (AssessmentTimepoint::D22, 21, 2),
+    (AssessmentTimepoint::W9, 56, 4),
+    (AssessmentTimepoint::M3, 91, 7),
+    (AssessmentTimepoint::M6, 183, 7),
+];
+
+/// What a simulated MRD sample should show.
+#[derive(Clone, Copy, PartialEq)]
+enum Mrd {
+    /// MolCR: negative, positive below 1e-4 or positive_nq.
+    Good,
+    /// MolFail: positive at or above 1e-4.
+    Bad,
+}
+
+/// The generator and what it reuses across patients, so that a million
+/// patients cost no per-patient lookups or scratch allocations.
 struct Sim<'a> {
     rng: ChaCha8Rng,
     c: &'a SimulationConfig,
+    schedule: Schedule,
     terms: Vec<TermId>,
     other_terms: Vec<TermId>,
+    fatal_infection: [TermId; 2],
+    fatal_toxicity: TermId,
+    ages: Vec<Age>,
+    sites: Vec<Id>,
+    buf: String,
     data: Dataset,
     ae_counter: u64,
 }
@@ -106,6 +173,10 @@ fn percent(v: f64) -> Percent {
 
 fn fraction(v: f64) -> Fraction {
     Fraction::new(v).expect("a fraction")
+}
+
+fn text(s: &str) -> Option<Text> {
+    Some(s.into())
 }
 
 impl Sim<'_> {
@@ -125,15 +196,20 @@ impl Sim<'_> {
         items[self.rng.random_range(0..items.len())]
     }
 
-    /// Exponential waiting time in days for a monthly hazard.
+    /// Exponential waiting time in days for a monthly hazard, capped at
+    /// about 2700 years (well inside the calendar, far past any cut-off).
     fn exponential_days(&mut self, monthly_hazard: f64) -> i64 {
+        const NEVER: f64 = 1e6;
         let u: f64 = self.rng.random::<f64>().max(1e-12);
-        (-u.ln() / monthly_hazard * 30.4375) as i64
+        if monthly_hazard <= 0.0 {
+            return NEVER as i64;
+        }
+        (-u.ln() / monthly_hazard * 30.4375).min(NEVER) as i64
     }
 
     /// Knuth's Poisson draw, fine for the small means used here.
     fn poisson(&mut self, mean: f64) -> u32 {
-        let limit = (-mean).exp();
+        let limit = (-mean.clamp(0.0, 100.0)).exp();
         let (mut k, mut p) = (0, 1.0);
         loop {
             p *= self.rng.random::<f64>();
@@ -144,6 +220,21 @@ impl Sim<'_> {
         }
     }
 
+    /// An identifier written into the reused buffer.
+    fn id(&mut self, args: std::fmt::Arguments<'_>) -> Id {
+        self.buf.clear();
+        self.buf.write_fmt(args).expect("a string");
+        self.buf.parse().expect("an id")
+    }
+
+    /// The next AE id, unique over the trial.
+    fn next_ae_id(&mut self) -> Id {
+        self.ae_counter += 1;
+        let n = self.ae_counter;
+        self.id(format_args!("AE{n:08}"))
+    }
+
+    /// An assessment whose values derive to `response` (PROTOCOL.md §3).
     fn assessment(
         &mut self,
         patient: PatientIx,
@@ -159,12 +250,24 @@ impl Sim<'_> {
                 self.uniform(1.0, 4.0),
                 self.uniform(100.0, 320.0),
             ),
-            HemResponse::Cri => (
-                self.uniform(0.2, 4.8),
-                false,
-                self.uniform(0.2, 0.99),
-                self.uniform(20.0, 99.0),
-            ),
+            HemResponse::Cri => {
+                // ANC < 1, platelets < 100, or both.
+                let which = self.rng.random_range(0..3);
+                (
+                    self.uniform(0.2, 4.8),
+                    false,
+                    if which != 1 {
+                        self.uniform(0.2, 0.99)
+                    } else {
+                        self.uniform(1.0, 3.0)
+                    },
+                    if which != 0 {
+                        self.uniform(20.0, 99.0)
+                    } else {
+                        self.uniform(100.0, 250.0)
+                    },
+                )
+            }
             HemResponse::Pr => {
                 let hi = (screening * 0.5).min(25.0);
                 (
@@ -199,39 +302,43 @@ impl Sim<'_> {
         }
     }
 
-    fn mrd(
+    /// One MRD sample showing `want`; sensitivities 1e-5 or 1e-4, except
+    /// that a peripheral-blood sample may be of 1e-3.
+    fn mrd_row(
         &mut self,
         patient: PatientIx,
         date: Date,
         tp: AssessmentTimepoint,
-        good: bool,
+        sample: Sample,
+        want: Mrd,
     ) -> MrdResult {
-        let (result, level, sensitivity) = if good {
-            match self.rng.random_range(0..10) {
-                0..=5 => (
-                    MrdCall::Negative,
-                    None,
-                    if self.chance(0.9) { 1e-5 } else { 1e-3 },
+        let sens = if self.chance(0.75) { 1e-5 } else { 1e-4 };
+        let (result, level, sensitivity) = match want {
+            Mrd::Good => match self.rng.random_range(0..10) {
+                0..=5 => (MrdCall::Negative, None, sens),
+                6..=7 => (MrdCall::PositiveNq, None, sens),
+                _ => (
+                    MrdCall::Positive,
+                    Some(self.pick(&[2e-5, 5e-5, 8e-5])),
+                    1e-5,
                 ),
-                6..=7 => (MrdCall::PositiveNq, None, 1e-4),
-                _ => (MrdCall::Positive, Some(5e-5), 1e-5),
-            }
-        } else {
-            (
+            },
+            Mrd::Bad => (
                 MrdCall::Positive,
-                Some(self.pick(&[1e-4, 3e-4, 2e-3, 5e-2])),
-                1e-5,
-            )
+                Some(self.pick(&[1e-4, 3e-4, 1e-3, 5e-3, 2e-2, 1e-1])),
+                sens,
+            ),
+        };
+        let sensitivity = if sample == Sample::Pb && level.is_none() && self.chance(0.3) {
+            1e-3
+        } else {
+            sensitivity
         };
         MrdResult {
             patient,
             date,
             timepoint: tp,
-            sample: if self.chance(0.9) {
-                Sample::Bm
-            } else {
-                Sample::Pb
-            },
+            sample,
             result: Some(result),
             level: level.map(fraction),
             sensitivity: Some(fraction(sensitivity)),
@@ -239,15 +346,44 @@ impl Sim<'_> {
         }
     }
 
+    /// The MRD samples of one timepoint: bone marrow always (sometimes a
+    /// first sample of only 1e-3 sensitivity, repeated a few days later, as
+    /// labs do), peripheral blood sometimes.
+    fn mrd(&mut self, ix: PatientIx, date: Date, tp: AssessmentTimepoint, want: Mrd, end: Date) {
+        let mut bm_date = date;
+        if want == Mrd::Good && self.chance(0.06) {
+            let repeat = date.plus_days(self.days(1, 4));
+            if repeat <= end {
+                self.data.mrd.push(MrdResult {
+                    patient: ix,
+                    date,
+                    timepoint: tp,
+                    sample: Sample::Bm,
+                    result: Some(MrdCall::Negative),
+                    level: None,
+                    sensitivity: Some(fraction(1e-3)),
+                    lab: Some(Lab::Central),
+                });
+                bm_date = repeat;
+            }
+        }
+        let row = self.mrd_row(ix, bm_date, tp, Sample::Bm, want);
+        self.data.mrd.push(row);
+        if self.chance(0.25) {
+            let row = self.mrd_row(ix, date, tp, Sample::Pb, want);
+            self.data.mrd.push(row);
+        }
+    }
+
     fn patient(&mut self, i: usize) {
         let ix = PatientIx(i as u32);
         let c = self.c;
-        let cohort = if self.chance(c.cohort1_share) {
+        let c1 = self.chance(c.cohort1_share);
+        let cohort = if c1 {
             Cohort::RelapsedRefractory
         } else {
             Cohort::MrdPositive
         };
-        let c1 = cohort == Cohort::RelapsedRefractory;
         // Registered at least a month before the cut-off, so every patient
         // has a course to analyse.
         let latest = c
@@ -264,38 +400,28 @@ impl Sim<'_> {
         } else {
             self.uniform(0.0, 4.5)
         };
-        let statuses: &[DiseaseStatus] = if c1 {
-            &[
-                DiseaseStatus::EarlyRelapse,
-                DiseaseStatus::LateRelapse,
-                DiseaseStatus::PrimaryRefractory,
-                DiseaseStatus::RefractoryRelapse,
-                DiseaseStatus::SecondOrLaterRelapse,
-            ]
+        let mut disease_status = if c1 {
+            self.pick(&C1_STATUSES)
         } else {
-            &[
-                DiseaseStatus::MolecularFailure,
-                DiseaseStatus::MolecularRelapse,
-            ]
+            self.pick(&C2_STATUSES)
         };
-        let mut disease_status = self.pick(statuses);
         if prior_sct.is_some() && c1 && self.chance(0.5) {
             disease_status = DiseaseStatus::RelapseAfterSct;
         }
+        let first_cr = (disease_status != DiseaseStatus::PrimaryRefractory)
+            .then(|| registration.plus_days(-self.days(120, 900)));
         let record = Patient {
-            id: format!("P{:06}", i + 1).parse().expect("an id"),
-            site: format!("S{}", 1 + self.rng.random_range(0..5))
-                .parse()
-                .expect("an id"),
+            id: self.id(format_args!("P{:06}", i + 1)),
+            site: self.sites[self.rng.random_range(0..self.sites.len())].clone(),
             cohort,
             registration_date: registration,
-            age: self.days(18, 79).to_string().parse().expect("an adult age"),
+            age: self.ages[self.rng.random_range(0..self.ages.len())],
             sex: if self.chance(0.6) { Sex::M } else { Sex::F },
             cd38_positive: true,
             immunophenotype: self.pick(Immunophenotype::ALL),
             disease_status,
             prior_cycles: Count(self.days(3, 6) as u32),
-            first_cr_date: None,
+            first_cr_date: first_cr,
             prior_sct_date: prior_sct,
             last_chemo_date: Some(registration.plus_days(-self.days(15, 60))),
             screening_bm_blasts_pct: Some(percent(screening)),
@@ -304,18 +430,21 @@ impl Sim<'_> {
         };
         self.data.patients.push(record);
 
-        // Death and the end of follow-up.
+        // Death and the end of follow-up. A patient lost to follow-up has
+        // no known death; one alive at the cut-off was last seen shortly
+        // before it.
         let hazard = c.monthly_death_hazard * if c1 { 1.5 } else { 1.0 };
         let death = registration.plus_days(1 + self.exponential_days(hazard));
-        let death = (death <= c.cutoff).then_some(death);
         let lost = self
             .chance(0.05)
-            .then(|| registration.plus_days(self.days(30, 400)));
-        let end = [death, lost, Some(c.cutoff)]
-            .into_iter()
-            .flatten()
-            .min()
-            .expect("the cut-off");
+            .then(|| registration.plus_days(self.days(30, 400)))
+            .filter(|&l| l < death && l < c.cutoff);
+        let death = (death <= c.cutoff && lost.is_none()).then_some(death);
+        let end = match (death, lost) {
+            (Some(d), _) => d,
+            (None, Some(l)) => l,
+            (None, None) => c.cutoff.plus_days(-self.days(0, 21)).max(registration),
+        };
         let alive_on = |d: Date| d <= end;
 
         let treated = self.chance(0.97) && alive_on(registration.plus_days(7));
@@ -327,7 +456,7 @@ impl Sim<'_> {
             self.chance(c.molcr_rate)
         };
 
-        // Screening assessment.
+        // Screening assessment: cohort 1 in relapse, cohort 2 in CR.
         let screen_date = registration.plus_days(-self.days(1, 5));
         let screen_response = if c1 { HemResponse::Nr } else { HemResponse::Cr };
         let a = self.assessment(
@@ -339,32 +468,36 @@ impl Sim<'_> {
         );
         self.data.assessments.push(Assessment {
             bm_blasts_pct: Some(percent(screening)),
-            investigator_response: Some(HemResponse::Ne),
+            investigator_response: Some(screen_response),
             ..a
         });
 
         let mut relapse: Option<Date> = None;
+        let mut molecular_relapse: Option<Date> = None;
         let mut sct: Option<Date> = None;
         let mut last_dose: Option<Date> = None;
         if treated {
-            // Responses at d22, w9 (and m3, m6 for responders).
             let early = self.chance(0.6);
-            let plan = [
-                (AssessmentTimepoint::D22, 21, 2),
-                (AssessmentTimepoint::W9, 56, 4),
-                (AssessmentTimepoint::M3, 91, 7),
-                (AssessmentTimepoint::M6, 183, 7),
-            ];
             if responder && self.chance(c.relapse_rate) {
                 relapse = Some(day1.plus_days(self.days(70, 520))).filter(|&d| alive_on(d));
+            }
+            if molecular {
+                // Molecular relapse precedes some hematologic relapses and
+                // stands alone in a few molecular responders.
+                molecular_relapse = match relapse {
+                    Some(r) if self.chance(0.5) => Some(r.plus_days(-self.days(20, 60))),
+                    None if self.chance(0.1) => Some(day1.plus_days(self.days(80, 400))),
+                    _ => None,
+                }
+                .filter(|&m| m > day1.plus_days(60) && alive_on(m));
             }
             if responder && self.chance(c.sct_rate) {
                 sct = Some(day1.plus_days(self.days(60, 130)))
                     .filter(|&d| alive_on(d) && relapse.is_none_or(|r| d < r));
             }
-            for (k, (tp, day, jitter)) in plan.into_iter().enumerate() {
+            for (k, (tp, day, jitter)) in PLAN.into_iter().enumerate() {
                 let date = day1.plus_days(day + self.days(-jitter, jitter));
-                if !alive_on(date) || (k >= 2 && !responder) || relapse.is_some_and(|r| date > r) {
+                if !alive_on(date) || (k >= 2 && !responder) || relapse.is_some_and(|r| date >= r) {
                     break;
                 }
                 let response = match (c1, responder, k) {
@@ -393,117 +526,24 @@ impl Sim<'_> {
                 };
                 let a = self.assessment(ix, date, tp, response, screening);
                 self.data.assessments.push(a);
+                let after_molecular_relapse = molecular_relapse.is_some_and(|m| date >= m);
                 if responder {
-                    let good = molecular && (k > 0 || !c1 || self.chance(0.6));
-                    let m = self.mrd(ix, date, tp, good);
-                    self.data.mrd.push(m);
+                    let good =
+                        molecular && !after_molecular_relapse && (k > 0 || !c1 || self.chance(0.6));
+                    let want = if good { Mrd::Good } else { Mrd::Bad };
+                    self.mrd(ix, date, tp, want, end);
+                } else if k < 2 && self.chance(0.5) {
+                    self.mrd(ix, date, tp, Mrd::Bad, end);
                 }
             }
-            // Doses: induction, then maintenance until day 184.
-            let schedule = self.data.protocol.schedule.clone();
-            let inductions = if c1 {
-                schedule.induction_cycles_cohort1
-            } else if self.chance(0.5) {
-                2
-            } else {
-                1
-            };
-            let mut cycles: Vec<(Cycle, i64, Vec<u16>)> = (0..inductions)
-                .map(|n| {
-                    (
-                        Cycle::Induction(n + 1),
-                        i64::from(n) * schedule.induction_cycle_days,
-                        schedule.induction_days.clone(),
-                    )
-                })
-                .collect();
-            let maintenance_from = i64::from(inductions) * schedule.induction_cycle_days;
-            if responder {
-                let mut start = maintenance_from;
-                let mut n = 1;
-                while start < schedule.last_treatment_day {
-                    cycles.push((
-                        Cycle::Maintenance(n),
-                        start,
-                        schedule.maintenance_days.clone(),
-                    ));
-                    start += schedule.maintenance_cycle_days;
-                    n += 1;
-                }
-            }
-            let stop = [relapse, sct, death, lost].into_iter().flatten().min();
-            'doses: for (cycle, offset, days) in cycles {
-                if c1 && !responder && matches!(cycle, Cycle::Induction(2)) && self.chance(0.4) {
-                    break;
-                }
-                for d in days {
-                    let planned = day1.plus_days(offset + i64::from(d) - 1);
-                    if !alive_on(planned) || stop.is_some_and(|s| planned >= s) {
-                        break 'doses;
-                    }
-                    let (status, given, date, reason) = match self.rng.random_range(0..100) {
-                        0..=4 => (DoseStatus::Omitted, 0.0, planned, Some("toxicity")),
-                        5..=9 => (
-                            DoseStatus::Delayed,
-                            schedule.dose_mg_per_kg,
-                            planned.plus_days(2),
-                            Some("toxicity"),
-                        ),
-                        10..=13 => (
-                            DoseStatus::Reduced,
-                            schedule.dose_mg_per_kg / 2.0,
-                            planned,
-                            Some("toxicity"),
-                        ),
-                        _ => (DoseStatus::Given, schedule.dose_mg_per_kg, planned, None),
-                    };
-                    if !alive_on(date) {
-                        break 'doses;
-                    }
-                    if given > 0.0 {
-                        last_dose = Some(date);
-                    }
-                    let record = Dose {
-                        patient: ix,
-                        cycle,
-                        day: d,
-                        date,
-                        planned_mg_per_kg: amount(schedule.dose_mg_per_kg),
-                        given_mg_per_kg: amount(given),
-                        status,
-                        reason: reason.map(Into::into),
-                    };
-                    self.data.doses.push(record);
-                }
-            }
-            if last_dose.is_none() {
-                // Every dose omitted is not a treated patient; give day 1.
-                self.data.doses.retain(|d| d.patient != ix);
-                let record = Dose {
-                    patient: ix,
-                    cycle: Cycle::Induction(1),
-                    day: 1,
-                    date: day1,
-                    planned_mg_per_kg: amount(schedule.dose_mg_per_kg),
-                    given_mg_per_kg: amount(schedule.dose_mg_per_kg),
-                    status: DoseStatus::Given,
-                    reason: None,
-                };
-                self.data.doses.push(record);
-                last_dose = Some(day1);
-            }
+            last_dose = self.doses(ix, c1, responder, day1, end, [relapse, sct]);
             self.adverse_events(ix, day1, end);
             if let Some(s) = sct {
                 let record = Sct {
                     patient: ix,
                     date: s,
                     sct_type: SctType::Allogeneic,
-                    donor: Some(self.pick(&[
-                        Donor::MatchedRelated,
-                        Donor::MatchedUnrelated,
-                        Donor::MismatchedUnrelated,
-                        Donor::Haploidentical,
-                    ])),
+                    donor: Some(self.pick(&DONORS)),
                     conditioning: Some(if self.chance(0.7) {
                         Conditioning::Mac
                     } else {
@@ -522,32 +562,24 @@ impl Sim<'_> {
         if prior_sct.is_some() {
             self.gvhd(ix, registration, end, 0.15);
         }
+        if let Some(m) = molecular_relapse {
+            self.data.relapses.push(Relapse {
+                patient: ix,
+                date: m,
+                kind: RelapseKind::Molecular,
+                sites: vec![],
+            });
+        }
         if let Some(r) = relapse {
-            let mut sites = vec![RelapseSite::BoneMarrow];
-            if self.chance(0.15) {
-                sites.push(self.pick(&[
-                    RelapseSite::Cns,
-                    RelapseSite::Testis,
-                    RelapseSite::Mediastinum,
-                    RelapseSite::Skin,
-                    RelapseSite::Other,
-                ]));
-            }
-            if self.chance(0.05) {
-                sites = vec![RelapseSite::Cns];
-            }
-            sites.sort();
-            if molecular && self.chance(0.5) {
-                let m = r.plus_days(-self.days(20, 60));
-                if m > day1 {
-                    self.data.relapses.push(Relapse {
-                        patient: ix,
-                        date: m,
-                        kind: RelapseKind::Molecular,
-                        sites: vec![],
-                    });
-                }
-            }
+            let sites = if self.chance(0.05) {
+                vec![self.pick(&EXTRAMEDULLARY)]
+            } else if self.chance(0.15) {
+                let mut s = vec![RelapseSite::BoneMarrow, self.pick(&EXTRAMEDULLARY)];
+                s.sort();
+                s
+            } else {
+                vec![RelapseSite::BoneMarrow]
+            };
             self.data.relapses.push(Relapse {
                 patient: ix,
                 date: r,
@@ -563,27 +595,36 @@ impl Sim<'_> {
         let cause = death.map(|_| {
             if relapse.is_some() || (c1 && !responder) {
                 DeathCause::Leukemia
-            } else {
+            } else if sct.is_some() || prior_sct.is_some() {
                 self.pick(&[
                     DeathCause::Infection,
                     DeathCause::Gvhd,
                     DeathCause::TreatmentRelated,
                     DeathCause::Other,
                 ])
+            } else {
+                self.pick(&[
+                    DeathCause::Infection,
+                    DeathCause::TreatmentRelated,
+                    DeathCause::Other,
+                ])
             }
         });
-        if let (Some(d), Some(DeathCause::Infection | DeathCause::TreatmentRelated)) =
+        if let (Some(d), Some(cause @ (DeathCause::Infection | DeathCause::TreatmentRelated))) =
             (death, cause)
             && treated
             && d >= day1
         {
             // The fatal AE ends on the death date (PROTOCOL.md §7).
-            self.ae_counter += 1;
-            let sepsis = Dictionary::ctcae_v5().find("Sepsis").expect("in CTCAE");
+            let term = if cause == DeathCause::Infection {
+                self.fatal_infection[self.rng.random_range(0..2)]
+            } else {
+                self.fatal_toxicity
+            };
             let record = AdverseEvent {
                 patient: ix,
-                ae_id: format!("AE{:08}", self.ae_counter).parse().expect("an id"),
-                term: sepsis,
+                ae_id: self.next_ae_id(),
+                term,
                 verbatim: None,
                 grade: Grade::new(5).expect("grade 5"),
                 onset_date: d.plus_days(-self.days(0, 5)).max(day1),
@@ -607,38 +648,153 @@ impl Sim<'_> {
             death_date: death,
             death_cause: cause,
             end_of_treatment_date: eot,
-            end_of_treatment_reason: eot.map(|_| {
+            end_of_treatment_reason: eot.and_then(|_| {
                 if relapse.is_some() {
-                    "progression"
+                    text("progression")
                 } else if sct.is_some() {
-                    "sct"
+                    text("sct")
                 } else if death.is_some() {
-                    "death"
+                    text("death")
                 } else if responder {
-                    "completed"
+                    text("completed")
                 } else {
-                    "no response"
+                    text("no response")
                 }
-                .into()
             }),
             other_therapy_date: other_therapy,
         };
         self.data.status.push(record);
     }
 
+    /// Isatuximab doses per the protocol schedule — induction (cohort 1 up
+    /// to the protocol's cycles; cohort 2 one cycle, sometimes more), then
+    /// maintenance for responders until the last treatment day — stopping
+    /// at the first of relapse, SCT or the end of follow-up. Some doses are
+    /// delayed, reduced or omitted (given 0). Returns the last dose given.
+    fn doses(
+        &mut self,
+        ix: PatientIx,
+        c1: bool,
+        responder: bool,
+        day1: Date,
+        end: Date,
+        stops: [Option<Date>; 2],
+    ) -> Option<Date> {
+        let s = &self.schedule;
+        let (dose, cycle_days, last_day) = (
+            s.dose_mg_per_kg,
+            s.induction_cycle_days,
+            s.last_treatment_day,
+        );
+        let maint_cycle = s.maintenance_cycle_days;
+        let (cycles1, cycles2) = (s.induction_cycles_cohort1, s.induction_cycles_cohort2);
+        let inductions = if c1 {
+            cycles1.max(1)
+        } else if cycles2 > 1 && self.chance(0.5) {
+            cycles2
+        } else {
+            1
+        };
+        let stop = stops.into_iter().flatten().min().unwrap_or(end).min(end);
+        let first = self.data.doses.len();
+        let mut last_dose = None;
+        let maintenance_from = i64::from(inductions) * cycle_days;
+        let maintenance_cycles = if responder && maint_cycle > 0 {
+            ((last_day - maintenance_from).max(0) + maint_cycle - 1) / maint_cycle
+        } else {
+            0
+        };
+        'doses: for n in 0..i64::from(inductions) + maintenance_cycles {
+            let (cycle, offset, induction) = if n < i64::from(inductions) {
+                (Cycle::Induction(n as u8 + 1), n * cycle_days, true)
+            } else {
+                let m = n - i64::from(inductions);
+                (
+                    Cycle::Maintenance((m + 1).min(255) as u8),
+                    maintenance_from + m * maint_cycle,
+                    false,
+                )
+            };
+            if c1 && !responder && n == 1 && self.chance(0.4) {
+                break;
+            }
+            let days = if induction {
+                self.schedule.induction_days.len()
+            } else {
+                self.schedule.maintenance_days.len()
+            };
+            for k in 0..days {
+                let d = if induction {
+                    self.schedule.induction_days[k]
+                } else {
+                    self.schedule.maintenance_days[k]
+                };
+                let day = offset + i64::from(d);
+                if !induction && day > last_day {
+                    break 'doses;
+                }
+                let planned = day1.plus_days(day - 1);
+                let (status, given, date, reason) = match self.rng.random_range(0..100) {
+                    0..=4 => (DoseStatus::Omitted, 0.0, planned, "toxicity"),
+                    5..=9 => (
+                        DoseStatus::Delayed,
+                        dose,
+                        planned.plus_days(self.days(1, 5)),
+                        "toxicity",
+                    ),
+                    10..=13 => (DoseStatus::Reduced, dose / 2.0, planned, "toxicity"),
+                    _ => (DoseStatus::Given, dose, planned, ""),
+                };
+                if date >= stop {
+                    break 'doses;
+                }
+                if given > 0.0 {
+                    last_dose = Some(date);
+                }
+                self.data.doses.push(Dose {
+                    patient: ix,
+                    cycle,
+                    day: d,
+                    date,
+                    planned_mg_per_kg: amount(dose),
+                    given_mg_per_kg: amount(given),
+                    status,
+                    reason: (!reason.is_empty()).then(|| reason.into()),
+                });
+            }
+        }
+        if last_dose.is_none() {
+            // A patient with every dose omitted would not be treated; the
+            // first dose is given.
+            self.data.doses.truncate(first);
+            self.data.doses.push(Dose {
+                patient: ix,
+                cycle: Cycle::Induction(1),
+                day: 1,
+                date: day1,
+                planned_mg_per_kg: amount(dose),
+                given_mg_per_kg: amount(dose),
+                status: DoseStatus::Given,
+                reason: None,
+            });
+            last_dose = Some(day1);
+        }
+        last_dose
+    }
+
     fn adverse_events(&mut self, ix: PatientIx, day1: Date, end: Date) {
         let n = self.poisson(self.c.ae_per_patient);
         for _ in 0..n {
-            let onset = day1.plus_days(self.days(0, 160));
+            // A few start before day 1 (kept, not treatment-emergent).
+            let onset = day1.plus_days(self.days(-3, 160));
             if onset > end {
                 continue;
             }
-            let pool = if self.chance(0.85) {
-                &self.terms
+            let term = if self.chance(0.85) {
+                self.terms[self.rng.random_range(0..self.terms.len())]
             } else {
-                &self.other_terms
+                self.other_terms[self.rng.random_range(0..self.other_terms.len())]
             };
-            let term = pool[self.rng.random_range(0..pool.len())];
             let grade = match self.rng.random_range(0..100) {
                 0..=34 => 1,
                 35..=64 => 2,
@@ -646,11 +802,15 @@ impl Sim<'_> {
                 _ => 4,
             };
             let end_date = Some(onset.plus_days(self.days(0, 20))).filter(|&e| e <= end);
-            self.ae_counter += 1;
             let serious = grade >= 3 && self.chance(0.5);
+            let action = match grade {
+                3.. if self.chance(0.05) => AeAction::Withdrawn,
+                3.. if self.chance(0.3) => AeAction::Delayed,
+                _ => AeAction::None,
+            };
             let record = AdverseEvent {
                 patient: ix,
-                ae_id: format!("AE{:08}", self.ae_counter).parse().expect("an id"),
+                ae_id: self.next_ae_id(),
                 term,
                 verbatim: None,
                 grade: Grade::new(grade).expect("1–4"),
@@ -663,11 +823,7 @@ impl Sim<'_> {
                 } else {
                     AeOutcome::NotRecovered
                 }),
-                action: Some(if grade >= 3 && self.chance(0.3) {
-                    AeAction::Delayed
-                } else {
-                    AeAction::None
-                }),
+                action: Some(action),
             };
             self.data.adverse_events.push(record);
         }
@@ -710,8 +866,8 @@ impl Sim<'_> {
         let level = self.uniform(1.5, 3.5);
         for (tp, date) in [
             (QlqTimepoint::Baseline, registration),
-            (QlqTimepoint::D22, day1.plus_days(21)),
-            (QlqTimepoint::W9, day1.plus_days(56)),
+            (QlqTimepoint::D22, day1.plus_days(21 + self.days(-2, 2))),
+            (QlqTimepoint::W9, day1.plus_days(56 + self.days(-4, 4))),
         ] {
             if date > end || self.chance(0.12) {
                 continue;
@@ -735,6 +891,8 @@ impl Sim<'_> {
         }
     }
 
+    /// Hospital stays: some same-day, some still open at the last contact
+    /// (counted to the cut-off by E17), none past a death.
     fn stays(&mut self, ix: PatientIx, registration: Date, end: Date, death: Option<Date>) {
         let mut at = registration.plus_days(self.days(0, 10));
         for _ in 0..self.rng.random_range(0..4) {
@@ -748,7 +906,7 @@ impl Sim<'_> {
             };
             let discharge = at.plus_days(length);
             let discharge = match death {
-                Some(d) if discharge > d => Some(d),
+                Some(d) if discharge >= d => Some(d),
                 _ if discharge > end => None,
                 _ => Some(discharge),
             };
@@ -756,14 +914,11 @@ impl Sim<'_> {
                 patient: ix,
                 admission_date: at,
                 discharge_date: discharge,
-                reason: Some(
-                    if self.chance(0.6) {
-                        "treatment"
-                    } else {
-                        "infection"
-                    }
-                    .into(),
-                ),
+                reason: text(if self.chance(0.6) {
+                    "treatment"
+                } else {
+                    "infection"
+                }),
             };
             self.data.hospital_stays.push(record);
             match discharge {
@@ -771,42 +926,66 @@ impl Sim<'_> {
                 None => return,
             }
         }
-        // Some patients are in hospital on the cut-off date.
-        if death.is_none() && end == self.c.cutoff && at <= end && self.chance(0.08) {
+        // Some patients are in hospital at their last contact.
+        if death.is_none() && at <= end && self.chance(0.08) {
             let admission = end.plus_days(-self.days(0, 10)).max(at);
             let record = HospitalStay {
                 patient: ix,
                 admission_date: admission,
                 discharge_date: None,
-                reason: Some("infection".into()),
+                reason: text("infection"),
             };
             self.data.hospital_stays.push(record);
         }
     }
 }
 
-/// A synthetic trial; the same configuration gives the same dataset.
+/// A synthetic trial of `config.patients` patients, sorted as the bundle
+/// writer expects. The same configuration gives the same dataset, byte for
+/// byte when written, so a seed can stand for a trial in tests and demos;
+/// every record passes the error checks of PROTOCOL.md §8.
 pub fn simulate(config: &SimulationConfig) -> Dataset {
     let dict = Dictionary::ctcae_v5();
-    let terms = COMMON_TERMS
-        .iter()
-        .map(|t| dict.find(t).expect("common terms are in CTCAE"))
-        .collect();
+    let find = |t: &str| dict.find(t).expect("the simulated terms are in CTCAE");
+    let terms = COMMON_TERMS.iter().map(|t| find(t)).collect();
     let other_terms = dict
         .terms()
         .iter()
         .filter(|t| !t.needs_verbatim())
         .filter_map(|t| dict.find(&t.term))
         .collect();
+    let protocol = Protocol::default();
+    let n = config.patients;
+    let mut data = Dataset::empty(protocol.clone(), config.cutoff);
+    // Room for the expected rows, so the tables grow without copying.
+    data.patients.reserve(n);
+    data.status.reserve(n);
+    data.assessments.reserve(n * 3);
+    data.doses.reserve(n * 12);
+    data.mrd.reserve(n * 3);
+    data.adverse_events
+        .reserve(n * (config.ae_per_patient.clamp(0.0, 100.0) as usize + 1));
+    data.qlq_c30.reserve(n * 3);
+    data.hospital_stays.reserve(n * 2);
     let mut sim = Sim {
         rng: ChaCha8Rng::seed_from_u64(config.seed),
         c: config,
+        schedule: protocol.schedule.clone(),
         terms,
         other_terms,
-        data: Dataset::empty(Protocol::default(), config.cutoff),
+        fatal_infection: [find("Sepsis"), find("Lung infection")],
+        fatal_toxicity: find("Multi-organ failure"),
+        ages: (18..80)
+            .map(|a: u8| a.to_string().parse().expect("an adult age"))
+            .collect(),
+        sites: (1..=5)
+            .map(|s| format!("S{s}").parse().expect("an id"))
+            .collect(),
+        buf: String::with_capacity(16),
+        data,
         ae_counter: 0,
     };
-    for i in 0..config.patients {
+    for i in 0..n {
         sim.patient(i);
     }
     let mut data = sim.data;

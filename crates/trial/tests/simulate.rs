@@ -119,7 +119,8 @@ fn the_configured_rates_show_in_the_endpoints() {
     let cr = estimate(&results, 1, "best_cr_cri");
     assert!((0.25..=0.45).contains(&cr), "best CR/CRi {cr}");
     let molcr = estimate(&results, 2, "molcr_d22");
-    assert!((0.35..=0.6).contains(&molcr), "MolCR at d22 {molcr}");
+    eprintln!("best CR/CRi {cr}, MolCR d22 {molcr}");
+    assert!((0.4..=0.6).contains(&molcr), "MolCR at d22 {molcr}");
     let registered: Vec<u64> = results
         .statistics
         .iter()
@@ -135,4 +136,118 @@ fn the_configured_rates_show_in_the_endpoints() {
         registered.iter().all(|&n| n > 600),
         "both cohorts are present: {registered:?}"
     );
+}
+
+#[test]
+fn extreme_configurations_still_pass_every_error_check() {
+    let base = SimulationConfig {
+        patients: 150,
+        ..SimulationConfig::default()
+    };
+    let configs = [
+        SimulationConfig {
+            seed: 2,
+            monthly_death_hazard: 0.5,
+            ae_per_patient: 8.0,
+            ..base.clone()
+        },
+        SimulationConfig {
+            seed: 3,
+            cr_rate: 1.0,
+            molcr_rate: 1.0,
+            sct_rate: 1.0,
+            relapse_rate: 1.0,
+            qlq_missing_item_rate: 1.0,
+            ..base.clone()
+        },
+        SimulationConfig {
+            seed: 4,
+            cr_rate: 0.0,
+            molcr_rate: 0.0,
+            sct_rate: 0.0,
+            relapse_rate: 0.0,
+            monthly_death_hazard: 0.0,
+            ae_per_patient: 0.0,
+            cohort1_share: 1.0,
+            ..base.clone()
+        },
+        SimulationConfig {
+            seed: 5,
+            cohort1_share: 0.0,
+            accrual_days: 0,
+            ..base
+        },
+    ];
+    for config in configs {
+        let data = simulate(&config);
+        let errors: Vec<_> = trial::checks::check(&data)
+            .into_iter()
+            .filter(|f| f.severity == trial::checks::Severity::Error)
+            .collect();
+        assert!(errors.is_empty(), "seed {}: {}", config.seed, errors[0]);
+        let cutoff = data.cutoff;
+        for s in &data.status {
+            assert!(s.last_contact_date <= cutoff);
+            assert_eq!(
+                s.death_date.is_some(),
+                s.vital_status == trial::vocab::VitalStatus::Dead
+            );
+        }
+        assert!(data.doses.iter().all(|d| d.date <= cutoff));
+        assert!(data.assessments.iter().all(|a| a.date <= cutoff));
+        assert!(data.mrd.iter().all(|m| m.date <= cutoff));
+        assert!(
+            data.adverse_events
+                .iter()
+                .all(|e| e.onset_date <= cutoff && e.end_date.is_none_or(|d| d <= cutoff))
+        );
+        assert!(data.relapses.iter().all(|r| r.date <= cutoff));
+    }
+}
+
+#[test]
+fn every_patient_has_a_status_row_and_both_cohorts_are_present() {
+    let data = simulate(&SimulationConfig {
+        patients: 100,
+        seed: 9,
+        ..SimulationConfig::default()
+    });
+    assert_eq!(data.patients.len(), 100);
+    let mut with_status = vec![false; data.patients.len()];
+    for s in &data.status {
+        assert!(!with_status[s.patient.0 as usize], "one status row each");
+        with_status[s.patient.0 as usize] = true;
+    }
+    assert!(with_status.iter().all(|&s| s));
+    for cohort in trial::vocab::Cohort::ALL {
+        assert!(
+            data.patients.iter().any(|p| p.cohort == *cohort),
+            "{cohort:?}"
+        );
+    }
+}
+
+/// Generation speed, for the benchmark notes:
+/// `SIM_PATIENTS=100000 cargo test --release -p isatrial-trial --test simulate -- --ignored --nocapture`.
+#[test]
+#[ignore = "a timing, run by hand in release"]
+fn generation_speed() {
+    let patients = std::env::var("SIM_PATIENTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000);
+    let config = SimulationConfig {
+        patients,
+        ..SimulationConfig::default()
+    };
+    let start = std::time::Instant::now();
+    let data = simulate(&config);
+    let took = start.elapsed();
+    let rows = data.doses.len()
+        + data.assessments.len()
+        + data.mrd.len()
+        + data.adverse_events.len()
+        + data.qlq_c30.len()
+        + data.hospital_stays.len();
+    println!("{patients} patients, {rows} rows in {took:?}");
 }
