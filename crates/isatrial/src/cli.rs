@@ -20,6 +20,232 @@ pub enum Command {
     /// binomial proportions, log-rank; the numbers of R's survival and cmprsk.
     #[command(subcommand)]
     Stats(StatsCommand),
+    /// Every endpoint of the protocol from a CSV bundle: report.html,
+    /// endpoints.json and a CSV per table.
+    #[command(
+        after_help = "The bundle is refused whole, with every problem listed by file, line and column, if any row or cross-record check fails.\n\nExample:\n  isatrial report --bundle trial-data/ --out report/ --as-of 2026-03-31"
+    )]
+    Report(ReportArgs),
+    /// EORTC QLQ-C30 scores (15 scales and the summary score) of any
+    /// questionnaire file with columns q1..q30.
+    #[command(
+        name = "qlq-c30",
+        after_help = "Other columns (patient id, timepoint, ...) are copied to the output.\n\nExample:\n  isatrial qlq-c30 --input qlq_c30.csv --json"
+    )]
+    QlqC30(QlqArgs),
+    /// A realistic synthetic trial bundle (both cohorts, responses, MRD,
+    /// AEs, SCT, GvHD, relapses, deaths, questionnaires, hospital stays).
+    #[command(
+        after_help = "Example:\n  isatrial simulate --patients 500 --seed 7 --cr-rate 0.4 --out synthetic/"
+    )]
+    Simulate(SimulateArgs),
+    /// The whole job on a synthetic trial: simulate it into a SQLite
+    /// database, compute every endpoint, write the report, serve the API.
+    #[command(
+        after_help = "Example:\n  isatrial demo --out isatrial-demo/\n  isatrial demo --no-serve"
+    )]
+    Demo(DemoArgs),
+    /// The multi-user server: JSON API with sessions, roles and sites,
+    /// OpenAPI at /api/openapi.json.
+    #[command(
+        after_help = "Logs go to stderr (RUST_LOG=debug for more).\n\nExample:\n  isatrial serve --db sqlite://trial.db --listen 127.0.0.1:8080\n  isatrial serve --db postgres://isatrial@db-host/trial --listen 0.0.0.0:8080 --secure-cookies"
+    )]
+    Serve(ServeArgs),
+    /// Imports a CSV bundle into an empty trial database, in one
+    /// transaction: any problem refuses it all.
+    #[command(after_help = "Example:\n  isatrial import trial-data/ --db sqlite://trial.db")]
+    Import(ImportArgs),
+    /// Writes the database (now or as of an instant) as a CSV bundle.
+    #[command(
+        after_help = "Example:\n  isatrial export --bundle snapshot/ --db sqlite://trial.db --as-of 2026-06-30"
+    )]
+    Export(ExportArgs),
+    /// Manages users: add, reset a password, disable.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+/// Where the trial database is.
+#[derive(Debug, Args)]
+pub struct DbArg {
+    /// Database URL: sqlite://FILE (embedded) or postgres://USER@HOST/DB.
+    #[arg(long, value_name = "URL", env = "ISATRIAL_DB")]
+    pub db: String,
+}
+
+/// `isatrial serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Mark the session cookie Secure (when served behind HTTPS).
+    #[arg(long)]
+    pub secure_cookies: bool,
+}
+
+/// `isatrial import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Folder of the CSV bundle.
+    #[arg(value_name = "BUNDLE")]
+    pub bundle: PathBuf,
+    #[command(flatten)]
+    pub db: DbArg,
+    /// Name written into the audit trail for this import.
+    #[arg(long = "as", value_name = "NAME", default_value = "import")]
+    pub user: String,
+}
+
+/// `isatrial export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Folder to write the bundle into.
+    #[arg(long, value_name = "DIR")]
+    pub bundle: PathBuf,
+    #[command(flatten)]
+    pub db: DbArg,
+    /// The state as of this instant (YYYY-MM-DD = end of that day, UTC).
+    #[arg(long, value_name = "INSTANT")]
+    pub as_of: Option<String>,
+}
+
+/// `isatrial user ...`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Adds a user; the password is read from ISATRIAL_PASSWORD or the first line of stdin.
+    #[command(
+        after_help = "Roles: admin, investigator, study_nurse, monitor, data_manager, statistician. Site staff need one --site; a monitor gets the sites they monitor.\n\nExample:\n  echo 'a long password' | isatrial user add nina --role study_nurse --site S1 --db sqlite://trial.db"
+    )]
+    Add(UserAddArgs),
+    /// Sets a new password (ISATRIAL_PASSWORD or stdin) and lifts a lockout.
+    #[command(
+        after_help = "Example:\n  isatrial user reset nina --db sqlite://trial.db < new-password.txt"
+    )]
+    Reset(UserNameArgs),
+    /// Disables a user and ends their sessions.
+    #[command(after_help = "Example:\n  isatrial user disable nina --db sqlite://trial.db")]
+    Disable(UserNameArgs),
+}
+
+/// `isatrial user add`.
+#[derive(Debug, Args)]
+pub struct UserAddArgs {
+    /// User name.
+    pub name: String,
+    /// Role.
+    #[arg(long)]
+    pub role: String,
+    /// Site (site staff: exactly one; monitor: each monitored site).
+    #[arg(long = "site", value_name = "SITE")]
+    pub sites: Vec<String>,
+    #[command(flatten)]
+    pub db: DbArg,
+}
+
+/// `isatrial user reset|disable`.
+#[derive(Debug, Args)]
+pub struct UserNameArgs {
+    /// User name.
+    pub name: String,
+    #[command(flatten)]
+    pub db: DbArg,
+}
+
+/// `isatrial report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Folder of the CSV bundle (DATA-FORMAT.md §1).
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "db",
+        conflicts_with = "db"
+    )]
+    pub bundle: Option<PathBuf>,
+    /// Or the trial database (sqlite://FILE or postgres://...).
+    #[arg(long, value_name = "URL")]
+    pub db: Option<String>,
+    /// Folder to write the report into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Also print endpoints.json on standard output.
+    #[arg(long)]
+    pub json: bool,
+    /// With --bundle: analyse as of this date (YYYY-MM-DD), an earlier
+    /// cut-off than the bundle's. With --db: the database as it was at this
+    /// instant (YYYY-MM-DD = end of that day, UTC, or an RFC 3339 instant),
+    /// giving the numbers a report gave then.
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
+}
+
+/// `isatrial qlq-c30`.
+#[derive(Debug, Args)]
+pub struct QlqArgs {
+    /// CSV file with columns q1..q30 (answers 1–4, items 29–30 1–7; empty = missing).
+    #[arg(long, value_name = "FILE")]
+    pub input: PathBuf,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `isatrial simulate`.
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Patients to register.
+    #[arg(long, default_value_t = 200)]
+    pub patients: usize,
+    /// Seed: the same seed gives the same bundle.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Folder to write the bundle into.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Share of patients in cohort 1.
+    #[arg(long)]
+    pub cohort1_share: Option<f64>,
+    /// Cohort 1: probability of CR/CRi by w9.
+    #[arg(long)]
+    pub cr_rate: Option<f64>,
+    /// Cohort 2: probability of MolCR at d22.
+    #[arg(long)]
+    pub molcr_rate: Option<f64>,
+    /// Probability of SCT among responders.
+    #[arg(long)]
+    pub sct_rate: Option<f64>,
+    /// Probability of hematologic relapse among responders.
+    #[arg(long)]
+    pub relapse_rate: Option<f64>,
+    /// Monthly hazard of death.
+    #[arg(long)]
+    pub death_hazard: Option<f64>,
+    /// Mean adverse events per patient.
+    #[arg(long)]
+    pub ae_per_patient: Option<f64>,
+}
+
+/// `isatrial demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Write the report and stop instead of serving the API.
+    #[arg(long)]
+    pub no_serve: bool,
+    /// Address the demo server listens on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Folder for the synthetic bundle and the report.
+    #[arg(long, value_name = "DIR", default_value = "isatrial-demo")]
+    pub out: PathBuf,
+    /// Patients in the synthetic trial.
+    #[arg(long, default_value_t = 120)]
+    pub patients: usize,
+    /// Seed of the synthetic trial.
+    #[arg(long, default_value_t = 2026)]
+    pub seed: u64,
 }
 
 /// `isatrial stats ...`

@@ -3,7 +3,12 @@
 //! code (0 done, 2 the input was refused, 1 anything unexpected).
 
 mod cli;
+mod db_cmd;
+mod demo_cmd;
 mod input;
+mod qlq_cmd;
+mod report_cmd;
+mod simulate_cmd;
 mod stats_cmd;
 
 use std::process::ExitCode;
@@ -64,5 +69,13 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 fn run(args: cli::Cli) -> Result<(), Failure> {
     match args.command {
         cli::Command::Stats(cmd) => stats_cmd::run(cmd),
+        cli::Command::Report(args) => report_cmd::run(&args),
+        cli::Command::QlqC30(args) => qlq_cmd::run(&args),
+        cli::Command::Simulate(args) => simulate_cmd::run(&args),
+        cli::Command::Demo(args) => demo_cmd::run(&args),
+        cli::Command::Serve(args) => db_cmd::serve(&args),
+        cli::Command::Import(args) => db_cmd::import(&args),
+        cli::Command::Export(args) => db_cmd::export(&args),
+        cli::Command::User(cmd) => db_cmd::user(&cmd),
     }
 }

@@ -529,12 +529,12 @@ impl Store {
         let seq: i64 = match inserted {
             Ok(row) => row.get(0),
             Err(e) if is_unique_violation(&e) => {
-                let now = current(conn, tbl, &key)
-                    .await?
-                    .map_or(version, |c| c.version);
+                // Another writer stored this version first. On PostgreSQL the
+                // transaction is now aborted, so no further query: the
+                // current version is at least the one that collided.
                 return Err(StoreError::Conflict {
                     expected: version - 1,
-                    current: now,
+                    current: version,
                 });
             }
             Err(e) => return Err(e.into()),

@@ -226,28 +226,3 @@ fn every_patient_has_a_status_row_and_both_cohorts_are_present() {
         );
     }
 }
-
-/// Generation speed, for the benchmark notes:
-/// `SIM_PATIENTS=100000 cargo test --release -p isatrial-trial --test simulate -- --ignored --nocapture`.
-#[test]
-#[ignore = "a timing, run by hand in release"]
-fn generation_speed() {
-    let patients = std::env::var("SIM_PATIENTS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(100_000);
-    let config = SimulationConfig {
-        patients,
-        ..SimulationConfig::default()
-    };
-    let start = std::time::Instant::now();
-    let data = simulate(&config);
-    let took = start.elapsed();
-    let rows = data.doses.len()
-        + data.assessments.len()
-        + data.mrd.len()
-        + data.adverse_events.len()
-        + data.qlq_c30.len()
-        + data.hospital_stays.len();
-    println!("{patients} patients, {rows} rows in {took:?}");
-}

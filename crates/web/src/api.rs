@@ -395,12 +395,7 @@ pub async fn report(
     let results = tokio::task::spawn_blocking(move || trial::endpoints::compute(&data))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(Json(json!({
-        "format": 1,
-        "cutoff": results.cutoff,
-        "protocol": {"name": results.protocol_name, "version": results.protocol_version},
-        "statistics": results.statistics,
-    })))
+    Ok(Json(report::endpoints_json(&results)))
 }
 
 pub async fn openapi() -> Json<Value> {

@@ -2,51 +2,9 @@
 //! and every kind of bad input refused with exit code 2 and a message that
 //! names line and column.
 
-use std::path::PathBuf;
-use std::process::Command;
-
 use serde_json::Value;
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn isatrial(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_isatrial"))
-        .args(args)
-        .output()
-        .expect("binary runs");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-/// A file in a fresh temporary folder, removed with the folder.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("isatrial-test-{tag}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn file(&self, name: &str, content: &str) -> String {
-        let path = self.0.join(name);
-        std::fs::write(&path, content).unwrap();
-        path.display().to_string()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use super::support::{Scratch, isatrial};
 
 fn r_fixture(file: &str, dataset: &str) -> Value {
     let path = format!(

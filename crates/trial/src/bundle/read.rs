@@ -111,6 +111,23 @@ struct CsvRows {
     name: &'static str,
     reader: csv::Reader<std::fs::File>,
     header: csv::StringRecord,
+    /// What to add to the reader's line numbers: the reader counts a line
+    /// when it meets `\n`, which in a CRLF file comes after the record's
+    /// position was taken, so there the position is one line short.
+    line_offset: u64,
+}
+
+/// Whether a file's first line ends in CRLF.
+fn crlf(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 65536];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .unwrap_or(0);
+    head[..n]
+        .iter()
+        .position(|&b| b == b'\n')
+        .is_some_and(|i| i > 0 && head[i - 1] == b'\r')
 }
 
 impl RowSource for Folder<'_> {
@@ -127,10 +144,12 @@ impl RowSource for Folder<'_> {
             .headers()
             .map_err(|e| whole(spec.name, e.to_string()))?
             .clone();
+        let line_offset = u64::from(crlf(&path));
         Ok(Some(Box::new(CsvRows {
             name: spec.name,
             reader,
             header,
+            line_offset,
         })))
     }
 }
@@ -143,10 +162,11 @@ impl TableRows for CsvRows {
     fn next_row(&mut self, record: &mut csv::StringRecord) -> Result<Option<u64>, (Problem, bool)> {
         match self.reader.read_record(record) {
             Ok(false) => Ok(None),
-            // The reader counts the header as line 0 of its records; files number it 1.
-            Ok(true) => Ok(Some(record.position().map_or(0, |p| p.line()) + 1)),
+            Ok(true) => Ok(Some(
+                record.position().map_or(0, |p| p.line()) + self.line_offset,
+            )),
             Err(e) => {
-                let line = e.position().map(|p| p.line());
+                let line = e.position().map(|p| p.line() + self.line_offset);
                 let fatal = !matches!(e.kind(), csv::ErrorKind::UnequalLengths { .. });
                 Err((
                     Problem {

@@ -1,0 +1,189 @@
+//! `isatrial report` and the analysis half of `isatrial demo`: load a bundle
+//! (refusing it whole on any error), compute every endpoint, write the report.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use trial::Date;
+use trial::bundle::load_bundle;
+
+use crate::Failure;
+use crate::cli::ReportArgs;
+
+/// Where a report went, for the caller to print.
+pub struct Outcome {
+    /// report.html.
+    pub html: PathBuf,
+    /// endpoints.json.
+    pub json: PathBuf,
+    /// Data queries raised by the edit checks.
+    pub queries: usize,
+    /// Patients registered.
+    pub patients: usize,
+    /// The endpoints.json document, for `--json`.
+    pub document: serde_json::Value,
+}
+
+fn spinner() -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("a valid template"),
+    );
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+/// One data query for `queries.csv`.
+pub struct Query {
+    file: String,
+    patient: String,
+    record: String,
+    check: String,
+    message: String,
+}
+
+/// Loads and checks a bundle (refusing it whole on any error), then writes
+/// its report; `as_of` moves the cut-off earlier.
+pub fn build(bundle: &Path, out: &Path, as_of: Option<Date>) -> Result<Outcome, Failure> {
+    let bar = spinner();
+    bar.set_message(format!("reading and checking {}", bundle.display()));
+    let loaded = load_bundle(bundle).map_err(|problems| {
+        bar.finish_and_clear();
+        let shown: Vec<String> = problems.iter().take(50).map(|p| format!("  {p}")).collect();
+        let more = problems.len().saturating_sub(50);
+        let tail = if more > 0 {
+            format!("\n  … and {more} more")
+        } else {
+            String::new()
+        };
+        Failure::Refused(format!(
+            "bundle {} refused ({} problem{}), nothing was analysed:\n{}{tail}",
+            bundle.display(),
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" },
+            shown.join("\n")
+        ))
+    })?;
+    let mut data = loaded.data;
+    if let Some(as_of) = as_of {
+        data.cutoff = data.cutoff.min(as_of);
+    }
+    let queries = loaded
+        .warnings
+        .into_iter()
+        .map(|f| Query {
+            file: f.file.into(),
+            patient: f.patient,
+            record: f.record,
+            check: f.check.into(),
+            message: f.message,
+        })
+        .collect();
+    write(&bar, data, queries, out)
+}
+
+/// Reads the database (now or as of an instant) and writes its report.
+pub fn build_from_db(
+    url: &str,
+    out: &Path,
+    as_of: Option<store::Instant>,
+) -> Result<Outcome, Failure> {
+    let bar = spinner();
+    bar.set_message("reading the database");
+    let (data, open) = crate::db_cmd::block_on(async {
+        let store = store::Store::open(url).await?;
+        let actor = store::Actor::system("report");
+        let data = store.dataset(&actor, as_of).await?;
+        let open = if as_of.is_none() {
+            store.open_queries(&actor).await?
+        } else {
+            Vec::new()
+        };
+        store.close().await;
+        Ok((data, open))
+    })?;
+    let text = |v: &serde_json::Value, k: &str| v[k].as_str().unwrap_or_default().to_owned();
+    let queries = open
+        .iter()
+        .map(|q| Query {
+            file: text(q, "table"),
+            patient: text(q, "patient_id"),
+            record: text(q, "key"),
+            check: text(q, "check"),
+            message: text(q, "message"),
+        })
+        .collect();
+    write(&bar, data, queries, out)
+}
+
+fn write(
+    bar: &ProgressBar,
+    data: trial::Dataset,
+    queries: Vec<Query>,
+    out: &Path,
+) -> Result<Outcome, Failure> {
+    bar.set_message(format!(
+        "computing endpoints for {} patients",
+        data.patients.len()
+    ));
+    let results = trial::endpoints::compute(&data);
+    bar.set_message("writing the report");
+    let written = report::write_report(&results, out)?;
+    let path = out.join("queries.csv");
+    let mut w = csv::Writer::from_path(&path).map_err(anyhow::Error::from)?;
+    w.write_record(["file", "patient", "record", "check", "message"])
+        .map_err(anyhow::Error::from)?;
+    for q in &queries {
+        w.write_record([&q.file, &q.patient, &q.record, &q.check, &q.message])
+            .map_err(anyhow::Error::from)?;
+    }
+    w.flush()?;
+    bar.finish_and_clear();
+    Ok(Outcome {
+        html: written.html,
+        json: written.json,
+        queries: queries.len(),
+        patients: data.patients.len(),
+        document: report::endpoints_json(&results),
+    })
+}
+
+/// Runs `isatrial report`.
+pub fn run(args: &ReportArgs) -> Result<(), Failure> {
+    let outcome = match (&args.bundle, &args.db) {
+        (Some(bundle), _) => {
+            let as_of = args
+                .as_of
+                .as_deref()
+                .map(|s| {
+                    s.parse::<Date>()
+                        .map_err(|e| Failure::Refused(format!("--as-of: {e}")))
+                })
+                .transpose()?;
+            build(bundle, &args.out, as_of)?
+        }
+        (None, Some(url)) => build_from_db(
+            url,
+            &args.out,
+            crate::db_cmd::instant(args.as_of.as_deref())?,
+        )?,
+        (None, None) => return Err(Failure::Refused("give --bundle DIR or --db URL".into())),
+    };
+    if args.json {
+        let stdout = std::io::stdout();
+        let mut lock = stdout.lock();
+        serde_json::to_writer_pretty(&mut lock, &outcome.document).map_err(anyhow::Error::from)?;
+        writeln!(lock)?;
+    }
+    eprintln!(
+        "{} patients analysed; {} data queries in {}\nreport: {}\nendpoints: {}",
+        outcome.patients,
+        outcome.queries,
+        args.out.join("queries.csv").display(),
+        outcome.html.display(),
+        outcome.json.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,232 @@
+//! `isatrial report`, `simulate` and `demo` end to end: a valid bundle
+//! gives its report; a bundle with any error is refused whole, naming file,
+//! line and column, and nothing is written.
+
+use serde_json::Value;
+
+use super::support::{Scratch, bundle_60, isatrial};
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}
+
+fn stat<'a>(doc: &'a Value, endpoint: &str, cohort: u64, name: &str, kind: &str) -> &'a Value {
+    doc["statistics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| {
+            s["endpoint"] == endpoint
+                && s["cohort"] == cohort
+                && s["name"] == name
+                && s["kind"] == kind
+        })
+        .unwrap_or_else(|| panic!("{endpoint} {name} {kind} missing"))
+}
+
+#[test]
+fn a_report_of_bundle_60_writes_html_json_and_tables() {
+    let scratch = Scratch::new("report60");
+    let out = scratch.0.join("report");
+    let bundle = bundle_60();
+    let run = isatrial(&[
+        "report",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(doc["format"], 1);
+    assert_eq!(doc["cutoff"], "2026-06-30");
+    let orr = stat(&doc, "E01", 1, "orr_w9", "proportion");
+    assert_eq!(
+        (orr["n"].as_u64(), orr["total"].as_u64()),
+        (Some(6), Some(33))
+    );
+    let on_disk: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("endpoints.json")).unwrap())
+            .unwrap();
+    assert_eq!(on_disk, doc);
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains("<svg") && html.contains("E06"),
+        "the report has plots and every endpoint"
+    );
+    assert!(out.join("queries.csv").exists());
+    assert!(run.stderr.contains("data queries"), "{}", run.stderr);
+}
+
+#[test]
+fn as_of_an_earlier_date_moves_the_cutoff() {
+    let scratch = Scratch::new("asof");
+    let bundle = bundle_60();
+    let out = scratch.0.join("r");
+    let run = isatrial(&[
+        "report",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+        "--as-of",
+        "2025-06-30",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(doc["cutoff"], "2025-06-30");
+    let os = stat(&doc, "E06", 1, "os", "km_at");
+    let later = isatrial(&[
+        "report",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    let later: Value = serde_json::from_str(&later.stdout).unwrap();
+    assert_ne!(
+        os["events"],
+        stat(&later, "E06", 1, "os", "km_at")["events"],
+        "fewer deaths by mid-2025"
+    );
+    let bad = isatrial(&[
+        "report",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--as-of",
+        "2025-02-30",
+    ]);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("--as-of"), "{}", bad.stderr);
+}
+
+#[test]
+fn a_bundle_with_errors_is_refused_whole_and_nothing_is_written() {
+    let scratch = Scratch::new("refused");
+    let bundle = scratch.0.join("bundle");
+    copy_dir(&bundle_60(), &bundle);
+    // A row error (grade 7) and a CTCAE term that does not exist.
+    let ae = std::fs::read_to_string(bundle.join("adverse_events.csv")).unwrap();
+    let mut lines: Vec<String> = ae.lines().map(str::to_owned).collect();
+    lines[1] = lines[1].replacen(",1,", ",7,", 1);
+    lines[2] = lines[2].replacen("Sepsis", "Sepsis syndrome", 1);
+    std::fs::write(bundle.join("adverse_events.csv"), lines.join("\n") + "\n").unwrap();
+    let out = scratch.0.join("out");
+    let run = isatrial(&[
+        "report",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "adverse_events.csv line 2, column \"grade\": must be a CTCAE grade 1–5, got \"7\""
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("adverse_events.csv line 3, column \"term\""),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("2 problems"), "{}", run.stderr);
+    assert!(!out.exists(), "nothing is written for a refused bundle");
+}
+
+#[test]
+fn a_cross_record_error_refuses_the_bundle() {
+    let scratch = Scratch::new("crossrecord");
+    let bundle = scratch.0.join("bundle");
+    copy_dir(&bundle_60(), &bundle);
+    let status = std::fs::read_to_string(bundle.join("status.csv")).unwrap();
+    // P002 died on 2024-03-10: say they are alive with that death date.
+    let status = status.replacen("P002,2024-03-10,dead", "P002,2024-03-10,alive", 1);
+    std::fs::write(bundle.join("status.csv"), status).unwrap();
+    let run = isatrial(&[
+        "report",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--out",
+        scratch.0.join("o").to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("patient P002") && run.stderr.contains("death_without_dead_status"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn simulate_then_report_and_demo_run_end_to_end() {
+    let scratch = Scratch::new("simulate");
+    let bundle = scratch.0.join("sim");
+    let run = isatrial(&[
+        "simulate",
+        "--patients",
+        "80",
+        "--seed",
+        "3",
+        "--out",
+        bundle.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = isatrial(&[
+        "report",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--out",
+        scratch.0.join("r").to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+    let registered: u64 = doc["statistics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["name"] == "registered")
+        .map(|s| s["n"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        registered, 80,
+        "both cohorts together hold every simulated patient"
+    );
+    let bad = isatrial(&[
+        "simulate",
+        "--patients",
+        "10",
+        "--cr-rate",
+        "1.5",
+        "--out",
+        scratch.0.join("x").to_str().unwrap(),
+    ]);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("--cr-rate"), "{}", bad.stderr);
+
+    let demo = scratch.0.join("demo");
+    let run = isatrial(&[
+        "demo",
+        "--out",
+        demo.to_str().unwrap(),
+        "--patients",
+        "60",
+        "--no-serve",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("report.html"), "{}", run.stdout);
+    assert!(demo.join("report/report.html").exists() && demo.join("bundle/patients.csv").exists());
+}

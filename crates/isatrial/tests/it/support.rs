@@ -1,0 +1,53 @@
+//! What every command test needs: running the real binary, and scratch
+//! folders that clean up after themselves.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// Exit code and output of one run.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the built `isatrial` with `args`.
+pub fn isatrial(args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_isatrial"))
+        .args(args)
+        .output()
+        .expect("binary runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A file in a fresh temporary folder, removed with the folder.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(tag: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("isatrial-test-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    pub fn file(&self, name: &str, content: &str) -> String {
+        let path = self.0.join(name);
+        std::fs::write(&path, content).unwrap();
+        path.display().to_string()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The bundle-60 example shipped with the trial crate's tests.
+pub fn bundle_60() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../trial/tests/fixtures/bundle-60")
+}
