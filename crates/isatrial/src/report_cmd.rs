@@ -150,8 +150,26 @@ fn write(
     })
 }
 
+/// This process's peak resident memory, where the system tells it (Linux).
+fn peak_memory() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let kb: f64 = s
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))?
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            Some(format!("{:.0} MiB", kb / 1024.0))
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
 /// Runs `isatrial report`.
 pub fn run(args: &ReportArgs) -> Result<(), Failure> {
+    let started = std::time::Instant::now();
     let outcome = match (&args.bundle, &args.db) {
         (Some(bundle), _) => {
             let as_of = args
@@ -178,8 +196,10 @@ pub fn run(args: &ReportArgs) -> Result<(), Failure> {
         writeln!(lock)?;
     }
     eprintln!(
-        "{} patients analysed; {} data queries in {}\nreport: {}\nendpoints: {}",
+        "{} patients analysed in {:.2} s, peak memory {}; {} data queries in {}\nreport: {}\nendpoints: {}",
         outcome.patients,
+        started.elapsed().as_secs_f64(),
+        peak_memory(),
         outcome.queries,
         args.out.join("queries.csv").display(),
         outcome.html.display(),

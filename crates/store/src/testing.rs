@@ -109,3 +109,23 @@ pub fn bundle_60() -> PathBuf {
 pub fn admin() -> Actor {
     Actor::system("tester")
 }
+
+/// A data manager: reads and corrects every site.
+pub fn data_manager() -> Actor {
+    Actor {
+        user: "dm".into(),
+        role: crate::Role::DataManager,
+        scope: crate::Scope::All,
+    }
+}
+
+/// A store of each engine holding bundle-60.
+pub async fn both_with_bundle_60(tag: &str) -> Vec<(TestDb, Store)> {
+    let mut out = Vec::new();
+    for db in both(tag).await {
+        let store = db.open().await;
+        store.import_bundle(&admin(), &bundle_60()).await.unwrap();
+        out.push((db, store));
+    }
+    out
+}

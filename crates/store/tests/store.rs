@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use store::testing::{admin, both, bundle_60};
+use store::testing::{admin, both, both_with_bundle_60, bundle_60, data_manager};
 use store::{Actor, RecordChange, Role, Scope, StoreError, table};
 
 fn ae_cells(patient: &str, ae_id: &str, grade: &str, onset: &str) -> Vec<String> {
@@ -64,15 +64,9 @@ async fn a_bundle_round_trips_byte_for_byte() {
 
 #[tokio::test]
 async fn each_change_is_a_version_with_reason_and_stale_edits_conflict() {
-    for db in both("versions").await {
-        let store = db.open().await;
-        store.import_bundle(&admin(), &bundle_60()).await.unwrap();
+    for (_db, store) in both_with_bundle_60("versions").await {
         let ae = table("adverse_events").unwrap();
-        let dm = Actor {
-            user: "dm".into(),
-            role: Role::DataManager,
-            scope: Scope::All,
-        };
+        let dm = data_manager();
         let w = store
             .write(
                 &dm,
@@ -171,15 +165,9 @@ async fn each_change_is_a_version_with_reason_and_stale_edits_conflict() {
 
 #[tokio::test]
 async fn concurrent_edits_of_one_version_let_exactly_one_win() {
-    for db in both("race").await {
-        let store = db.open().await;
-        store.import_bundle(&admin(), &bundle_60()).await.unwrap();
+    for (db, store) in both_with_bundle_60("race").await {
         let ae = table("adverse_events").unwrap();
-        let dm = Actor {
-            user: "dm".into(),
-            role: Role::DataManager,
-            scope: Scope::All,
-        };
+        let dm = data_manager();
         let first = store.get(&dm, ae, "AE0001").await.unwrap();
         let edits = (0..6).map(|i| {
             let store = store.clone();
@@ -225,9 +213,7 @@ async fn concurrent_edits_of_one_version_let_exactly_one_win() {
 
 #[tokio::test]
 async fn site_staff_see_and_change_only_their_site() {
-    for db in both("sites").await {
-        let store = db.open().await;
-        store.import_bundle(&admin(), &bundle_60()).await.unwrap();
+    for (_db, store) in both_with_bundle_60("sites").await {
         let patients = table("patients").unwrap();
         let ae = table("adverse_events").unwrap();
         // P001 is at site S3.
@@ -292,15 +278,9 @@ async fn site_staff_see_and_change_only_their_site() {
 
 #[tokio::test]
 async fn a_locked_database_refuses_edits_until_unlocked_with_a_reason() {
-    for db in both("lock").await {
-        let store = db.open().await;
-        store.import_bundle(&admin(), &bundle_60()).await.unwrap();
+    for (_db, store) in both_with_bundle_60("lock").await {
         let ae = table("adverse_events").unwrap();
-        let dm = Actor {
-            user: "dm".into(),
-            role: Role::DataManager,
-            scope: Scope::All,
-        };
+        let dm = data_manager();
         assert!(matches!(
             store.set_lock(&nurse("S3"), true, "why not").await,
             Err(StoreError::Forbidden(_))
@@ -335,15 +315,9 @@ async fn a_locked_database_refuses_edits_until_unlocked_with_a_reason() {
 
 #[tokio::test]
 async fn bad_records_are_refused_with_their_field_and_nothing_is_stored() {
-    for db in both("invalid").await {
-        let store = db.open().await;
-        store.import_bundle(&admin(), &bundle_60()).await.unwrap();
+    for (_db, store) in both_with_bundle_60("invalid").await {
         let ae = table("adverse_events").unwrap();
-        let dm = Actor {
-            user: "dm".into(),
-            role: Role::DataManager,
-            scope: Scope::All,
-        };
+        let dm = data_manager();
         let before = store.list(&dm, ae, None).await.unwrap().len();
         let mut bad = ae_cells("P001", "AE9300", "7", "2025-07-01");
         bad[2] = "Sepsis syndrome".into();
@@ -403,9 +377,7 @@ async fn bad_records_are_refused_with_their_field_and_nothing_is_stored() {
 
 #[tokio::test]
 async fn as_of_gives_the_numbers_of_that_instant() {
-    for db in both("asof").await {
-        let store = db.open().await;
-        store.import_bundle(&admin(), &bundle_60()).await.unwrap();
+    for (_db, store) in both_with_bundle_60("asof").await {
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         let then = store::Instant::now();
         let results_then = trial::endpoints::compute(&store.dataset(&admin(), None).await.unwrap());
@@ -519,11 +491,7 @@ async fn logins_are_throttled_and_sessions_are_shared_through_the_database() {
             store.login("nina", "a new long password").await,
             Err(store::LoginError::Disabled)
         ));
-        let dm = Actor {
-            user: "dm".into(),
-            role: Role::DataManager,
-            scope: Scope::All,
-        };
+        let dm = data_manager();
         let trail = store.audit_trail(&dm, None).await.unwrap();
         assert!(
             trail

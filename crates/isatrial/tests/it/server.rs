@@ -74,6 +74,19 @@ struct Client {
     csrf: String,
 }
 
+impl Client {
+    async fn get(&self, url: String) -> Value {
+        self.http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
 async fn login(base: &str) -> Client {
     let http = reqwest::Client::builder()
         .cookie_store(true)
@@ -101,25 +114,11 @@ async fn two_servers_on_one_postgresql_share_sessions_and_keep_optimistic_concur
     let (a, b) = (Server::start(&db.url), Server::start(&db.url));
     let client = login(&a.base).await;
     // The session made on A is valid on B: same cookie jar, other server.
-    let me: Value = client
-        .http
-        .get(format!("{}/api/me", b.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = client.get(format!("{}/api/me", b.base)).await;
     assert_eq!(me["user"], "dm");
     let current: Value = client
-        .http
         .get(format!("{}/api/adverse_events/AE0001", a.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
     let mut record = current["fields"].clone();
     let mut edit = |server: &str, grade: &str| {
         record["grade"] = json!(grade);
@@ -138,14 +137,8 @@ async fn two_servers_on_one_postgresql_share_sessions_and_keep_optimistic_concur
     codes.sort();
     assert_eq!(codes, [200, 409], "one edit wins, the other conflicts");
     let history: Value = client
-        .http
         .get(format!("{}/api/adverse_events/AE0001/history", b.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(history.as_array().unwrap().len(), 2);
 }
 
@@ -188,17 +181,11 @@ async fn sigkill_during_a_burst_loses_no_acknowledged_write() {
     let server = Server::start(&db.url);
     let client = login(&server.base).await;
     let list: Value = client
-        .http
         .get(format!(
             "{}/api/adverse_events?patient_id=P001",
             server.base
         ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
     let stored: Vec<&str> = list
         .as_array()
         .unwrap()
@@ -213,15 +200,7 @@ async fn sigkill_during_a_burst_loses_no_acknowledged_write() {
         );
     }
     // No half-written record: each stored one has its version and its audit entry.
-    let trail: Value = client
-        .http
-        .get(format!("{}/api/audit", server.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let trail: Value = client.get(format!("{}/api/audit", server.base)).await;
     let audited: std::collections::HashSet<&str> = trail
         .as_array()
         .unwrap()
