@@ -129,6 +129,9 @@ fn write(
         data.patients.len()
     ));
     let results = trial::endpoints::compute(&data);
+    let patients = data.patients.len();
+    // The records are no longer needed: free them before rendering.
+    drop(data);
     bar.set_message("writing the report");
     let written = report::write_report(&results, out)?;
     let path = out.join("queries.csv");
@@ -145,7 +148,7 @@ fn write(
         html: written.html,
         json: written.json,
         queries: queries.len(),
-        patients: data.patients.len(),
+        patients,
         document: report::endpoints_json(&results),
     })
 }

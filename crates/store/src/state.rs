@@ -169,6 +169,76 @@ impl Store {
         finish(conn, outcome).await
     }
 
+    /// Sets the data cut-off (a data manager, with a reason): a new version
+    /// of the manifest, so an analysis as of an earlier instant keeps the
+    /// cut-off it had.
+    pub async fn set_cutoff(
+        &self,
+        actor: &Actor,
+        cutoff: Date,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        if !matches!(actor.role, Role::DataManager | Role::Admin) {
+            return Err(StoreError::Forbidden(
+                "only a data manager sets the data cut-off".into(),
+            ));
+        }
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(StoreError::ReasonRequired);
+        }
+        let mut conn = begin(self).await?;
+        let outcome = async {
+            refuse_if_locked(&mut conn).await?;
+            let row = sqlx::query(
+                "SELECT c.version, c.seq, v.cells, v.recorded_at FROM record_current c JOIN record_versions v ON v.seq = c.seq
+                 WHERE c.tbl = $1 AND c.record_key = 'manifest'",
+            )
+            .bind(MANIFEST)
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or_else(|| StoreError::field("cutoff", "the database has no trial yet: import a bundle first"))?;
+            let (version, before): (i64, String) = (row.get(0), row.get(2));
+            let mut cells: Vec<String> = serde_json::from_str(&before).map_err(|e| StoreError::Database(e.to_string()))?;
+            let mut manifest: toml::Table = toml::from_str(&cells[0]).map_err(|e| StoreError::Database(e.to_string()))?;
+            manifest.insert("cutoff".into(), toml::Value::String(cutoff.to_string()));
+            cells[0] = toml::to_string(&manifest).map_err(|e| StoreError::Database(e.to_string()))?;
+            let after = serde_json::to_string(&cells).expect("strings serialize");
+            let mut at = Instant::now();
+            if let Ok(prev) = row.get::<String, _>(3).parse::<Instant>()
+                && at <= prev
+            {
+                at = prev.plus_micros(1);
+            }
+            let seq: i64 = sqlx::query_scalar(
+                "INSERT INTO record_versions (tbl, record_key, version, patient_id, site_id, cells, retracted, recorded_at, recorded_by, reason)
+                 VALUES ($1, 'manifest', $2, '', '', $3, 0, $4, $5, $6) RETURNING seq",
+            )
+            .bind(MANIFEST)
+            .bind(version + 1)
+            .bind(&after)
+            .bind(at.to_db())
+            .bind(&actor.user)
+            .bind(reason)
+            .fetch_one(&mut *conn)
+            .await?;
+            let moved = sqlx::query("UPDATE record_current SET version = $1, seq = $2 WHERE tbl = $3 AND record_key = 'manifest' AND version = $4")
+                .bind(version + 1)
+                .bind(seq)
+                .bind(MANIFEST)
+                .bind(version)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+            if moved != 1 {
+                return Err(StoreError::Conflict { expected: version, current: version + 1 });
+            }
+            audit(&mut conn, &at, &actor.user, "cutoff", Some((MANIFEST, "manifest", version + 1)), Some(before), Some(after), Some(reason), Some(cutoff.to_string())).await
+        }
+        .await;
+        finish(conn, outcome).await
+    }
+
     /// The lock, cut-off and protocol.
     pub async fn state(&self) -> Result<TrialState, StoreError> {
         let mut conn = self.pool.acquire().await?;

@@ -85,7 +85,12 @@ fn ranges<T: PatientRecord>(rows: &[T], patients: usize) -> Vec<Range<u32>> {
     let mut start = 0;
     while start < rows.len() {
         let p = rows[start].patient();
-        let end = start + rows[start..].partition_point(|r| r.patient() == p);
+        // A patient's rows are few: a forward scan reads memory in order,
+        // where a binary search over the rest would jump about.
+        let mut end = start + 1;
+        while end < rows.len() && rows[end].patient() == p {
+            end += 1;
+        }
         out[p.get()] = start as u32..end as u32;
         start = end;
     }

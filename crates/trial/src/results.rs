@@ -195,8 +195,10 @@ pub struct Statistic {
     pub analysis_set: AnalysisSet,
     /// The patients counted: responders for a proportion, the analysed
     /// patients otherwise.
+    /// (Shared between the statistics of one analysis: a million-patient
+    /// trial would otherwise copy its FAS into every statistic.)
     #[serde(skip)]
-    pub patients: Vec<PatientIx>,
+    pub patients: std::sync::Arc<[PatientIx]>,
 }
 
 /// A table of the report, also written as CSV.

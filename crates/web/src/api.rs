@@ -369,6 +369,33 @@ pub async fn unlock(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct Cutoff {
+    cutoff: String,
+    reason: String,
+}
+
+/// `POST /api/cutoff`: a new data cut-off (data manager, reason required).
+pub async fn cutoff(
+    State(state): State<AppState>,
+    Writing(session): Writing,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Cutoff { cutoff, reason } = body(bytes)?;
+    let date = cutoff.parse::<trial::Date>().map_err(|e| {
+        ApiError::Invalid(vec![store::FieldError {
+            field: Some("cutoff".into()),
+            rule: e.to_string(),
+        }])
+    })?;
+    state
+        .store
+        .set_cutoff(&session.actor, date, &reason)
+        .await?;
+    Ok(Json(json!({"cutoff": date})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ReportQuery {
     as_of: Option<String>,
 }

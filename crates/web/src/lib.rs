@@ -44,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/state", get(api::state))
         .route("/api/lock", post(api::lock))
         .route("/api/unlock", post(api::unlock))
+        .route("/api/cutoff", post(api::cutoff))
         .route("/api/report", get(api::report))
         .route("/api/patients/{id}/casebook", get(api::casebook))
         .route("/api/{table}", get(api::list).post(api::create))

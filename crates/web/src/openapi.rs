@@ -204,6 +204,13 @@ pub fn document() -> Value {
         );
     }
     paths.insert(
+        "/api/cutoff".into(),
+        json!({"post": {"summary": "Set the data cut-off (data manager; reason required)", "parameters": [{"$ref": "#/components/parameters/Csrf"}],
+                        "requestBody": body(json!({"type": "object", "additionalProperties": false, "required": ["cutoff", "reason"],
+                                                    "properties": {"cutoff": {"type": "string", "format": "date"}, "reason": {"type": "string", "minLength": 1}}})),
+                        "responses": responses(("200", ok("Set", json!({"type": "object"}))))}}),
+    );
+    paths.insert(
         "/api/report".into(),
         json!({"get": {"summary": "endpoints.json (DATA-FORMAT.md §2) of the user's data, now or as of an instant",
                        "parameters": [{"name": "as_of", "in": "query", "schema": {"type": "string"}, "description": "YYYY-MM-DD (end of day, UTC) or an RFC 3339 instant"}],

@@ -362,7 +362,7 @@ pub fn read_rows(
         p.map(|p| (r.line(), p))
     });
     let mut ids = PatientIds {
-        known: HashMap::with_capacity(patients.len()),
+        known: rustc_hash::FxHashMap::with_capacity_and_hasher(patients.len(), Default::default()),
         refused,
     };
     for (i, (line, p)) in patients.iter().enumerate() {
@@ -498,7 +498,7 @@ pub fn read_rows(
             lab: f.7?,
         })
     });
-    let mut ae_ids = HashMap::new();
+    let mut ae_ids = rustc_hash::FxHashMap::default();
     let adverse_events = read_file(source, &ADVERSE_EVENTS, &mut problems, |r| {
         let term_text = r.cell("term");
         let term = match dict.find(term_text) {

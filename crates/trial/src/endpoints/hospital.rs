@@ -41,6 +41,7 @@ pub(crate) fn e17(ctx: &mut Context<'_>) {
     let cutoff = ctx.data.cutoff;
     for cohort in COHORTS {
         let fas = ctx.fas(cohort);
+        let counted: std::sync::Arc<[crate::records::PatientIx]> = fas.as_slice().into();
         let mut rows = Vec::new();
         for (label, day) in windows(ctx.protocol) {
             let mut values = Vec::with_capacity(fas.len());
@@ -67,7 +68,7 @@ pub(crate) fn e17(ctx: &mut Context<'_>) {
                     lower: nan,
                     upper: nan,
                 },
-                fas.clone(),
+                counted.clone(),
             );
             ctx.push(
                 head,
@@ -75,7 +76,7 @@ pub(crate) fn e17(ctx: &mut Context<'_>) {
                     estimate: s.mean,
                     n: s.n as u64,
                 },
-                fas.clone(),
+                counted.clone(),
             );
             let share = values.iter().sum::<f64>() / window_days.max(1) as f64;
             rows.push(vec![

@@ -16,6 +16,8 @@ mod treatment;
 
 pub use summary::Summary;
 
+use std::sync::Arc;
+
 use stats::{CompetingStatus, CumulativeIncidence, KaplanMeier, Proportion};
 
 use crate::dataset::{Casebooks, Dataset};
@@ -149,7 +151,7 @@ impl<'a> Context<'a> {
             }));
     }
 
-    pub fn push(&mut self, head: Head, value: Value, patients: Vec<PatientIx>) {
+    pub fn push(&mut self, head: Head, value: Value, patients: impl Into<Arc<[PatientIx]>>) {
         self.out.statistics.push(Statistic {
             endpoint: head.endpoint,
             cohort: head.cohort.number(),
@@ -159,7 +161,7 @@ impl<'a> Context<'a> {
             timepoint: head.timepoint,
             p_value: head.p_value,
             analysis_set: head.set,
-            patients,
+            patients: patients.into(),
         });
     }
 
@@ -172,7 +174,7 @@ impl<'a> Context<'a> {
         times: &[f64],
         median: bool,
     ) -> Option<KaplanMeier> {
-        let patients: Vec<PatientIx> = obs.iter().map(|o| o.patient).collect();
+        let patients: Arc<[PatientIx]> = obs.iter().map(|o| o.patient).collect();
         self.keep_observations(&head, obs, true);
         if obs.is_empty() {
             for &t in times {
@@ -277,7 +279,7 @@ impl<'a> Context<'a> {
         obs: &[Observation],
         times: &[f64],
     ) -> Option<CumulativeIncidence> {
-        let patients: Vec<PatientIx> = obs.iter().map(|o| o.patient).collect();
+        let patients: Arc<[PatientIx]> = obs.iter().map(|o| o.patient).collect();
         self.keep_observations(&head, obs, false);
         if obs.is_empty() {
             for &t in times {

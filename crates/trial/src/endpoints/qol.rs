@@ -1,8 +1,6 @@
 //! E16: EORTC QLQ-C30 scales per timepoint, change from baseline, the share
 //! improved or worsened by a meaningful change, and compliance.
 
-use std::collections::HashMap;
-
 use super::{COHORTS, Context, Head, Summary, n_of, num};
 use crate::qlq::{SCALES, Scores, score};
 use crate::records::PatientIx;
@@ -26,13 +24,17 @@ pub(crate) fn e16(ctx: &mut Context<'_>) {
     let cutoff = ctx.data.cutoff;
     for cohort in COHORTS {
         let fas = ctx.fas(cohort);
-        // The latest questionnaire of each patient at each timepoint.
-        let mut scored: HashMap<(PatientIx, QlqTimepoint), Scores> = HashMap::new();
-        for &p in &fas {
+        // The latest questionnaire of each patient at each timepoint,
+        // indexed by the patient's place in the FAS.
+        let mut by_patient: Vec<[Option<Scores>; 5]> = vec![[None; 5]; fas.len()];
+        for (k, &p) in fas.iter().enumerate() {
             for q in ctx.books.get(p).qlq_c30.iter().filter(|q| q.date <= cutoff) {
-                scored.insert((p, q.timepoint), score(&q.items));
+                by_patient[k][tp_index(q.timepoint)] = Some(score(&q.items));
             }
         }
+        let place: rustc_hash::FxHashMap<PatientIx, usize> =
+            fas.iter().enumerate().map(|(k, &p)| (p, k)).collect();
+        let scored = |p: PatientIx, tp: QlqTimepoint| by_patient[place[&p]][tp_index(tp)].as_ref();
         let mut rows = Vec::new();
         let mut change_rows = Vec::new();
         let mut compliance_rows = Vec::new();
@@ -40,7 +42,7 @@ pub(crate) fn e16(ctx: &mut Context<'_>) {
             let received: Vec<PatientIx> = fas
                 .iter()
                 .copied()
-                .filter(|&p| scored.contains_key(&(p, tp)))
+                .filter(|&p| scored(p, tp).is_some())
                 .collect();
             let expected: Vec<PatientIx> = fas
                 .iter()
@@ -70,7 +72,7 @@ pub(crate) fn e16(ctx: &mut Context<'_>) {
                 };
                 let (who, values): (Vec<PatientIx>, Vec<f64>) = received
                     .iter()
-                    .filter_map(|&p| pick(&scored[&(p, tp)]).map(|v| (p, v)))
+                    .filter_map(|&p| pick(scored(p, tp)?).map(|v| (p, v)))
                     .unzip();
                 let code = scale.map_or("SUMMARY", |s| s.code);
                 let s = Summary::of(&values);
@@ -100,8 +102,8 @@ pub(crate) fn e16(ctx: &mut Context<'_>) {
                 let changes: Vec<f64> = received
                     .iter()
                     .filter_map(|&p| {
-                        let base = scored.get(&(p, QlqTimepoint::Baseline)).and_then(pick)?;
-                        Some(pick(&scored[&(p, tp)])? - base)
+                        let base = pick(scored(p, QlqTimepoint::Baseline)?)?;
+                        Some(pick(scored(p, tp)?)? - base)
                     })
                     .collect();
                 let c = Summary::of(&changes);
@@ -159,6 +161,13 @@ pub(crate) fn e16(ctx: &mut Context<'_>) {
             compliance_rows,
         );
     }
+}
+
+fn tp_index(tp: QlqTimepoint) -> usize {
+    QlqTimepoint::ALL
+        .iter()
+        .position(|t| *t == tp)
+        .expect("a timepoint")
 }
 
 /// `qlq_<SCALE>` names of DATA-FORMAT.md §2.

@@ -369,7 +369,7 @@ pub(crate) fn e11_e13_e14(ctx: &mut Context<'_>) {
                 obs.iter()
                     .filter(|o| o.status == 1)
                     .map(|o| o.patient)
-                    .collect(),
+                    .collect::<Vec<_>>(),
             );
         }
     }
