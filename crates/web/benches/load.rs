@@ -9,7 +9,8 @@
 //! For SQLite (a file, WAL, synchronous=FULL) and PostgreSQL (the server of
 //! `ISATRIAL_TEST_PG`): first the rate of durable single-row commits the
 //! engine reaches with nothing of ours in between; then `isatrial`'s API
-//! served in this process on a free port, driven by 1, 8 and 32 concurrent
+//! served in this process on a free port over a synthetic trial of 2,000
+//! patients, driven by 1, 8 and 32 concurrent
 //! clients, each signed in with its own session: audited writes (a new
 //! adverse event through the full write path — parse, edit checks on the
 //! patient's casebook, version, audit entry, queries), with p50/p99
@@ -22,7 +23,7 @@ use std::time::{Duration, Instant as Clock};
 
 use serde_json::json;
 use sqlx::Connection;
-use store::testing::{TestDb, admin, bundle_60};
+use store::testing::{TestDb, admin};
 use store::{Role, Store};
 
 const PASSWORD: &str = "load test password";
@@ -156,19 +157,49 @@ where
     }
 }
 
-/// Patients alive at the cut-off in bundle-60, registered before the AEs' onset.
-const PATIENTS: [&str; 8] = [
-    "P001", "P004", "P006", "P008", "P009", "P013", "P015", "P018",
-];
+/// Patients of the synthetic trial alive at the cut-off, each with a date
+/// on which an AE may start: writes spread over them as over a real trial's
+/// sites, so no casebook grows far beyond a real one during the run.
+static PATIENTS: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
+
+fn patient(n: u64) -> &'static (String, String) {
+    let all = PATIENTS.get().expect("set before the run");
+    &all[(n as usize * 7919) % all.len()]
+}
+
+/// Size of the synthetic trial the server holds.
+const TRIAL_PATIENTS: usize = 2000;
+
+fn trial_bundle() -> std::path::PathBuf {
+    use trial::simulate::{SimulationConfig, simulate};
+    let data = simulate(&SimulationConfig {
+        patients: TRIAL_PATIENTS,
+        seed: 5,
+        ..SimulationConfig::default()
+    });
+    let alive = data
+        .status
+        .iter()
+        .filter(|s| s.vital_status == trial::vocab::VitalStatus::Alive)
+        .map(|s| {
+            let p = &data.patients[s.patient.get()];
+            (p.id.to_string(), p.registration_date.to_string())
+        })
+        .collect();
+    let _ = PATIENTS.set(alive);
+    let dir = std::env::temp_dir().join(format!("isatrial-load-bundle-{}", std::process::id()));
+    trial::bundle::write_bundle(&data, &dir).expect("bundle written");
+    dir
+}
 
 /// Makes AE ids unique across the steps of a run.
 static NEXT_AE: AtomicU64 = AtomicU64::new(0);
 
 async fn write_ae(c: Arc<Client>, n: u64) -> bool {
     let id = NEXT_AE.fetch_add(1, Ordering::Relaxed);
-    let patient = PATIENTS[(n as usize) % PATIENTS.len()];
+    let (patient, onset) = patient(n);
     let body = json!({"record": {"patient_id": patient, "ae_id": format!("LOAD{id:08}"), "term": "Fatigue", "grade": 1,
-                                  "onset_date": "2025-06-01", "serious": false, "relatedness": "unlikely"}});
+                                  "onset_date": onset, "serious": false, "relatedness": "unlikely"}});
     match c
         .http
         .post(format!("{}/api/adverse_events", c.base))
@@ -183,7 +214,7 @@ async fn write_ae(c: Arc<Client>, n: u64) -> bool {
 }
 
 async fn read_casebook(c: Arc<Client>, n: u64) -> bool {
-    let patient = PATIENTS[(n as usize) % PATIENTS.len()];
+    let (patient, _) = patient(n);
     match c
         .http
         .get(format!("{}/api/patients/{patient}/casebook", c.base))
@@ -198,7 +229,9 @@ async fn read_casebook(c: Arc<Client>, n: u64) -> bool {
 async fn run_backend(name: &str, db: TestDb, seconds: u64) -> Vec<String> {
     let limit = engine_limit(&db.url, seconds).await;
     let store = Store::open(&db.url).await.unwrap();
-    store.import_bundle(&admin(), &bundle_60()).await.unwrap();
+    let bundle = trial_bundle();
+    store.import_bundle(&admin(), &bundle).await.unwrap();
+    let _ = std::fs::remove_dir_all(&bundle);
     store
         .add_user("loader", Role::DataManager, &[], PASSWORD)
         .await
