@@ -342,12 +342,31 @@ fn an_error_deep_in_a_large_file_names_its_exact_line() {
 
 #[test]
 fn every_command_has_help_with_an_example() {
-    for cmd in ["km", "cif", "binom", "logrank"] {
-        let run = isatrial(&["stats", cmd, "--help"]);
-        assert_eq!(run.code, 0);
+    let commands: [&[&str]; 14] = [
+        &["stats", "km"],
+        &["stats", "cif"],
+        &["stats", "binom"],
+        &["stats", "logrank"],
+        &["report"],
+        &["qlq-c30"],
+        &["simulate"],
+        &["demo"],
+        &["serve"],
+        &["import"],
+        &["export"],
+        &["user", "add"],
+        &["user", "reset"],
+        &["user", "disable"],
+    ];
+    for cmd in commands {
+        let mut args = cmd.to_vec();
+        args.push("--help");
+        let run = isatrial(&args);
+        assert_eq!(run.code, 0, "{cmd:?}");
+        let example = format!("isatrial {}", cmd.join(" "));
         assert!(
-            run.stdout.contains("Example:") && run.stdout.contains("isatrial stats"),
-            "{cmd}: {}",
+            run.stdout.contains("Example:") && run.stdout.contains(&example),
+            "{cmd:?}: {}",
             run.stdout
         );
     }
