@@ -44,6 +44,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), Failure> {
                 .unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     block_on(async {
         let store = Store::open(&args.db.db).await?;
