@@ -58,7 +58,9 @@ pub(crate) fn e01_e03_e04(ctx: &mut Context<'_>) {
         .iter()
         .filter(|&&p| {
             let c = ctx.course(p);
-            c.response_at(AssessmentTimepoint::W9).is_none() && !responders.contains(&p)
+            // `responders` is in patient order: a binary search, not a scan.
+            c.response_at(AssessmentTimepoint::W9).is_none()
+                && responders.binary_search(&p).is_err()
         })
         .count();
     let mut head = Head::new(Endpoint::E01, c1, "orr_w9", AnalysisSet::Fas);
