@@ -14,6 +14,13 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     }
 }
 
+/// `isatrial report --bundle B --out O` with further arguments.
+fn report(bundle: &str, out: &str, extra: &[&str]) -> super::support::Run {
+    let mut args = vec!["report", "--bundle", bundle, "--out", out];
+    args.extend_from_slice(extra);
+    isatrial(&args)
+}
+
 fn stat<'a>(doc: &'a Value, endpoint: &str, cohort: u64, name: &str, kind: &str) -> &'a Value {
     doc["statistics"]
         .as_array()
@@ -33,14 +40,7 @@ fn a_report_of_bundle_60_writes_html_json_and_tables() {
     let scratch = Scratch::new("report60");
     let out = scratch.0.join("report");
     let bundle = bundle_60();
-    let run = isatrial(&[
-        "report",
-        "--bundle",
-        bundle.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--json",
-    ]);
+    let run = report(bundle.to_str().unwrap(), out.to_str().unwrap(), &["--json"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let doc: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(doc["format"], 1);
@@ -68,43 +68,27 @@ fn as_of_an_earlier_date_moves_the_cutoff() {
     let scratch = Scratch::new("asof");
     let bundle = bundle_60();
     let out = scratch.0.join("r");
-    let run = isatrial(&[
-        "report",
-        "--bundle",
+    let run = report(
         bundle.to_str().unwrap(),
-        "--out",
         out.to_str().unwrap(),
-        "--json",
-        "--as-of",
-        "2025-06-30",
-    ]);
+        &["--json", "--as-of", "2025-06-30"],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let doc: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(doc["cutoff"], "2025-06-30");
     let os = stat(&doc, "E06", 1, "os", "km_at");
-    let later = isatrial(&[
-        "report",
-        "--bundle",
-        bundle.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--json",
-    ]);
+    let later = report(bundle.to_str().unwrap(), out.to_str().unwrap(), &["--json"]);
     let later: Value = serde_json::from_str(&later.stdout).unwrap();
     assert_ne!(
         os["events"],
         stat(&later, "E06", 1, "os", "km_at")["events"],
         "fewer deaths by mid-2025"
     );
-    let bad = isatrial(&[
-        "report",
-        "--bundle",
+    let bad = report(
         bundle.to_str().unwrap(),
-        "--out",
         out.to_str().unwrap(),
-        "--as-of",
-        "2025-02-30",
-    ]);
+        &["--as-of", "2025-02-30"],
+    );
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("--as-of"), "{}", bad.stderr);
 }
@@ -121,13 +105,7 @@ fn a_bundle_with_errors_is_refused_whole_and_nothing_is_written() {
     lines[2] = lines[2].replacen("Sepsis", "Sepsis syndrome", 1);
     std::fs::write(bundle.join("adverse_events.csv"), lines.join("\n") + "\n").unwrap();
     let out = scratch.0.join("out");
-    let run = isatrial(&[
-        "report",
-        "--bundle",
-        bundle.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let run = report(bundle.to_str().unwrap(), out.to_str().unwrap(), &[]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(
         run.stderr.contains(
@@ -155,13 +133,11 @@ fn a_cross_record_error_refuses_the_bundle() {
     // P002 died on 2024-03-10: say they are alive with that death date.
     let status = status.replacen("P002,2024-03-10,dead", "P002,2024-03-10,alive", 1);
     std::fs::write(bundle.join("status.csv"), status).unwrap();
-    let run = isatrial(&[
-        "report",
-        "--bundle",
+    let run = report(
         bundle.to_str().unwrap(),
-        "--out",
         scratch.0.join("o").to_str().unwrap(),
-    ]);
+        &[],
+    );
     assert_eq!(run.code, 2);
     assert!(
         run.stderr.contains("patient P002") && run.stderr.contains("death_without_dead_status"),
@@ -184,14 +160,11 @@ fn simulate_then_report_and_demo_run_end_to_end() {
         bundle.to_str().unwrap(),
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let run = isatrial(&[
-        "report",
-        "--bundle",
+    let run = report(
         bundle.to_str().unwrap(),
-        "--out",
         scratch.0.join("r").to_str().unwrap(),
-        "--json",
-    ]);
+        &["--json"],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let doc: Value = serde_json::from_str(&run.stdout).unwrap();
     let registered: u64 = doc["statistics"]
