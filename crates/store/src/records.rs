@@ -772,6 +772,52 @@ impl Store {
             .collect()
     }
 
+    /// Every current record of one patient, by table, in one query: the
+    /// casebook a monitor or investigator opens.
+    pub async fn casebook(
+        &self,
+        actor: &Actor,
+        patient_id: &str,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT c.tbl, c.record_key, c.version, c.patient_id, c.site_id, v.cells, v.recorded_at, v.recorded_by
+             FROM record_current c JOIN record_versions v ON v.seq = c.seq
+             WHERE c.patient_id = $1 AND c.retracted = 0 ORDER BY c.seq",
+        )
+        .bind(patient_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let site: String = r.get(4);
+            if !actor.reads(&site) {
+                return Err(StoreError::NotFound);
+            }
+            let tbl: String = r.get(0);
+            let Some(spec) = table(&tbl) else { continue };
+            let cells: Vec<String> = serde_json::from_str(&r.get::<String, _>(5))
+                .map_err(|e| StoreError::Database(e.to_string()))?;
+            let mut record = StoredRecord {
+                table: stem(spec),
+                key: r.get(1),
+                version: r.get(2),
+                patient_id: r.get(3),
+                site_id: site,
+                fields: fields(spec, &cells),
+                recorded_at: r.get(6),
+                recorded_by: r.get(7),
+            };
+            if actor.pseudonymized() {
+                self.pseudonymize(&mut record);
+            }
+            out.push(record);
+        }
+        if !out.iter().any(|r| r.table == "patients") {
+            return Err(StoreError::NotFound);
+        }
+        Ok(out)
+    }
+
     /// The current records of one table the user may see, optionally of one patient.
     pub async fn list(
         &self,

@@ -283,15 +283,18 @@ pub async fn casebook(
     Signed(session): Signed,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let patients = spec("patients")?;
-    let patient = state.store.get(&session.actor, patients, &id).await?;
+    let all = state.store.casebook(&session.actor, &id).await?;
+    let mut patient = None;
     let mut records = Map::new();
     for t in TABLES.iter().skip(1) {
-        let rows = state.store.list(&session.actor, t, Some(&id)).await?;
-        records.insert(
-            stem(t).to_owned(),
-            serde_json::to_value(rows).expect("records serialize"),
-        );
+        records.insert(stem(t).to_owned(), Value::Array(Vec::new()));
+    }
+    for r in all {
+        if r.table == "patients" {
+            patient = Some(r);
+        } else if let Some(Value::Array(list)) = records.get_mut(r.table) {
+            list.push(serde_json::to_value(r).expect("records serialize"));
+        }
     }
     Ok(Json(json!({"patient": patient, "records": records})))
 }
