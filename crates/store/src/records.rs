@@ -109,6 +109,16 @@ pub enum RecordChange {
     },
 }
 
+/// The columns every read of current records selects, in the order
+/// [`Store::stored`] reads them (then the table and the retraction flag).
+const CURRENT: &str = "SELECT c.record_key, c.version, c.patient_id, c.site_id, v.cells, v.recorded_at, v.recorded_by, c.tbl, c.retracted
+     FROM record_current c JOIN record_versions v ON v.seq = c.seq";
+
+/// The cells of a stored version.
+pub(crate) fn parse_cells(text: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Database(format!("stored cells: {e}")))
+}
+
 pub(crate) fn fields(
     spec: &FileSpec,
     cells: &[String],
@@ -225,7 +235,7 @@ pub(crate) async fn cells_of(
         .bind(seq)
         .fetch_one(&mut *conn)
         .await?;
-    serde_json::from_str(&text).map_err(|e| StoreError::Database(format!("stored cells: {e}")))
+    parse_cells(&text)
 }
 
 /// The current rows of one patient, every table, as (table, key, cells).
@@ -241,12 +251,7 @@ async fn patient_rows(
     .fetch_all(&mut *conn)
     .await?;
     rows.into_iter()
-        .map(|r: AnyRow| {
-            let cells: String = r.get(2);
-            let cells = serde_json::from_str(&cells)
-                .map_err(|e| StoreError::Database(format!("stored cells: {e}")))?;
-            Ok((r.get(0), r.get(1), cells))
-        })
+        .map(|r: AnyRow| Ok((r.get(0), r.get(1), parse_cells(&r.get::<String, _>(2))?)))
         .collect()
 }
 
@@ -510,73 +515,23 @@ impl Store {
         }
         let stored_cells = after.clone().or_else(|| before.clone()).unwrap_or_default();
         let cells_json = serde_json::to_string(&stored_cells).expect("strings serialize");
-        let inserted = sqlx::query(
-            "INSERT INTO record_versions (tbl, record_key, version, patient_id, site_id, cells, retracted, recorded_at, recorded_by, reason)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING seq",
+        append_version(
+            conn,
+            &NewVersion {
+                tbl,
+                key: &key,
+                version,
+                patient_id: &patient_id,
+                site_id: &site_id,
+                cells: &cells_json,
+                retracted: after.is_none(),
+                at: &at,
+                user: &actor.user,
+                reason,
+            },
+            existing.as_ref().map(|c| c.version),
         )
-        .bind(tbl)
-        .bind(&key)
-        .bind(version)
-        .bind(&patient_id)
-        .bind(&site_id)
-        .bind(&cells_json)
-        .bind(i64::from(after.is_none()))
-        .bind(at.to_db())
-        .bind(&actor.user)
-        .bind(reason)
-        .fetch_one(&mut *conn)
-        .await;
-        let seq: i64 = match inserted {
-            Ok(row) => row.get(0),
-            Err(e) if is_unique_violation(&e) => {
-                // Another writer stored this version first. On PostgreSQL the
-                // transaction is now aborted, so no further query: the
-                // current version is at least the one that collided.
-                return Err(StoreError::Conflict {
-                    expected: version - 1,
-                    current: version,
-                });
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let moved = match &existing {
-            Some(cur) => sqlx::query(
-                "UPDATE record_current SET version = $1, seq = $2, site_id = $3, retracted = $4
-                 WHERE tbl = $5 AND record_key = $6 AND version = $7",
-            )
-            .bind(version)
-            .bind(seq)
-            .bind(&site_id)
-            .bind(i64::from(after.is_none()))
-            .bind(tbl)
-            .bind(&key)
-            .bind(cur.version)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected(),
-            None => sqlx::query(
-                "INSERT INTO record_current (tbl, record_key, version, seq, patient_id, site_id, retracted)
-                 VALUES ($1, $2, $3, $4, $5, $6, 0)",
-            )
-            .bind(tbl)
-            .bind(&key)
-            .bind(version)
-            .bind(seq)
-            .bind(&patient_id)
-            .bind(&site_id)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected(),
-        };
-        if moved != 1 {
-            let now = current(conn, tbl, &key)
-                .await?
-                .map_or(version, |c| c.version);
-            return Err(StoreError::Conflict {
-                expected: version - 1,
-                current: now,
-            });
-        }
+        .await?;
         if spec.name == "patients.csv"
             && let Some(cur) = &existing
             && cur.site_id != site_id
@@ -699,35 +654,16 @@ impl Store {
         spec: &'static FileSpec,
         key: &str,
     ) -> Result<StoredRecord, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        let cur = current(&mut conn, stem(spec), key)
+        let row = sqlx::query(&format!("{CURRENT} WHERE c.tbl = $1 AND c.record_key = $2"))
+            .bind(stem(spec))
+            .bind(key)
+            .fetch_optional(&self.pool)
             .await?
             .ok_or(StoreError::NotFound)?;
-        if cur.retracted || !actor.reads(&cur.site_id) {
+        if row.get::<i64, _>(8) != 0 || !actor.reads(&row.get::<String, _>(3)) {
             return Err(StoreError::NotFound);
         }
-        let row = sqlx::query(
-            "SELECT cells, recorded_at, recorded_by FROM record_versions WHERE seq = $1",
-        )
-        .bind(cur.seq)
-        .fetch_one(&mut *conn)
-        .await?;
-        let cells: Vec<String> = serde_json::from_str(&row.get::<String, _>(0))
-            .map_err(|e| StoreError::Database(e.to_string()))?;
-        let mut record = StoredRecord {
-            table: stem(spec),
-            key: key.to_owned(),
-            version: cur.version,
-            patient_id: cur.patient_id,
-            site_id: cur.site_id,
-            fields: fields(spec, &cells),
-            recorded_at: row.get(1),
-            recorded_by: row.get(2),
-        };
-        if actor.pseudonymized() {
-            self.pseudonymize(&mut record);
-        }
-        Ok(record)
+        self.stored(actor, spec, &row)
     }
 
     /// Every version of a record, oldest first (the audit trail of one record).
@@ -754,9 +690,7 @@ impl Store {
         .await?;
         rows.into_iter()
             .map(|r: AnyRow| {
-                let cells: Vec<String> = serde_json::from_str(&r.get::<String, _>(5))
-                    .map_err(|e| StoreError::Database(e.to_string()))?;
-                let mut fields = fields(spec, &cells);
+                let mut fields = fields(spec, &parse_cells(&r.get::<String, _>(5))?);
                 if actor.pseudonymized() {
                     self.pseudonymize_fields(&mut fields);
                 }
@@ -779,38 +713,20 @@ impl Store {
         actor: &Actor,
         patient_id: &str,
     ) -> Result<Vec<StoredRecord>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT c.tbl, c.record_key, c.version, c.patient_id, c.site_id, v.cells, v.recorded_at, v.recorded_by
-             FROM record_current c JOIN record_versions v ON v.seq = c.seq
-             WHERE c.patient_id = $1 AND c.retracted = 0 ORDER BY c.seq",
-        )
+        let rows = sqlx::query(&format!(
+            "{CURRENT} WHERE c.patient_id = $1 AND c.retracted = 0 ORDER BY c.seq"
+        ))
         .bind(patient_id)
         .fetch_all(&self.pool)
         .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
-            let site: String = r.get(4);
-            if !actor.reads(&site) {
+            if !actor.reads(&r.get::<String, _>(3)) {
                 return Err(StoreError::NotFound);
             }
-            let tbl: String = r.get(0);
-            let Some(spec) = table(&tbl) else { continue };
-            let cells: Vec<String> = serde_json::from_str(&r.get::<String, _>(5))
-                .map_err(|e| StoreError::Database(e.to_string()))?;
-            let mut record = StoredRecord {
-                table: stem(spec),
-                key: r.get(1),
-                version: r.get(2),
-                patient_id: r.get(3),
-                site_id: site,
-                fields: fields(spec, &cells),
-                recorded_at: r.get(6),
-                recorded_by: r.get(7),
-            };
-            if actor.pseudonymized() {
-                self.pseudonymize(&mut record);
+            if let Some(spec) = table(&r.get::<String, _>(7)) {
+                out.push(self.stored(actor, spec, &r)?);
             }
-            out.push(record);
         }
         if !out.iter().any(|r| r.table == "patients") {
             return Err(StoreError::NotFound);
@@ -825,55 +741,49 @@ impl Store {
         spec: &'static FileSpec,
         patient: Option<&str>,
     ) -> Result<Vec<StoredRecord>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
         // Two statements rather than one with "OR", so each uses its index.
         let rows = match patient {
             Some(p) => {
-                sqlx::query(
-                    "SELECT c.record_key, c.version, c.patient_id, c.site_id, v.cells, v.recorded_at, v.recorded_by
-                     FROM record_current c JOIN record_versions v ON v.seq = c.seq
-                     WHERE c.patient_id = $1 AND c.tbl = $2 AND c.retracted = 0 ORDER BY c.seq",
-                )
-                .bind(p)
-                .bind(stem(spec))
-                .fetch_all(&mut *conn)
-                .await?
+                sqlx::query(&format!("{CURRENT} WHERE c.patient_id = $1 AND c.tbl = $2 AND c.retracted = 0 ORDER BY c.seq"))
+                    .bind(p)
+                    .bind(stem(spec))
+                    .fetch_all(&self.pool)
+                    .await?
             }
             None => {
-                sqlx::query(
-                    "SELECT c.record_key, c.version, c.patient_id, c.site_id, v.cells, v.recorded_at, v.recorded_by
-                     FROM record_current c JOIN record_versions v ON v.seq = c.seq
-                     WHERE c.tbl = $1 AND c.retracted = 0 ORDER BY c.seq",
-                )
-                .bind(stem(spec))
-                .fetch_all(&mut *conn)
-                .await?
+                sqlx::query(&format!("{CURRENT} WHERE c.tbl = $1 AND c.retracted = 0 ORDER BY c.seq"))
+                    .bind(stem(spec))
+                    .fetch_all(&self.pool)
+                    .await?
             }
         };
-        let mut out = Vec::new();
-        for r in rows {
-            let site: String = r.get(3);
-            if !actor.reads(&site) {
-                continue;
-            }
-            let cells: Vec<String> = serde_json::from_str(&r.get::<String, _>(4))
-                .map_err(|e| StoreError::Database(e.to_string()))?;
-            let mut record = StoredRecord {
-                table: stem(spec),
-                key: r.get(0),
-                version: r.get(1),
-                patient_id: r.get(2),
-                site_id: site,
-                fields: fields(spec, &cells),
-                recorded_at: r.get(5),
-                recorded_by: r.get(6),
-            };
-            if actor.pseudonymized() {
-                self.pseudonymize(&mut record);
-            }
-            out.push(record);
+        rows.iter()
+            .filter(|r| actor.reads(&r.get::<String, _>(3)))
+            .map(|r| self.stored(actor, spec, r))
+            .collect()
+    }
+
+    /// A row selected by [`CURRENT`] as the user may see it.
+    fn stored(
+        &self,
+        actor: &Actor,
+        spec: &'static FileSpec,
+        r: &AnyRow,
+    ) -> Result<StoredRecord, StoreError> {
+        let mut record = StoredRecord {
+            table: stem(spec),
+            key: r.get(0),
+            version: r.get(1),
+            patient_id: r.get(2),
+            site_id: r.get(3),
+            fields: fields(spec, &parse_cells(&r.get::<String, _>(4))?),
+            recorded_at: r.get(5),
+            recorded_by: r.get(6),
+        };
+        if actor.pseudonymized() {
+            self.pseudonymize(&mut record);
         }
-        Ok(out)
+        Ok(record)
     }
 
     /// Open data queries the user may see.
@@ -896,6 +806,101 @@ impl Store {
             })
             .collect())
     }
+}
+
+/// One new version of a record, as every write path appends it.
+pub(crate) struct NewVersion<'a> {
+    pub tbl: &'a str,
+    pub key: &'a str,
+    pub version: i64,
+    pub patient_id: &'a str,
+    pub site_id: &'a str,
+    /// The cells as JSON.
+    pub cells: &'a str,
+    pub retracted: bool,
+    pub at: &'a Instant,
+    pub user: &'a str,
+    pub reason: Option<&'a str>,
+}
+
+/// Appends a version and moves the record's current pointer to it: the two
+/// statements shared by edits, imports and the manifest. `previous` is the
+/// version the pointer must still hold (`None` for a new record); a writer
+/// that got there first is a conflict, never a lost update.
+pub(crate) async fn append_version(
+    conn: &mut AnyConnection,
+    v: &NewVersion<'_>,
+    previous: Option<i64>,
+) -> Result<(), StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO record_versions (tbl, record_key, version, patient_id, site_id, cells, retracted, recorded_at, recorded_by, reason)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING seq",
+    )
+    .bind(v.tbl)
+    .bind(v.key)
+    .bind(v.version)
+    .bind(v.patient_id)
+    .bind(v.site_id)
+    .bind(v.cells)
+    .bind(i64::from(v.retracted))
+    .bind(v.at.to_db())
+    .bind(v.user)
+    .bind(v.reason)
+    .fetch_one(&mut *conn)
+    .await;
+    let seq: i64 = match inserted {
+        Ok(row) => row.get(0),
+        Err(e) if is_unique_violation(&e) => {
+            // Another writer stored this version first. On PostgreSQL the
+            // transaction is now aborted, so no further query: the
+            // current version is at least the one that collided.
+            return Err(StoreError::Conflict {
+                expected: v.version - 1,
+                current: v.version,
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let moved = match previous {
+        Some(prev) => sqlx::query(
+            "UPDATE record_current SET version = $1, seq = $2, site_id = $3, retracted = $4
+             WHERE tbl = $5 AND record_key = $6 AND version = $7",
+        )
+        .bind(v.version)
+        .bind(seq)
+        .bind(v.site_id)
+        .bind(i64::from(v.retracted))
+        .bind(v.tbl)
+        .bind(v.key)
+        .bind(prev)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected(),
+        None => sqlx::query(
+            "INSERT INTO record_current (tbl, record_key, version, seq, patient_id, site_id, retracted)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(v.tbl)
+        .bind(v.key)
+        .bind(v.version)
+        .bind(seq)
+        .bind(v.patient_id)
+        .bind(v.site_id)
+        .bind(i64::from(v.retracted))
+        .execute(&mut *conn)
+        .await?
+        .rows_affected(),
+    };
+    if moved != 1 {
+        let now = current(conn, v.tbl, v.key)
+            .await?
+            .map_or(v.version, |c| c.version);
+        return Err(StoreError::Conflict {
+            expected: v.version - 1,
+            current: now,
+        });
+    }
+    Ok(())
 }
 
 pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {

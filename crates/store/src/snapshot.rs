@@ -12,7 +12,7 @@ use crate::Store;
 use crate::access::Actor;
 use crate::clock::Instant;
 use crate::error::StoreError;
-use crate::records::table;
+use crate::records::{parse_cells, table};
 use crate::state::{MANIFEST, parse_manifest};
 
 /// The rows of every record as of an instant, in the order records were
@@ -51,8 +51,7 @@ impl Store {
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let tbl: String = r.get(0);
-            let cells: Vec<String> = serde_json::from_str(&r.get::<String, _>(1))
-                .map_err(|e| StoreError::Database(e.to_string()))?;
+            let cells = parse_cells(&r.get::<String, _>(1))?;
             if tbl == MANIFEST {
                 manifest = Some(cells);
                 continue;

@@ -10,7 +10,7 @@ use crate::Store;
 use crate::access::{Actor, Role};
 use crate::clock::Instant;
 use crate::error::StoreError;
-use crate::records::{begin, finish};
+use crate::records::{NewVersion, append_version, begin, finish, parse_cells};
 
 /// Pseudo-table of the manifest record: cells are the text of
 /// `bundle.toml`, the protocol file's name (empty for the shipped protocol)
@@ -76,9 +76,7 @@ pub(crate) async fn manifest_in(conn: &mut AnyConnection) -> Result<(Date, Proto
             rule: "the database has no trial yet: import a bundle first (isatrial import BUNDLE --db URL)".into(),
         }]));
     };
-    let cells: Vec<String> = serde_json::from_str(&row.get::<String, _>(0))
-        .map_err(|e| StoreError::Database(e.to_string()))?;
-    parse_manifest(&cells)
+    parse_manifest(&parse_cells(&row.get::<String, _>(0))?)
 }
 
 /// Refuses when the database is locked.
@@ -199,7 +197,7 @@ impl Store {
             .await?
             .ok_or_else(|| StoreError::field("cutoff", "the database has no trial yet: import a bundle first"))?;
             let (version, before): (i64, String) = (row.get(0), row.get(2));
-            let mut cells: Vec<String> = serde_json::from_str(&before).map_err(|e| StoreError::Database(e.to_string()))?;
+            let mut cells = parse_cells(&before)?;
             let mut manifest: toml::Table = toml::from_str(&cells[0]).map_err(|e| StoreError::Database(e.to_string()))?;
             manifest.insert("cutoff".into(), toml::Value::String(cutoff.to_string()));
             cells[0] = toml::to_string(&manifest).map_err(|e| StoreError::Database(e.to_string()))?;
@@ -210,29 +208,19 @@ impl Store {
             {
                 at = prev.plus_micros(1);
             }
-            let seq: i64 = sqlx::query_scalar(
-                "INSERT INTO record_versions (tbl, record_key, version, patient_id, site_id, cells, retracted, recorded_at, recorded_by, reason)
-                 VALUES ($1, 'manifest', $2, '', '', $3, 0, $4, $5, $6) RETURNING seq",
-            )
-            .bind(MANIFEST)
-            .bind(version + 1)
-            .bind(&after)
-            .bind(at.to_db())
-            .bind(&actor.user)
-            .bind(reason)
-            .fetch_one(&mut *conn)
-            .await?;
-            let moved = sqlx::query("UPDATE record_current SET version = $1, seq = $2 WHERE tbl = $3 AND record_key = 'manifest' AND version = $4")
-                .bind(version + 1)
-                .bind(seq)
-                .bind(MANIFEST)
-                .bind(version)
-                .execute(&mut *conn)
-                .await?
-                .rows_affected();
-            if moved != 1 {
-                return Err(StoreError::Conflict { expected: version, current: version + 1 });
-            }
+            let new = NewVersion {
+                tbl: MANIFEST,
+                key: "manifest",
+                version: version + 1,
+                patient_id: "",
+                site_id: "",
+                cells: &after,
+                retracted: false,
+                at: &at,
+                user: &actor.user,
+                reason: Some(reason),
+            };
+            append_version(&mut conn, &new, Some(version)).await?;
             audit(&mut conn, &at, &actor.user, "cutoff", Some((MANIFEST, "manifest", version + 1)), Some(before), Some(after), Some(reason), Some(cutoff.to_string())).await
         }
         .await;

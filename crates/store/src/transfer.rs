@@ -13,7 +13,7 @@ use crate::Store;
 use crate::access::Actor;
 use crate::clock::Instant;
 use crate::error::{FieldError, StoreError};
-use crate::records::{begin, finish, stem};
+use crate::records::{NewVersion, append_version, begin, finish, stem};
 use crate::state::{MANIFEST, audit};
 
 /// What an import stored.
@@ -287,29 +287,19 @@ async fn insert_version(
     user: &str,
 ) -> Result<(), StoreError> {
     let json = serde_json::to_string(cells).expect("strings serialize");
-    let seq: i64 = sqlx::query_scalar(
-        "INSERT INTO record_versions (tbl, record_key, version, patient_id, site_id, cells, retracted, recorded_at, recorded_by, reason)
-         VALUES ($1, $2, 1, $3, $4, $5, 0, $6, $7, 'import') RETURNING seq",
-    )
-    .bind(tbl)
-    .bind(key)
-    .bind(patient)
-    .bind(site)
-    .bind(&json)
-    .bind(at.to_db())
-    .bind(user)
-    .fetch_one(&mut *conn)
-    .await?;
-    sqlx::query(
-        "INSERT INTO record_current (tbl, record_key, version, seq, patient_id, site_id, retracted) VALUES ($1, $2, 1, $3, $4, $5, 0)",
-    )
-    .bind(tbl)
-    .bind(key)
-    .bind(seq)
-    .bind(patient)
-    .bind(site)
-    .execute(&mut *conn)
-    .await?;
+    let version = NewVersion {
+        tbl,
+        key,
+        version: 1,
+        patient_id: patient,
+        site_id: site,
+        cells: &json,
+        retracted: false,
+        at,
+        user,
+        reason: Some("import"),
+    };
+    append_version(conn, &version, None).await?;
     audit(
         conn,
         at,

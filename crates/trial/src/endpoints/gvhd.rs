@@ -1,5 +1,6 @@
 //! E10: GvHD after registration in patients transplanted before it.
 
+use super::survival::competing;
 use super::{COHORTS, Context, Head, Observation};
 use crate::records::PatientIx;
 use crate::results::{AnalysisSet, Endpoint};
@@ -78,16 +79,7 @@ pub(crate) fn e10(ctx: &mut Context<'_>) {
                         })
                         .map(|g| g.onset_date)
                         .min();
-                    let (date, status) = match (onset, c.death) {
-                        (Some(o), _) => (o, 1),
-                        (None, Some(d)) => (d, 2),
-                        (None, None) => (c.last_follow_up, 0),
-                    };
-                    Observation {
-                        patient: p,
-                        time: date.days_since(c.registration).max(0) as f64,
-                        status,
-                    }
+                    competing(p, c.registration, onset, c.death, c)
                 })
                 .collect();
             ctx.incidence(

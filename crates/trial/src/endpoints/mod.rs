@@ -196,26 +196,20 @@ impl<'a> Context<'a> {
         }
         let time: Vec<f64> = obs.iter().map(|o| o.time).collect();
         let event: Vec<bool> = obs.iter().map(|o| o.status == 1).collect();
-        let fit = KaplanMeier::fit(&time, &event, self.protocol.conf_type())
-            .expect("derived times are finite and non-negative");
-        let fit = if self.protocol.analysis.conf_level == 0.95 {
-            fit
-        } else {
-            let tally = stats::tally::Tally::<2>::build(
-                &time,
-                &event,
-                |e| Some(e as usize),
-                "0, 1",
-                |e| e as u8,
-            )
-            .expect("derived times are valid");
-            KaplanMeier::from_tally(
-                &tally,
-                1,
-                self.protocol.conf_type(),
-                self.protocol.analysis.conf_level,
-            )
-        };
+        let tally = stats::tally::Tally::<2>::build(
+            &time,
+            &event,
+            |e| Some(e as usize),
+            "0, 1",
+            |e| e as u8,
+        )
+        .expect("derived times are finite and non-negative");
+        let fit = KaplanMeier::from_tally(
+            &tally,
+            1,
+            self.protocol.conf_type(),
+            self.protocol.analysis.conf_level,
+        );
         for at in fit.at(times) {
             // The step function's value at t (PROTOCOL.md §5), carried past
             // the last observation as a report reads it; R's `summary`

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::response::{best_molecular, best_response};
+use super::survival::competing;
 use super::{COHORTS, Context, Head, Observation, Summary, n_of, num};
 use crate::derive::MolecularResponse;
 use crate::records::PatientIx;
@@ -126,23 +127,7 @@ pub(crate) fn e15(ctx: &mut Context<'_>) {
                 },
             });
             let relapse = c.hematologic_relapse.filter(|&r| r >= sct);
-            let o = match (relapse, c.death) {
-                (Some(r), _) => Observation {
-                    patient: p,
-                    time: t(r),
-                    status: 1,
-                },
-                (None, Some(d)) => Observation {
-                    patient: p,
-                    time: t(d),
-                    status: 2,
-                },
-                (None, None) => Observation {
-                    patient: p,
-                    time: t(c.last_follow_up),
-                    status: 0,
-                },
-            };
+            let o = competing(p, sct, relapse, c.death, c);
             cir.push(o);
             nrm.push(Observation {
                 status: match o.status {

@@ -29,6 +29,27 @@ fn relapse_after(c: &Course, origin: Date) -> Option<Date> {
     c.hematologic_relapse.filter(|&r| r >= origin)
 }
 
+/// Observation of a competing-risks analysis: the event of interest if it
+/// happened, else the competing event, else censored at last follow-up.
+pub(crate) fn competing(
+    p: PatientIx,
+    origin: Date,
+    event: Option<Date>,
+    other: Option<Date>,
+    c: &Course,
+) -> Observation {
+    let (date, status) = match (event, other) {
+        (Some(e), _) => (e, 1),
+        (None, Some(o)) => (o, 2),
+        (None, None) => (c.last_follow_up, 0),
+    };
+    Observation {
+        patient: p,
+        time: days(date, origin).max(0.0),
+        status,
+    }
+}
+
 /// Observation of "first of `events`, else censored at last follow-up".
 fn first_event(p: PatientIx, origin: Date, events: &[Option<Date>], c: &Course) -> Observation {
     match events.iter().flatten().min() {
@@ -121,23 +142,7 @@ pub(crate) fn e05_to_e09(ctx: &mut Context<'_>) {
             .iter()
             .map(|&(p, origin)| {
                 let c = ctx.course(p);
-                match (relapse_after(c, origin), c.death) {
-                    (Some(r), _) => Observation {
-                        patient: p,
-                        time: days(r, origin).max(0.0),
-                        status: 1,
-                    },
-                    (None, Some(d)) => Observation {
-                        patient: p,
-                        time: days(d, origin).max(0.0),
-                        status: 2,
-                    },
-                    (None, None) => Observation {
-                        patient: p,
-                        time: days(c.last_follow_up, origin).max(0.0),
-                        status: 0,
-                    },
-                }
+                competing(p, origin, relapse_after(c, origin), c.death, c)
             })
             .collect();
         let head = Head::new(Endpoint::E09, cohort, "cir", AnalysisSet::FasSubset);
