@@ -115,7 +115,7 @@ pub struct ExportArgs {
 /// `isatrial user ...`
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
-    /// Adds a user; the password is read from ISATRIAL_PASSWORD or the first line of stdin.
+    /// Adds a user; the password comes from ISATRIAL_PASSWORD, a hidden prompt, or the first line of piped stdin.
     #[command(
         after_help = "Roles: admin, investigator, study_nurse, monitor, data_manager, statistician. Site staff need one --site; a monitor gets the sites they monitor.\n\nExample:\n  echo 'a long password' | isatrial user add nina --role study_nurse --site S1 --db sqlite://trial.db"
     )]

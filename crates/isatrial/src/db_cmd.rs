@@ -128,12 +128,23 @@ fn password() -> Result<String, Failure> {
     if let Ok(p) = std::env::var("ISATRIAL_PASSWORD") {
         return Ok(p);
     }
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
-    let p = line.trim_end_matches(['\r', '\n']).to_owned();
+    // At a terminal the password is typed twice and never shown; from a
+    // pipe (scripts, tests) the first line is the password.
+    let p = if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        let first = rpassword::prompt_password("password: ")?;
+        if rpassword::prompt_password("again: ")? != first {
+            return Err(Failure::Refused("the two passwords differ".into()));
+        }
+        first
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
     if p.is_empty() {
         return Err(Failure::Refused(
-            "give the password in ISATRIAL_PASSWORD or on the first line of stdin".into(),
+            "give the password in ISATRIAL_PASSWORD, at the prompt, or on the first line of stdin"
+                .into(),
         ));
     }
     Ok(p)
