@@ -6,14 +6,12 @@
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Executor, Row};
-use trial::bundle::{FileSpec, MemorySource, TABLES, read_rows};
-use trial::checks::{Severity, check};
+use trial::bundle::{FileSpec, TABLES};
 
 use crate::Store;
 use crate::access::Actor;
 use crate::clock::Instant;
 use crate::error::{FieldError, StoreError};
-use crate::state::manifest_in;
 
 /// The bundle file of a table name (`adverse_events` or `adverse_events.csv`).
 pub fn table(name: &str) -> Option<&'static FileSpec> {
@@ -31,7 +29,7 @@ pub fn stem(spec: &FileSpec) -> &'static str {
         .expect("bundle files end in .csv")
 }
 
-fn column(spec: &FileSpec, name: &str) -> Option<usize> {
+pub(crate) fn column(spec: &FileSpec, name: &str) -> Option<usize> {
     spec.columns.iter().position(|(c, _)| *c == name)
 }
 
@@ -119,6 +117,7 @@ pub(crate) fn parse_cells(text: &str) -> Result<Vec<String>, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Database(format!("stored cells: {e}")))
 }
 
+/// Cells by column name, as the API shows a record.
 pub(crate) fn fields(
     spec: &FileSpec,
     cells: &[String],
@@ -178,475 +177,22 @@ pub fn cells_from_json(
     }
 }
 
-/// The natural key of a record, where it has one.
-fn natural_key(spec: &FileSpec, cells: &[String]) -> Option<String> {
-    let col = match spec.name {
-        "patients.csv" | "status.csv" => "patient_id",
-        "adverse_events.csv" => "ae_id",
-        _ => return None,
-    };
-    column(spec, col).map(|i| cells[i].clone())
-}
-
-fn new_key(spec: &FileSpec) -> String {
-    let mut bytes = [0u8; 8];
-    getrandom::fill(&mut bytes).expect("the system has a random source");
-    format!("{}-{}", stem(spec), hex::encode(bytes))
-}
-
-struct Current {
-    version: i64,
-    seq: i64,
-    site_id: String,
-    patient_id: String,
-    retracted: bool,
-    recorded_at: String,
-}
-
-async fn current(
+/// The version a record's current pointer holds.
+pub(crate) async fn current_version(
     conn: &mut AnyConnection,
     tbl: &str,
     key: &str,
-) -> Result<Option<Current>, StoreError> {
-    let row = sqlx::query(
-        "SELECT c.version, c.seq, c.site_id, c.patient_id, c.retracted, v.recorded_at
-         FROM record_current c JOIN record_versions v ON v.seq = c.seq
-         WHERE c.tbl = $1 AND c.record_key = $2",
+) -> Result<Option<i64>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT version FROM record_current WHERE tbl = $1 AND record_key = $2")
+            .bind(tbl)
+            .bind(key)
+            .fetch_optional(&mut *conn)
+            .await?,
     )
-    .bind(tbl)
-    .bind(key)
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok(row.map(|r| Current {
-        version: r.get(0),
-        seq: r.get(1),
-        site_id: r.get(2),
-        patient_id: r.get(3),
-        retracted: r.get::<i64, _>(4) != 0,
-        recorded_at: r.get(5),
-    }))
-}
-
-pub(crate) async fn cells_of(
-    conn: &mut AnyConnection,
-    seq: i64,
-) -> Result<Vec<String>, StoreError> {
-    let text: String = sqlx::query_scalar("SELECT cells FROM record_versions WHERE seq = $1")
-        .bind(seq)
-        .fetch_one(&mut *conn)
-        .await?;
-    parse_cells(&text)
-}
-
-/// The current rows of one patient, every table, as (table, key, cells).
-async fn patient_rows(
-    conn: &mut AnyConnection,
-    patient_id: &str,
-) -> Result<Vec<(String, String, Vec<String>)>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT c.tbl, c.record_key, v.cells FROM record_current c JOIN record_versions v ON v.seq = c.seq
-         WHERE c.patient_id = $1 AND c.retracted = 0 ORDER BY c.seq",
-    )
-    .bind(patient_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.into_iter()
-        .map(|r: AnyRow| Ok((r.get(0), r.get(1), parse_cells(&r.get::<String, _>(2))?)))
-        .collect()
-}
-
-/// Runs the bundle's row rules and the cross-record checks on the patient's
-/// records as they would be after the change. Errors refuse; warnings are
-/// returned to become data queries.
-async fn validate(
-    conn: &mut AnyConnection,
-    spec: &FileSpec,
-    key: &str,
-    patient_id: &str,
-    after: Option<&[String]>,
-) -> Result<Vec<String>, StoreError> {
-    let (manifest, protocol) = manifest_in(conn).await?;
-    let mut rows = patient_rows(conn, patient_id).await?;
-    rows.retain(|(t, k, _)| !(t == stem(spec) && k == key));
-    if let Some(cells) = after {
-        rows.push((stem(spec).to_owned(), key.to_owned(), cells.to_vec()));
-    }
-    let mut source = MemorySource::default();
-    for (n, (t, _, cells)) in rows.iter().enumerate() {
-        let t = table(t).expect("stored tables are bundle tables");
-        source.push(t, n as u64 + 1, cells.iter().map(String::as_str).collect());
-    }
-    let data = read_rows(&mut source, Some((manifest, protocol))).map_err(|problems| {
-        StoreError::Invalid(
-            problems
-                .into_iter()
-                .map(|p| FieldError {
-                    field: p.column,
-                    rule: p.rule,
-                })
-                .collect(),
-        )
-    })?;
-    let (errors, warnings): (Vec<_>, Vec<_>) = check(&data)
-        .into_iter()
-        .partition(|f| f.severity == Severity::Error);
-    if !errors.is_empty() {
-        return Err(StoreError::Invalid(
-            errors
-                .into_iter()
-                .map(|f| FieldError {
-                    field: None,
-                    rule: format!("{} ({}) [{}]", f.message, f.record, f.check),
-                })
-                .collect(),
-        ));
-    }
-    Ok(warnings
-        .into_iter()
-        .map(|f| format!("{}: {} ({}) [{}]", f.file, f.message, f.record, f.check))
-        .collect())
-}
-
-/// The patient and site a record belongs to, from its cells.
-async fn owner(
-    conn: &mut AnyConnection,
-    spec: &FileSpec,
-    cells: &[String],
-) -> Result<(String, String), StoreError> {
-    let patient = column(spec, "patient_id")
-        .map(|i| cells[i].clone())
-        .unwrap_or_default();
-    if patient.is_empty() {
-        return Err(StoreError::field("patient_id", "a value is required"));
-    }
-    if spec.name == "patients.csv" {
-        let site = column(spec, "site_id")
-            .map(|i| cells[i].clone())
-            .unwrap_or_default();
-        return Ok((patient, site));
-    }
-    let site: Option<String> = sqlx::query_scalar(
-        "SELECT site_id FROM record_current WHERE tbl = 'patients' AND record_key = $1 AND retracted = 0",
-    )
-    .bind(&patient)
-    .fetch_optional(&mut *conn)
-    .await?;
-    match site {
-        Some(site) => Ok((patient, site)),
-        None => Err(StoreError::field(
-            "patient_id",
-            format!("unknown patient id \"{patient}\""),
-        )),
-    }
 }
 
 impl Store {
-    /// Applies one change through the audited path.
-    pub async fn write(
-        &self,
-        actor: &Actor,
-        spec: &'static FileSpec,
-        change: RecordChange,
-        reason: Option<&str>,
-    ) -> Result<Written, StoreError> {
-        if !actor.role.can_write() {
-            return Err(StoreError::Forbidden(format!(
-                "a {} cannot change trial data",
-                actor.role
-            )));
-        }
-        let reason = reason.map(str::trim).filter(|r| !r.is_empty());
-        // SQLite has one writer at a time: queue here instead of in its busy
-        // handler, whose back-off sleeps would dominate the latency.
-        let _writer = self.writer.lock().await;
-        let mut conn = self.pool.acquire().await?;
-        conn.execute(self.begin_write()).await?;
-        let outcome = self.write_in(&mut conn, actor, spec, change, reason).await;
-        match outcome {
-            Ok(w) => {
-                conn.execute("COMMIT").await?;
-                Ok(w)
-            }
-            Err(e) => {
-                let _ = conn.execute("ROLLBACK").await;
-                Err(e)
-            }
-        }
-    }
-
-    async fn write_in(
-        &self,
-        conn: &mut AnyConnection,
-        actor: &Actor,
-        spec: &'static FileSpec,
-        change: RecordChange,
-        reason: Option<&str>,
-    ) -> Result<Written, StoreError> {
-        crate::state::refuse_if_locked(conn).await?;
-        let tbl = stem(spec);
-        let (key, expected, after) = match change {
-            RecordChange::Insert { cells } => {
-                let key = natural_key(spec, &cells).unwrap_or_else(|| new_key(spec));
-                (key, None, Some(cells))
-            }
-            RecordChange::Update {
-                key,
-                expected_version,
-                cells,
-            } => {
-                if reason.is_none() {
-                    return Err(StoreError::ReasonRequired);
-                }
-                (key, Some(expected_version), Some(cells))
-            }
-            RecordChange::Retract {
-                key,
-                expected_version,
-            } => {
-                if reason.is_none() {
-                    return Err(StoreError::ReasonRequired);
-                }
-                (key, Some(expected_version), None)
-            }
-        };
-        if let Some(cells) = &after
-            && cells.len() != spec.columns.len()
-        {
-            return Err(StoreError::Invalid(vec![FieldError {
-                field: None,
-                rule: format!(
-                    "{} has {} columns, got {}",
-                    tbl,
-                    spec.columns.len(),
-                    cells.len()
-                ),
-            }]));
-        }
-        let existing = current(conn, tbl, &key).await?;
-        let before = match (&existing, expected) {
-            (Some(cur), _) if !actor.reads(&cur.site_id) => return Err(StoreError::NotFound),
-            (Some(cur), None) if !cur.retracted => {
-                let field = natural_key(spec, after.as_deref().unwrap_or_default()).map(|_| {
-                    match spec.name {
-                        "adverse_events.csv" => "ae_id",
-                        _ => "patient_id",
-                    }
-                });
-                return Err(StoreError::Invalid(vec![FieldError {
-                    field: field.map(str::to_owned),
-                    rule: format!("duplicate: {tbl} already has a record \"{key}\""),
-                }]));
-            }
-            (Some(cur), Some(exp)) if cur.version != exp => {
-                return Err(StoreError::Conflict {
-                    expected: exp,
-                    current: cur.version,
-                });
-            }
-            (Some(cur), Some(_)) if cur.retracted => return Err(StoreError::NotFound),
-            (None, Some(_)) => return Err(StoreError::NotFound),
-            (Some(cur), _) => Some(cells_of(conn, cur.seq).await?),
-            (None, None) => None,
-        };
-        let (patient_id, site_id) = match (&after, &existing) {
-            (Some(cells), _) => owner(conn, spec, cells).await?,
-            (None, Some(cur)) => (cur.patient_id.clone(), cur.site_id.clone()),
-            (None, None) => return Err(StoreError::NotFound),
-        };
-        if let Some(cur) = &existing
-            && !actor.writes(&cur.site_id)
-        {
-            return Err(StoreError::Forbidden(format!(
-                "{} cannot change records of site {}",
-                actor.user, cur.site_id
-            )));
-        }
-        if !actor.reads(&site_id) {
-            return Err(if existing.is_some() {
-                StoreError::Forbidden(format!(
-                    "{} cannot move a patient to site {site_id}",
-                    actor.user
-                ))
-            } else {
-                StoreError::field("patient_id", format!("unknown patient id \"{patient_id}\""))
-            });
-        }
-        if !actor.writes(&site_id) {
-            return Err(StoreError::Forbidden(format!(
-                "{} cannot change records of site {site_id}",
-                actor.user
-            )));
-        }
-        if let (Some(cur), Some(_)) = (&existing, &after)
-            && cur.patient_id != patient_id
-        {
-            return Err(StoreError::field(
-                "patient_id",
-                "a record cannot move to another patient; retract it and enter it anew",
-            ));
-        }
-        if spec.name == "patients.csv" && after.is_none() {
-            let others: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM record_current WHERE patient_id = $1 AND tbl <> 'patients' AND retracted = 0",
-            )
-            .bind(&patient_id)
-            .fetch_one(&mut *conn)
-            .await?;
-            if others > 0 {
-                return Err(StoreError::Invalid(vec![FieldError {
-                    field: None,
-                    rule: format!(
-                        "patient {patient_id} still has {others} records: retract them first"
-                    ),
-                }]));
-            }
-        }
-        let warnings = validate(conn, spec, &key, &patient_id, after.as_deref()).await?;
-
-        let version = existing.as_ref().map_or(1, |c| c.version + 1);
-        let mut at = Instant::now();
-        if let Some(cur) = &existing
-            && let Ok(prev) = cur.recorded_at.parse::<Instant>()
-            && at <= prev
-        {
-            // Versions of one record keep time order even across servers
-            // whose clocks differ, so "as of" never sees them out of order.
-            at = prev.plus_micros(1);
-        }
-        let stored_cells = after.clone().or_else(|| before.clone()).unwrap_or_default();
-        let cells_json = serde_json::to_string(&stored_cells).expect("strings serialize");
-        append_version(
-            conn,
-            &NewVersion {
-                tbl,
-                key: &key,
-                version,
-                patient_id: &patient_id,
-                site_id: &site_id,
-                cells: &cells_json,
-                retracted: after.is_none(),
-                at: &at,
-                user: &actor.user,
-                reason,
-            },
-            existing.as_ref().map(|c| c.version),
-        )
-        .await?;
-        if spec.name == "patients.csv"
-            && let Some(cur) = &existing
-            && cur.site_id != site_id
-        {
-            sqlx::query("UPDATE record_current SET site_id = $1 WHERE patient_id = $2")
-                .bind(&site_id)
-                .bind(&patient_id)
-                .execute(&mut *conn)
-                .await?;
-        }
-        let action = match (&existing, &after) {
-            (None, _) => "insert",
-            (Some(_), Some(_)) => "update",
-            (Some(_), None) => "retract",
-        };
-        crate::state::audit(
-            conn,
-            &at,
-            &actor.user,
-            action,
-            Some((tbl, &key, version)),
-            before
-                .as_ref()
-                .map(|c| serde_json::to_string(c).expect("strings serialize")),
-            after.as_ref().map(|_| cells_json.clone()),
-            reason,
-            None,
-        )
-        .await?;
-        self.refresh_queries(
-            conn,
-            &patient_id,
-            &site_id,
-            tbl,
-            &key,
-            version,
-            &warnings,
-            &at,
-        )
-        .await?;
-        let record = StoredRecord {
-            table: tbl,
-            key,
-            version,
-            patient_id,
-            site_id,
-            fields: fields(spec, &stored_cells),
-            recorded_at: at.to_db(),
-            recorded_by: actor.user.clone(),
-        };
-        Ok(Written {
-            record,
-            queries: warnings,
-        })
-    }
-
-    /// Keeps the patient's open data queries equal to the current warnings:
-    /// new ones are opened on the changed record, gone ones are closed.
-    #[allow(clippy::too_many_arguments)]
-    async fn refresh_queries(
-        &self,
-        conn: &mut AnyConnection,
-        patient_id: &str,
-        site_id: &str,
-        tbl: &str,
-        key: &str,
-        version: i64,
-        warnings: &[String],
-        at: &Instant,
-    ) -> Result<(), StoreError> {
-        let open: Vec<(i64, String)> = sqlx::query(
-            "SELECT seq, message FROM queries WHERE patient_id = $1 AND status = 'open'",
-        )
-        .bind(patient_id)
-        .fetch_all(&mut *conn)
-        .await?
-        .into_iter()
-        .map(|r: AnyRow| (r.get(0), r.get(1)))
-        .collect();
-        for (seq, message) in &open {
-            if !warnings.contains(message) {
-                sqlx::query("UPDATE queries SET status = 'closed' WHERE seq = $1")
-                    .bind(seq)
-                    .execute(&mut *conn)
-                    .await?;
-            }
-        }
-        for w in warnings {
-            if open.iter().any(|(_, m)| m == w) {
-                continue;
-            }
-            let code = w
-                .rsplit('[')
-                .next()
-                .unwrap_or("")
-                .trim_end_matches(']')
-                .to_owned();
-            sqlx::query(
-                "INSERT INTO queries (tbl, record_key, version, patient_id, site_id, check_code, message, status, raised_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8)",
-            )
-            .bind(tbl)
-            .bind(key)
-            .bind(version)
-            .bind(patient_id)
-            .bind(site_id)
-            .bind(code)
-            .bind(w)
-            .bind(at.to_db())
-            .execute(&mut *conn)
-            .await?;
-        }
-        Ok(())
-    }
-
     /// The current version of a record, if the user may see it.
     pub async fn get(
         &self,
@@ -674,10 +220,15 @@ impl Store {
         key: &str,
     ) -> Result<Vec<Version>, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        let cur = current(&mut conn, stem(spec), key)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        if !actor.reads(&cur.site_id) {
+        let site: String = sqlx::query_scalar(
+            "SELECT site_id FROM record_current WHERE tbl = $1 AND record_key = $2",
+        )
+        .bind(stem(spec))
+        .bind(key)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        if !actor.reads(&site) {
             return Err(StoreError::NotFound);
         }
         let rows = sqlx::query(
@@ -892,9 +443,9 @@ pub(crate) async fn append_version(
         .rows_affected(),
     };
     if moved != 1 {
-        let now = current(conn, v.tbl, v.key)
+        let now = current_version(conn, v.tbl, v.key)
             .await?
-            .map_or(v.version, |c| c.version);
+            .unwrap_or(v.version);
         return Err(StoreError::Conflict {
             expected: v.version - 1,
             current: now,
@@ -914,27 +465,53 @@ pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     }
 }
 
-/// Opens a write transaction on a fresh connection.
-pub(crate) async fn begin(
-    store: &Store,
-) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
+/// A write transaction on a connection of its own, holding SQLite's
+/// writer lock so it queues behind the group commit instead of spinning in
+/// SQLite's busy handler.
+pub(crate) struct WriteTx {
+    conn: sqlx::pool::PoolConnection<sqlx::Any>,
+    _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.conn
+    }
+}
+
+/// Opens a write transaction.
+pub(crate) async fn begin(store: &Store) -> Result<WriteTx, StoreError> {
+    let writer = match &store.writer {
+        Some(group) => Some(group.lock().await),
+        None => None,
+    };
     let mut conn = store.pool.acquire().await?;
     conn.execute(store.begin_write()).await?;
-    Ok(conn)
+    Ok(WriteTx {
+        conn,
+        _writer: writer,
+    })
 }
 
 /// Ends a transaction begun with [`begin`]: commit on success, roll back otherwise.
 pub(crate) async fn finish<T>(
-    mut conn: sqlx::pool::PoolConnection<sqlx::Any>,
+    mut tx: WriteTx,
     outcome: Result<T, StoreError>,
 ) -> Result<T, StoreError> {
     match outcome {
         Ok(v) => {
-            conn.execute("COMMIT").await?;
+            tx.execute("COMMIT").await?;
             Ok(v)
         }
         Err(e) => {
-            let _ = conn.execute("ROLLBACK").await;
+            let _ = tx.execute("ROLLBACK").await;
             Err(e)
         }
     }

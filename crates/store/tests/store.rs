@@ -509,3 +509,86 @@ async fn logins_are_throttled_and_sessions_are_shared_through_the_database() {
         store.close().await;
     }
 }
+
+/// A burst of concurrent changes, as a busy site day sends them: on SQLite
+/// they share group commits, decided outside the writer lock and checked
+/// again under it. Every acknowledged change is stored once with its audit
+/// entry; a duplicate natural key lets one through; a refused change spoils
+/// none of its batch.
+#[tokio::test]
+async fn a_burst_of_concurrent_changes_stores_each_acknowledged_change_once() {
+    for (db, store) in both_with_bundle_60("burst").await {
+        let ae = table("adverse_events").unwrap();
+        let patients = table("patients").unwrap();
+        let dm = data_manager();
+        let mut registered = Vec::new();
+        for n in 1..=12 {
+            let id = format!("P{n:03}");
+            let p = store.get(&dm, patients, &id).await.unwrap();
+            registered.push((
+                id,
+                p.fields["registration_date"].as_str().unwrap().to_owned(),
+            ));
+        }
+        let audit_before = store.audit_trail(&dm, None).await.unwrap().len();
+        let mut tasks = Vec::new();
+        let mut write = |cells: Vec<String>| {
+            let store = store.clone();
+            let dm = dm.clone();
+            tasks.push(tokio::spawn(async move {
+                let ae_id = cells[1].clone();
+                let outcome = store
+                    .write(&dm, ae, RecordChange::Insert { cells }, None)
+                    .await;
+                (ae_id, outcome)
+            }));
+        };
+        for i in 0..48 {
+            let (patient, day) = &registered[i % registered.len()];
+            write(ae_cells(patient, &format!("AE8{i:03}"), "1", day));
+        }
+        for (patient, day) in registered.iter().take(5) {
+            write(ae_cells(patient, "AE8999", "2", day));
+        }
+        let mut unknown_term = ae_cells(&registered[0].0, "AE8998", "1", &registered[0].1);
+        unknown_term[2] = "Sepsis syndrome".into();
+        write(unknown_term);
+
+        let mut stored = Vec::new();
+        let mut duplicates = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                (id, Ok(w)) => {
+                    assert_eq!((w.record.key.as_str(), w.record.version), (id.as_str(), 1));
+                    stored.push(id);
+                }
+                (id, Err(StoreError::Invalid(errors))) if id == "AE8999" => {
+                    assert_eq!(errors[0].field.as_deref(), Some("ae_id"), "{errors:?}");
+                    duplicates += 1;
+                }
+                (id, Err(StoreError::Invalid(errors))) if id == "AE8998" => {
+                    assert!(errors.iter().any(|e| e.field.as_deref() == Some("term")));
+                }
+                (id, other) => panic!("{id} on {}: {other:?}", db.url),
+            }
+        }
+        assert_eq!(stored.len(), 49, "48 new AEs and one of the duplicates");
+        assert_eq!(duplicates, 4);
+        for id in &stored {
+            let r = store.get(&dm, ae, id).await.unwrap();
+            assert_eq!(r.version, 1, "{id}");
+            assert_eq!(store.history(&dm, ae, id).await.unwrap().len(), 1, "{id}");
+        }
+        assert!(matches!(
+            store.get(&dm, ae, "AE8998").await,
+            Err(StoreError::NotFound)
+        ));
+        let audit_after = store.audit_trail(&dm, None).await.unwrap().len();
+        assert_eq!(
+            audit_after - audit_before,
+            49,
+            "one audit entry per stored change"
+        );
+        store.close().await;
+    }
+}

@@ -113,9 +113,10 @@ struct Measured {
 }
 
 /// Runs `clients` loops of `op` for `seconds`, each op timed.
-async fn drive<F, Fut>(clients: Vec<Client>, seconds: u64, op: F) -> Measured
+async fn drive<C, F, Fut>(clients: Vec<C>, seconds: u64, op: F) -> Measured
 where
-    F: Fn(Arc<Client>, u64) -> Fut + Send + Sync + Copy + 'static,
+    C: Send + Sync + 'static,
+    F: Fn(Arc<C>, u64) -> Fut + Send + Sync + Copy + 'static,
     Fut: std::future::Future<Output = bool> + Send,
 {
     let counter = Arc::new(AtomicU64::new(0));
@@ -213,6 +214,21 @@ async fn write_ae(c: Arc<Client>, n: u64) -> bool {
     }
 }
 
+/// The same new AE written straight through the store: the audited write
+/// path and group commit without HTTP, sessions or JSON.
+async fn store_write_ae(s: Arc<(Store, store::Actor)>, n: u64) -> bool {
+    let id = NEXT_AE.fetch_add(1, Ordering::Relaxed);
+    let (patient, onset) = patient(n);
+    let spec = store::table("adverse_events").expect("a bundle table");
+    let record = json!({"patient_id": patient, "ae_id": format!("LOAD{id:08}"), "term": "Fatigue", "grade": 1,
+                        "onset_date": onset, "serious": false, "relatedness": "unlikely"});
+    let cells =
+        store::cells_from_json(spec, record.as_object().expect("an object")).expect("valid");
+    s.0.write(&s.1, spec, store::RecordChange::Insert { cells }, None)
+        .await
+        .is_ok()
+}
+
 async fn read_casebook(c: Arc<Client>, n: u64) -> bool {
     let (patient, _) = patient(n);
     match c
@@ -271,6 +287,20 @@ async fn run_backend(name: &str, db: TestDb, seconds: u64) -> Vec<String> {
                 m.errors
             ));
         }
+    }
+    for clients in [32usize] {
+        let actor = admin();
+        let cs = (0..clients)
+            .map(|_| (store.clone(), actor.clone()))
+            .collect();
+        let m = drive(cs, seconds, store_write_ae).await;
+        rows.push(format!(
+            "| {name} | audited writes through the store, no HTTP | {clients} | {:.0}/s | {:.1} ms | {:.1} ms | {:.2} |",
+            m.rate,
+            m.p50_ms,
+            m.p99_ms,
+            m.rate / limit
+        ));
     }
     for clients in [8usize] {
         let mut cs = Vec::new();

@@ -1,0 +1,309 @@
+//! Group commit for SQLite, whose one writer would otherwise pay a durable
+//! commit (an fsync) per change and decide every change alone.
+//!
+//! A change is decided first, outside the writer lock, on a reading
+//! connection: the read and the edit checks of concurrent changes run side
+//! by side on every core, and a refusal is answered at once. The decided
+//! change then joins a queue. Whoever takes the writer lock next runs every
+//! queued change in one transaction: a change whose [`Stamp`] still holds
+//! (nothing it read has changed since) and whose patient no earlier change
+//! of the batch touched is written as decided; any other is decided again
+//! inside the transaction, seeing everything before it, exactly as if the
+//! changes had committed one by one. One commit, and only then the
+//! answers: nothing is acknowledged before it is durable. If the batch
+//! cannot be written (a natural key taken by a change decided at the same
+//! time, say), each change runs again alone.
+//!
+//! The batch runs in a task of its own, so a client that hangs up while its
+//! change is being written cannot cancel the others. The writer lock is
+//! also taken by the store's other writes (imports, logins, the lock
+//! itself), which then queue instead of spinning in SQLite's busy handler.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use sqlx::{AnyConnection, Executor, Row};
+use tokio::sync::{OwnedMutexGuard, oneshot};
+use trial::bundle::FileSpec;
+
+use crate::access::Actor;
+use crate::apply::{Failure, write_changes};
+use crate::error::StoreError;
+use crate::records::{RecordChange, Written, stem};
+use crate::state::MANIFEST;
+use crate::write::{Prepared, Stamp, prepare, write_alone};
+use crate::{Backend, Store, begin_write};
+
+/// Changes one transaction takes at most, bounding the latency of its last.
+const MOST_PER_BATCH: usize = 64;
+
+/// A change as submitted: who, which table, what, why.
+pub(crate) struct Change {
+    pub actor: Actor,
+    pub spec: &'static FileSpec,
+    pub change: RecordChange,
+    pub reason: Option<String>,
+}
+
+/// A decided change waiting for its commit.
+struct Job {
+    change: Change,
+    decided: Prepared,
+    reply: oneshot::Sender<Result<Written, StoreError>>,
+}
+
+/// The queue of decided changes and the writer lock.
+#[derive(Default)]
+pub(crate) struct GroupCommit {
+    queue: Mutex<Vec<Job>>,
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl std::fmt::Debug for GroupCommit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupCommit").finish_non_exhaustive()
+    }
+}
+
+impl GroupCommit {
+    /// Waits for the writer lock (for writes other than record changes).
+    pub async fn lock(&self) -> OwnedMutexGuard<()> {
+        self.lock.clone().lock_owned().await
+    }
+
+    /// Decides a change, queues it and waits for its outcome after its
+    /// commit.
+    pub async fn submit(&self, store: &Store, change: Change) -> Result<Written, StoreError> {
+        let decided = {
+            let mut conn = store.pool.acquire().await?;
+            prepare(
+                &mut conn,
+                &change.actor,
+                change.spec,
+                change.change.clone(),
+                change.reason.as_deref(),
+            )
+            .await?
+        };
+        let (reply, mut outcome) = oneshot::channel();
+        self.queue.lock().expect("not poisoned").push(Job {
+            change,
+            decided,
+            reply,
+        });
+        loop {
+            tokio::select! {
+                biased;
+                done = &mut outcome => {
+                    return done.unwrap_or_else(|_| {
+                        Err(StoreError::Database("the writer stopped before the change was committed".into()))
+                    });
+                }
+                guard = self.lock.clone().lock_owned() => {
+                    let batch = self.take();
+                    if !batch.is_empty() {
+                        let store = store.clone();
+                        tokio::spawn(async move {
+                            store.commit_batch(batch).await;
+                            drop(guard);
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    fn take(&self) -> Vec<Job> {
+        let mut queue = self.queue.lock().expect("not poisoned");
+        let n = queue.len().min(MOST_PER_BATCH);
+        queue.drain(..n).collect()
+    }
+}
+
+impl Store {
+    /// Runs a batch in one transaction and answers each change after the
+    /// commit; if the batch cannot be written, each change runs again on
+    /// its own, so one bad change costs the others only time.
+    async fn commit_batch(&self, batch: Vec<Job>) {
+        let mut changes = Vec::with_capacity(batch.len());
+        let mut replies = Vec::with_capacity(batch.len());
+        for job in batch {
+            changes.push((job.change, Some(job.decided)));
+            replies.push(job.reply);
+        }
+        match self.try_batch(&mut changes).await {
+            Ok(outcomes) => {
+                for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                    let _ = reply.send(outcome);
+                }
+            }
+            Err(_) => {
+                for (reply, (c, _)) in replies.into_iter().zip(changes) {
+                    let outcome = write_alone(
+                        &self.pool,
+                        Backend::Sqlite,
+                        &c.actor,
+                        c.spec,
+                        c.change,
+                        c.reason.as_deref(),
+                    )
+                    .await;
+                    let _ = reply.send(outcome);
+                }
+            }
+        }
+    }
+
+    async fn try_batch(
+        &self,
+        changes: &mut [(Change, Option<Prepared>)],
+    ) -> Result<Vec<Result<Written, StoreError>>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        conn.execute(begin_write(Backend::Sqlite)).await?;
+        let mut outcomes: Vec<Result<Written, StoreError>> = Vec::with_capacity(changes.len());
+        let decided = decide_and_write(&mut conn, changes, &mut outcomes).await;
+        match decided {
+            Ok(written) => {
+                conn.execute("COMMIT").await?;
+                for (i, p) in written {
+                    outcomes[i] = Ok(p.written());
+                }
+                Ok(outcomes)
+            }
+            Err(e) => {
+                let _ = conn.execute("ROLLBACK").await;
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Inside the batch's transaction: keeps each decision whose stamp holds,
+/// decides the others again, and writes them all. Returns the written
+/// changes by their index; `outcomes` gets a slot per change, holding the
+/// refusals.
+async fn decide_and_write(
+    conn: &mut AnyConnection,
+    changes: &mut [(Change, Option<Prepared>)],
+    outcomes: &mut Vec<Result<Written, StoreError>>,
+) -> Result<Vec<(usize, Prepared)>, StoreError> {
+    let stamps = current_stamps(conn, changes.iter().filter_map(|(_, p)| p.as_ref())).await?;
+    let mut written: Vec<(usize, Prepared)> = Vec::with_capacity(changes.len());
+    let mut pending: Vec<Prepared> = Vec::new();
+    let mut pending_at: Vec<usize> = Vec::new();
+    // Patients and records changed earlier in this batch.
+    let mut patients: HashSet<String> = HashSet::new();
+    let mut records: HashSet<(&'static str, String)> = HashSet::new();
+    for (i, (change, decided)) in changes.iter_mut().enumerate() {
+        // A placeholder until the batch commits.
+        outcomes.push(Err(StoreError::NotFound));
+        let decided = decided.take().expect("each change is decided once");
+        let touched = patients.contains(&decided.patient_id)
+            || records.contains(&(stem(change.spec), decided.key.clone()));
+        let holds = !touched && stamps.holds(&decided);
+        let decided = if holds {
+            decided
+        } else {
+            if touched && !pending.is_empty() {
+                write_changes(conn, &pending).await.map_err(failure)?;
+                written.extend(pending_at.drain(..).zip(pending.drain(..)));
+            }
+            match prepare(
+                conn,
+                &change.actor,
+                change.spec,
+                change.change.clone(),
+                change.reason.as_deref(),
+            )
+            .await
+            {
+                Ok(p) => p,
+                Err(refused) => {
+                    outcomes[i] = Err(refused);
+                    continue;
+                }
+            }
+        };
+        patients.insert(decided.patient_id.clone());
+        records.insert((stem(change.spec), decided.key.clone()));
+        pending.push(decided);
+        pending_at.push(i);
+    }
+    write_changes(conn, &pending).await.map_err(failure)?;
+    written.extend(pending_at.into_iter().zip(pending));
+    Ok(written)
+}
+
+/// The stamps as they are now, under the writer lock.
+struct Stamps {
+    locked: bool,
+    manifest: Option<i64>,
+    patients: HashMap<String, i64>,
+}
+
+impl Stamps {
+    fn holds(&self, p: &Prepared) -> bool {
+        !self.locked
+            && p.stamp
+                == Stamp {
+                    patient: self.patients.get(&p.patient_id).copied(),
+                    manifest: self.manifest,
+                }
+    }
+}
+
+/// Reads the lock, the manifest's version and each patient's last version
+/// in one query.
+async fn current_stamps(
+    conn: &mut AnyConnection,
+    decided: impl Iterator<Item = &Prepared>,
+) -> Result<Stamps, StoreError> {
+    let mut sql = String::from(
+        "SELECT 'M', version, '' FROM record_current WHERE tbl = $1 AND record_key = 'manifest'
+         UNION ALL SELECT 'L', locked, '' FROM trial_state WHERE id = 1
+         UNION ALL SELECT 'S', MAX(seq), patient_id FROM record_versions WHERE patient_id IN (",
+    );
+    let mut ids: Vec<&str> = decided.map(|p| p.patient_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    for n in 0..ids.len().max(1) {
+        sql.push_str(if n == 0 { "$" } else { ", $" });
+        sql.push_str(&(n + 2).to_string());
+    }
+    sql.push_str(") GROUP BY patient_id");
+    let mut q = sqlx::query(&sql).persistent(false).bind(MANIFEST);
+    if ids.is_empty() {
+        q = q.bind("");
+    }
+    for id in ids {
+        q = q.bind(id);
+    }
+    let mut stamps = Stamps {
+        locked: false,
+        manifest: None,
+        patients: HashMap::new(),
+    };
+    for r in q.fetch_all(&mut *conn).await? {
+        let kind: String = r.get(0);
+        let n: Option<i64> = r.get(1);
+        match kind.as_str() {
+            "M" => stamps.manifest = n,
+            "L" => stamps.locked = n == Some(1),
+            _ => {
+                if let Some(n) = n {
+                    stamps.patients.insert(r.get(2), n);
+                }
+            }
+        }
+    }
+    Ok(stamps)
+}
+
+fn failure(f: Failure) -> StoreError {
+    match f {
+        Failure::Race => {
+            StoreError::Database("a version of the batch was taken by another writer".into())
+        }
+        Failure::Database(e) => e,
+    }
+}

@@ -1,0 +1,579 @@
+//! The one audited write path: insert, change and retract any record of the
+//! bundle, each as a new version with who, when, before, after and why, in
+//! one transaction with its audit entry and data queries.
+//!
+//! A change reads everything it decides on in one query ([`Context`]): the
+//! lock, the manifest, the record, the patient's current records and open
+//! queries; it then decides everything in Rust, and [`crate::apply`]
+//! writes the outcome. sqlx's SQLite driver hands every statement to the
+//! connection's worker thread and back, and a profile of the write path
+//! showed those thread switches costing more than SQLite itself.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Executor, Row};
+use trial::bundle::{FileSpec, MemorySource, read_rows};
+use trial::checks::{Severity, check};
+
+use crate::access::Actor;
+use crate::apply::{Failure, write_changes};
+use crate::clock::Instant;
+use crate::error::{FieldError, StoreError};
+use crate::records::{
+    RecordChange, StoredRecord, Written, column, current_version, fields, parse_cells, stem, table,
+};
+use crate::state::{MANIFEST, parse_manifest};
+use crate::{Backend, Store, begin_write};
+use sqlx::AnyPool;
+
+/// The natural key of a record, where it has one.
+pub(crate) fn natural_key(spec: &FileSpec, cells: &[String]) -> Option<String> {
+    let col = match spec.name {
+        "patients.csv" | "status.csv" => "patient_id",
+        "adverse_events.csv" => "ae_id",
+        _ => return None,
+    };
+    column(spec, col).and_then(|i| cells.get(i).cloned())
+}
+
+fn new_key(spec: &FileSpec) -> String {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).expect("the system has a random source");
+    format!("{}-{}", stem(spec), hex::encode(bytes))
+}
+
+/// The record's current version, as the change finds it.
+struct Current {
+    version: i64,
+    site_id: String,
+    patient_id: String,
+    retracted: bool,
+    recorded_at: String,
+    cells: Vec<String>,
+}
+
+/// A current record of the patient: table, cells.
+type PatientRow = (String, Vec<String>);
+
+/// What a decision read that any later change would alter: the last
+/// version of the patient's records (every change to a patient's records,
+/// queries or site appends a version under the patient) and of the
+/// manifest. A change decided outside the writer lock is written as
+/// decided only if its stamp still holds under the lock.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    pub patient: Option<i64>,
+    pub manifest: Option<i64>,
+}
+
+/// Everything a change decides on, read in one query.
+struct Context {
+    locked: bool,
+    manifest: Option<Vec<String>>,
+    stamp: Stamp,
+    target: Option<Current>,
+    /// The patient's current, not retracted records other than the one
+    /// changed.
+    rows: Vec<PatientRow>,
+    /// The patient's open data queries: (seq, message).
+    open_queries: Vec<(i64, String)>,
+}
+
+/// One query, six parts told apart by `kind`: the record (T), the
+/// patient's other records (P; the patient of the new cells, or else the
+/// record's), the manifest (M), the lock (L), the open queries (Q) and the
+/// patient's last version (S, see [`Stamp`]).
+/// The patient's records come as one row, "table cells" lines joined by
+/// newlines (compact JSON never holds a raw newline): sqlx hands each row
+/// from SQLite's worker thread on its own, and a casebook of rows cost
+/// several times the query. The casts give PostgreSQL a type for every
+/// NULL of the union.
+const CONTEXT: &str = "
+SELECT 'T' AS kind, c.tbl, c.record_key, c.version, c.site_id, c.patient_id, c.retracted, v.recorded_at, v.cells AS body
+  FROM record_current c JOIN record_versions v ON v.seq = c.seq
+ WHERE c.tbl = $1 AND c.record_key = $2
+UNION ALL
+SELECT 'P', CAST(NULL AS TEXT), CAST(NULL AS TEXT), 0, CAST(NULL AS TEXT), CAST(NULL AS TEXT), 0, CAST(NULL AS TEXT),
+       string_agg(c.tbl || ' ' || v.cells, '
+' ORDER BY c.seq)
+  FROM record_current c JOIN record_versions v ON v.seq = c.seq
+ WHERE c.patient_id = COALESCE($3, (SELECT patient_id FROM record_current WHERE tbl = $1 AND record_key = $2))
+   AND c.retracted = 0 AND NOT (c.tbl = $1 AND c.record_key = $2)
+UNION ALL
+SELECT 'M', c.tbl, c.record_key, c.version, c.site_id, c.patient_id, c.retracted, v.recorded_at, v.cells
+  FROM record_current c JOIN record_versions v ON v.seq = c.seq
+ WHERE c.tbl = $4 AND c.record_key = 'manifest'
+UNION ALL
+SELECT 'L', CAST(NULL AS TEXT), CAST(NULL AS TEXT), locked, CAST(NULL AS TEXT), CAST(NULL AS TEXT), 0, CAST(NULL AS TEXT), CAST(NULL AS TEXT)
+  FROM trial_state WHERE id = 1
+UNION ALL
+SELECT 'Q', CAST(NULL AS TEXT), CAST(NULL AS TEXT), seq, CAST(NULL AS TEXT), CAST(NULL AS TEXT), 0, CAST(NULL AS TEXT), message
+  FROM queries
+ WHERE patient_id = COALESCE($3, (SELECT patient_id FROM record_current WHERE tbl = $1 AND record_key = $2))
+   AND status = 'open'
+UNION ALL
+SELECT 'S', CAST(NULL AS TEXT), CAST(NULL AS TEXT), MAX(seq), CAST(NULL AS TEXT), CAST(NULL AS TEXT), 0, CAST(NULL AS TEXT), CAST(NULL AS TEXT)
+  FROM record_versions
+ WHERE patient_id = COALESCE($3, (SELECT patient_id FROM record_current WHERE tbl = $1 AND record_key = $2))";
+
+async fn read_context(
+    conn: &mut AnyConnection,
+    tbl: &str,
+    key: &str,
+    patient: Option<&str>,
+) -> Result<Context, StoreError> {
+    let rows = sqlx::query(CONTEXT)
+        .bind(tbl)
+        .bind(key)
+        .bind(patient)
+        .bind(MANIFEST)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut context = Context {
+        locked: false,
+        manifest: None,
+        stamp: Stamp::default(),
+        target: None,
+        rows: Vec::new(),
+        open_queries: Vec::new(),
+    };
+    for r in rows {
+        let kind: String = r.get(0);
+        let body = |r: &AnyRow| parse_cells(&r.get::<String, _>(8));
+        match kind.as_str() {
+            "T" => {
+                context.target = Some(Current {
+                    version: r.get(3),
+                    site_id: r.get(4),
+                    patient_id: r.get(5),
+                    retracted: r.get::<i64, _>(6) != 0,
+                    recorded_at: r.get(7),
+                    cells: body(&r)?,
+                });
+            }
+            "P" => {
+                for line in r.get::<Option<String>, _>(8).iter().flat_map(|t| t.lines()) {
+                    let (tbl, cells) = line.split_once(' ').ok_or_else(|| {
+                        StoreError::Database(format!("stored record without table: {line}"))
+                    })?;
+                    context.rows.push((tbl.to_owned(), parse_cells(cells)?));
+                }
+            }
+            "M" => {
+                context.stamp.manifest = r.get(3);
+                context.manifest = Some(body(&r)?);
+            }
+            "L" => context.locked = r.get::<i64, _>(3) == 1,
+            "S" => context.stamp.patient = r.get(3),
+            _ => context.open_queries.push((r.get(3), r.get(8))),
+        }
+    }
+    Ok(context)
+}
+
+/// Runs the bundle's row rules and the cross-record checks on the patient's
+/// records as they would be after the change. Errors refuse; warnings are
+/// returned to become data queries.
+fn validate(
+    context: &Context,
+    spec: &FileSpec,
+    after: Option<&[String]>,
+) -> Result<Vec<String>, StoreError> {
+    let Some(manifest) = &context.manifest else {
+        return Err(StoreError::Invalid(vec![FieldError {
+            field: None,
+            rule: "the database has no trial yet: import a bundle first (isatrial import BUNDLE --db URL)".into(),
+        }]));
+    };
+    let manifest = parse_manifest(manifest)?;
+    let mut source = MemorySource::default();
+    let others = context.rows.iter().map(|(t, cells)| {
+        (
+            table(t).expect("stored tables are bundle tables"),
+            cells.as_slice(),
+        )
+    });
+    let changed = after.map(|cells| (spec, cells));
+    for (n, (t, cells)) in others.chain(changed).enumerate() {
+        source.push(t, n as u64 + 1, cells.iter().map(String::as_str).collect());
+    }
+    let data = read_rows(&mut source, Some(manifest)).map_err(|problems| {
+        StoreError::Invalid(
+            problems
+                .into_iter()
+                .map(|p| FieldError {
+                    field: p.column,
+                    rule: p.rule,
+                })
+                .collect(),
+        )
+    })?;
+    let (errors, warnings): (Vec<_>, Vec<_>) = check(&data)
+        .into_iter()
+        .partition(|f| f.severity == Severity::Error);
+    if !errors.is_empty() {
+        return Err(StoreError::Invalid(
+            errors
+                .into_iter()
+                .map(|f| FieldError {
+                    field: None,
+                    rule: format!("{} ({}) [{}]", f.message, f.record, f.check),
+                })
+                .collect(),
+        ));
+    }
+    Ok(warnings
+        .into_iter()
+        .map(|f| format!("{}: {} ({}) [{}]", f.file, f.message, f.record, f.check))
+        .collect())
+}
+
+/// The patient id in a record's cells.
+pub(crate) fn patient_of(spec: &FileSpec, cells: &[String]) -> Option<String> {
+    column(spec, "patient_id")
+        .and_then(|i| cells.get(i))
+        .filter(|p| !p.is_empty())
+        .cloned()
+}
+
+/// The patient and site a record belongs to: a patient record names its
+/// site, any other record takes its patient's.
+fn owner(
+    context: &Context,
+    spec: &FileSpec,
+    cells: &[String],
+) -> Result<(String, String), StoreError> {
+    let Some(patient) = patient_of(spec, cells) else {
+        return Err(StoreError::field("patient_id", "a value is required"));
+    };
+    let site = if spec.name == "patients.csv" {
+        column(spec, "site_id").and_then(|i| cells.get(i)).cloned()
+    } else {
+        context
+            .rows
+            .iter()
+            .find(|(t, _)| t == "patients")
+            .and_then(|(_, cells)| {
+                let patients = table("patients").expect("a bundle table");
+                column(patients, "site_id")
+                    .and_then(|i| cells.get(i))
+                    .cloned()
+            })
+    };
+    match site {
+        Some(site) => Ok((patient, site)),
+        None => Err(StoreError::field(
+            "patient_id",
+            format!("unknown patient id \"{patient}\""),
+        )),
+    }
+}
+
+impl Store {
+    /// Applies one change through the audited path. On SQLite the change
+    /// joins the next group commit; it is answered after its commit either
+    /// way, so nothing is acknowledged before it is durable.
+    pub async fn write(
+        &self,
+        actor: &Actor,
+        spec: &'static FileSpec,
+        change: RecordChange,
+        reason: Option<&str>,
+    ) -> Result<Written, StoreError> {
+        if !actor.role.can_write() {
+            return Err(StoreError::Forbidden(format!(
+                "a {} cannot change trial data",
+                actor.role
+            )));
+        }
+        let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+        match &self.writer {
+            Some(group) => {
+                let change = crate::group_commit::Change {
+                    actor: actor.clone(),
+                    spec,
+                    change,
+                    reason: reason.map(str::to_owned),
+                };
+                group.submit(self, change).await
+            }
+            None => write_alone(&self.pool, self.backend, actor, spec, change, reason).await,
+        }
+    }
+}
+
+/// One change in a transaction of its own. On SQLite only the writer thread
+/// calls this, for a batch it could not write whole.
+pub(crate) async fn write_alone(
+    pool: &AnyPool,
+    backend: Backend,
+    actor: &Actor,
+    spec: &'static FileSpec,
+    change: RecordChange,
+    reason: Option<&str>,
+) -> Result<Written, StoreError> {
+    let mut conn = pool.acquire().await?;
+    conn.execute(begin_write(backend)).await?;
+    let outcome = match prepare(&mut conn, actor, spec, change, reason).await {
+        Ok(prepared) => apply(&mut conn, prepared).await,
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(w) => {
+            conn.execute("COMMIT").await?;
+            Ok(w)
+        }
+        Err(e) => {
+            let _ = conn.execute("ROLLBACK").await;
+            Err(e)
+        }
+    }
+}
+
+/// Reads what a change decides on and makes every decision: each
+/// refusal comes here, before anything is written, so a refused change
+/// leaves its transaction as it found it.
+pub(crate) async fn prepare(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    spec: &'static FileSpec,
+    change: RecordChange,
+    reason: Option<&str>,
+) -> Result<Prepared, StoreError> {
+    let tbl = stem(spec);
+    let (key, expected, after) = match change {
+        RecordChange::Insert { cells } => {
+            let key = natural_key(spec, &cells).unwrap_or_else(|| new_key(spec));
+            (key, None, Some(cells))
+        }
+        RecordChange::Update {
+            key,
+            expected_version,
+            cells,
+        } => (key, Some(expected_version), Some(cells)),
+        RecordChange::Retract {
+            key,
+            expected_version,
+        } => (key, Some(expected_version), None),
+    };
+    let patient = after.as_deref().and_then(|cells| patient_of(spec, cells));
+    let context = read_context(conn, tbl, &key, patient.as_deref()).await?;
+    if context.locked {
+        return Err(StoreError::Locked(
+            "a data manager must unlock it, with a reason, before any change".into(),
+        ));
+    }
+    if expected.is_some() && reason.is_none() {
+        return Err(StoreError::ReasonRequired);
+    }
+    if let Some(cells) = &after
+        && cells.len() != spec.columns.len()
+    {
+        return Err(StoreError::Invalid(vec![FieldError {
+            field: None,
+            rule: format!(
+                "{} has {} columns, got {}",
+                tbl,
+                spec.columns.len(),
+                cells.len()
+            ),
+        }]));
+    }
+    let existing = context.target.as_ref();
+    let before = match (existing, expected) {
+        (Some(cur), _) if !actor.reads(&cur.site_id) => return Err(StoreError::NotFound),
+        (Some(cur), None) if !cur.retracted => return Err(duplicate(spec, &key)),
+        (Some(cur), Some(exp)) if cur.version != exp => {
+            return Err(StoreError::Conflict {
+                expected: exp,
+                current: cur.version,
+            });
+        }
+        (Some(cur), Some(_)) if cur.retracted => return Err(StoreError::NotFound),
+        (None, Some(_)) => return Err(StoreError::NotFound),
+        (Some(cur), _) => Some(cur.cells.clone()),
+        (None, None) => None,
+    };
+    let (patient_id, site_id) = match (&after, existing) {
+        (Some(cells), _) => owner(&context, spec, cells)?,
+        (None, Some(cur)) => (cur.patient_id.clone(), cur.site_id.clone()),
+        (None, None) => return Err(StoreError::NotFound),
+    };
+    if let Some(cur) = existing
+        && !actor.writes(&cur.site_id)
+    {
+        return Err(StoreError::Forbidden(format!(
+            "{} cannot change records of site {}",
+            actor.user, cur.site_id
+        )));
+    }
+    if !actor.reads(&site_id) {
+        return Err(if existing.is_some() {
+            StoreError::Forbidden(format!(
+                "{} cannot move a patient to site {site_id}",
+                actor.user
+            ))
+        } else {
+            StoreError::field("patient_id", format!("unknown patient id \"{patient_id}\""))
+        });
+    }
+    if !actor.writes(&site_id) {
+        return Err(StoreError::Forbidden(format!(
+            "{} cannot change records of site {site_id}",
+            actor.user
+        )));
+    }
+    if let (Some(cur), Some(_)) = (existing, &after)
+        && cur.patient_id != patient_id
+    {
+        return Err(StoreError::field(
+            "patient_id",
+            "a record cannot move to another patient; retract it and enter it anew",
+        ));
+    }
+    if spec.name == "patients.csv" && after.is_none() {
+        let others = context.rows.iter().filter(|(t, _)| t != "patients").count();
+        if others > 0 {
+            return Err(StoreError::Invalid(vec![FieldError {
+                field: None,
+                rule: format!(
+                    "patient {patient_id} still has {others} records: retract them first"
+                ),
+            }]));
+        }
+    }
+    let warnings = validate(&context, spec, after.as_deref())?;
+
+    let version = existing.map_or(1, |c| c.version + 1);
+    let mut at = Instant::now();
+    if let Some(cur) = existing
+        && let Ok(prev) = cur.recorded_at.parse::<Instant>()
+        && at <= prev
+    {
+        // Versions of one record keep time order even across servers
+        // whose clocks differ, so "as of" never sees them out of order.
+        at = prev.plus_micros(1);
+    }
+    let stored_cells = after.clone().or_else(|| before.clone()).unwrap_or_default();
+    let closes = context
+        .open_queries
+        .iter()
+        .filter(|(_, m)| !warnings.contains(m))
+        .map(|(seq, _)| *seq)
+        .collect();
+    let opens = warnings
+        .iter()
+        .filter(|w| !context.open_queries.iter().any(|(_, m)| m == *w))
+        .cloned()
+        .collect();
+    Ok(Prepared {
+        spec,
+        key,
+        version,
+        site_moved: spec.name == "patients.csv"
+            && existing.is_some_and(|cur| cur.site_id != site_id),
+        patient_id,
+        site_id,
+        cells_json: serde_json::to_string(&stored_cells).expect("strings serialize"),
+        stored_cells,
+        retracted: after.is_none(),
+        action: match (existing, &after) {
+            (None, _) => "insert",
+            (Some(_), Some(_)) => "update",
+            (Some(_), None) => "retract",
+        },
+        before_json: before
+            .as_ref()
+            .map(|c| serde_json::to_string(c).expect("strings serialize")),
+        at_db: at.to_db(),
+        user: actor.user.clone(),
+        reason: reason.map(str::to_owned),
+        detail: None,
+        closes,
+        opens,
+        warnings,
+        stamp: context.stamp,
+    })
+}
+
+/// The refusal of a new record whose natural key is taken.
+fn duplicate(spec: &FileSpec, key: &str) -> StoreError {
+    let field = match spec.name {
+        "adverse_events.csv" => Some("ae_id"),
+        "patients.csv" | "status.csv" => Some("patient_id"),
+        _ => None,
+    };
+    StoreError::Invalid(vec![FieldError {
+        field: field.map(str::to_owned),
+        rule: format!("duplicate: {} already has a record \"{key}\"", stem(spec)),
+    }])
+}
+
+/// Writes one prepared change.
+pub(crate) async fn apply(conn: &mut AnyConnection, p: Prepared) -> Result<Written, StoreError> {
+    match write_changes(conn, std::slice::from_ref(&p)).await {
+        Ok(()) => Ok(p.written()),
+        Err(Failure::Database(e)) => Err(e),
+        // Another writer stored a record of this natural key first.
+        Err(Failure::Race) if p.version == 1 => Err(duplicate(p.spec, &p.key)),
+        Err(Failure::Race) => {
+            // On PostgreSQL a unique violation has aborted the
+            // transaction; the colliding version is then the least the
+            // current one can be.
+            let current = current_version(conn, stem(p.spec), &p.key)
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or(p.version);
+            Err(StoreError::Conflict {
+                expected: p.version - 1,
+                current,
+            })
+        }
+    }
+}
+
+/// A change checked and decided, not yet written: every value of its rows.
+pub(crate) struct Prepared {
+    pub spec: &'static FileSpec,
+    pub key: String,
+    pub version: i64,
+    /// A patient moved to another site: all of its records follow.
+    pub site_moved: bool,
+    pub patient_id: String,
+    pub site_id: String,
+    pub cells_json: String,
+    pub stored_cells: Vec<String>,
+    pub retracted: bool,
+    pub action: &'static str,
+    pub before_json: Option<String>,
+    pub at_db: String,
+    pub user: String,
+    pub reason: Option<String>,
+    pub detail: Option<String>,
+    /// Open data queries of the patient that the change resolves.
+    pub closes: Vec<i64>,
+    /// Warnings that become new data queries on the record.
+    pub opens: Vec<String>,
+    pub warnings: Vec<String>,
+    /// What the decision read.
+    pub stamp: Stamp,
+}
+
+impl Prepared {
+    /// What the write answers once committed.
+    pub(crate) fn written(self) -> Written {
+        Written {
+            record: StoredRecord {
+                table: stem(self.spec),
+                fields: fields(self.spec, &self.stored_cells),
+                key: self.key,
+                version: self.version,
+                patient_id: self.patient_id,
+                site_id: self.site_id,
+                recorded_at: self.at_db,
+                recorded_by: self.user,
+            },
+            queries: self.warnings,
+        }
+    }
+}
