@@ -92,6 +92,10 @@ impl Store {
                 Backend::Postgres => 16,
             })
             .acquire_timeout(Duration::from_secs(30))
+            // The ping before each acquire guards against a server that went
+            // away; an embedded SQLite connection cannot, and its ping is a
+            // hand-off to the connection's thread and back on every request.
+            .test_before_acquire(backend == Backend::Postgres)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
