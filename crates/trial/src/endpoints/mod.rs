@@ -138,6 +138,10 @@ impl<'a> Context<'a> {
             }
         } as u16;
         let cohort = head.cohort.number();
+        // Exactly: the rows of every time-to-event endpoint are kept for
+        // `adtte.csv`, ten million of them at a million patients, and growth
+        // by doubling would leave up to as many unused.
+        self.out.time_to_event.reserve_exact(obs.len());
         self.out
             .time_to_event
             .extend(obs.iter().map(|o| TimeToEvent {

@@ -24,17 +24,8 @@ pub(crate) fn e16(ctx: &mut Context<'_>) {
     let cutoff = ctx.data.cutoff;
     for cohort in COHORTS {
         let fas = ctx.fas(cohort);
-        // The latest questionnaire of each patient at each timepoint,
-        // indexed by the patient's place in the FAS.
-        let mut by_patient: Vec<[Option<Scores>; 5]> = vec![[None; 5]; fas.len()];
-        for (k, &p) in fas.iter().enumerate() {
-            for q in ctx.books.get(p).qlq_c30.iter().filter(|q| q.date <= cutoff) {
-                by_patient[k][tp_index(q.timepoint)] = Some(score(&q.items));
-            }
-        }
-        let place: rustc_hash::FxHashMap<PatientIx, usize> =
-            fas.iter().enumerate().map(|(k, &p)| (p, k)).collect();
-        let scored = |p: PatientIx, tp: QlqTimepoint| by_patient[place[&p]][tp_index(tp)].as_ref();
+        let scores = Scored::of(ctx, &fas, cutoff);
+        let scored = |p: PatientIx, tp: QlqTimepoint| scores.get(p, tp);
         let mut rows = Vec::new();
         let mut change_rows = Vec::new();
         let mut compliance_rows = Vec::new();
@@ -66,10 +57,7 @@ pub(crate) fn e16(ctx: &mut Context<'_>) {
                 .map(|(k, s)| (Some(k), Some(s)))
                 .chain([(None, None)])
             {
-                let pick = |s: &Scores| match k {
-                    Some(k) => s.scales[k],
-                    None => s.summary,
-                };
+                let pick = |s: &Packed| s.get(k);
                 let (who, values): (Vec<PatientIx>, Vec<f64>) = received
                     .iter()
                     .filter_map(|&p| pick(scored(p, tp)?).map(|v| (p, v)))
@@ -160,6 +148,75 @@ pub(crate) fn e16(ctx: &mut Context<'_>) {
             &["timepoint", "received/expected (%)"],
             compliance_rows,
         );
+    }
+}
+
+/// The latest questionnaire of each FAS patient at each timepoint, scored
+/// once. Only questionnaires received take room (about two and a half per
+/// patient, against five slots of sixteen optional scores each, which at a
+/// million patients took most of a gigabyte).
+struct Scored {
+    /// Per patient in the FAS, by its place: the index of its scores at
+    /// each timepoint, or `u32::MAX`.
+    slots: Vec<[u32; 5]>,
+    place: rustc_hash::FxHashMap<PatientIx, u32>,
+    scores: Vec<Packed>,
+}
+
+const NONE: u32 = u32::MAX;
+
+impl Scored {
+    fn of(ctx: &Context<'_>, fas: &[PatientIx], cutoff: crate::Date) -> Scored {
+        let mut slots = vec![[NONE; 5]; fas.len()];
+        let received = fas.iter().map(|&p| ctx.books.get(p).qlq_c30.len()).sum();
+        let mut scores = Vec::with_capacity(received);
+        for (k, &p) in fas.iter().enumerate() {
+            for q in ctx.books.get(p).qlq_c30.iter().filter(|q| q.date <= cutoff) {
+                let slot = &mut slots[k][tp_index(q.timepoint)];
+                let packed = Packed::of(&score(&q.items));
+                if *slot == NONE {
+                    *slot = u32::try_from(scores.len()).expect("fewer than 4e9 questionnaires");
+                    scores.push(packed);
+                } else {
+                    scores[*slot as usize] = packed;
+                }
+            }
+        }
+        let place = fas
+            .iter()
+            .enumerate()
+            .map(|(k, &p)| (p, k as u32))
+            .collect();
+        Scored {
+            slots,
+            place,
+            scores,
+        }
+    }
+
+    fn get(&self, p: PatientIx, tp: QlqTimepoint) -> Option<&Packed> {
+        let slot = self.slots[self.place[&p] as usize][tp_index(tp)];
+        (slot != NONE).then(|| &self.scores[slot as usize])
+    }
+}
+
+/// Scores of one questionnaire, a missing score as NaN (a score is never
+/// NaN): 128 bytes instead of 264.
+struct Packed([f64; 16]);
+
+impl Packed {
+    fn of(s: &Scores) -> Packed {
+        let mut v = [f64::NAN; 16];
+        for (out, x) in v.iter_mut().zip(s.scales.iter().chain([&s.summary])) {
+            *out = x.unwrap_or(f64::NAN);
+        }
+        Packed(v)
+    }
+
+    /// Scale `k`, or the summary score for `None`.
+    fn get(&self, k: Option<usize>) -> Option<f64> {
+        let v = self.0[k.unwrap_or(15)];
+        (!v.is_nan()).then_some(v)
     }
 }
 
