@@ -34,24 +34,42 @@ impl From<sqlx::Error> for Failure {
 }
 
 /// A value for a statement parameter.
+#[derive(Clone, Copy)]
 enum Param<'a> {
     Text(Option<&'a str>),
     Int(Option<i64>),
 }
 
+use Param::{Int, Text};
+
+fn text(s: &str) -> Param<'_> {
+    Text(Some(s))
+}
+
+fn int(n: i64) -> Param<'static> {
+    Int(Some(n))
+}
+
 /// A statement being built: SQL text with `$n` parameters and their values.
-#[derive(Default)]
 struct Statement<'a> {
     sql: String,
     params: Vec<Param<'a>>,
+    rows: usize,
 }
 
 impl<'a> Statement<'a> {
-    fn new(sql: &str) -> Self {
+    /// A statement starting with `sql`.
+    fn sql(sql: &str) -> Self {
         Statement {
             sql: sql.to_owned(),
             params: Vec::new(),
+            rows: 0,
         }
+    }
+
+    /// `INSERT INTO table (columns) VALUES `, rows to follow.
+    fn insert(table: &str, columns: &str) -> Self {
+        Self::sql(&format!("INSERT INTO {table} ({columns}) VALUES "))
     }
 
     /// Appends `$n` for a new parameter.
@@ -62,21 +80,31 @@ impl<'a> Statement<'a> {
         self
     }
 
-    fn text(&mut self, s: &'a str) -> &mut Self {
-        self.param(Param::Text(Some(s)))
-    }
-
-    fn opt_text(&mut self, s: Option<&'a str>) -> &mut Self {
-        self.param(Param::Text(s))
-    }
-
-    fn int(&mut self, n: i64) -> &mut Self {
-        self.param(Param::Int(Some(n)))
-    }
-
     fn raw(&mut self, s: &str) -> &mut Self {
         self.sql.push_str(s);
         self
+    }
+
+    /// Appends values: `$k, $k+1, …`.
+    fn values(&mut self, values: &[Param<'a>]) -> &mut Self {
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                self.raw(", ");
+            }
+            self.param(*v);
+        }
+        self
+    }
+
+    /// Starts a row of values: `(` or `, (`.
+    fn open_row(&mut self) -> &mut Self {
+        self.rows += 1;
+        self.raw(if self.rows == 1 { "(" } else { ", (" })
+    }
+
+    /// Appends one row of values: `($k, $k+1, …)`.
+    fn row(&mut self, values: &[Param<'a>]) -> &mut Self {
+        self.open_row().values(values).raw(")")
     }
 
     /// Runs the statement, returning the rows it touched. Built anew for
@@ -85,8 +113,8 @@ impl<'a> Statement<'a> {
         let mut q = sqlx::query(&self.sql).persistent(false);
         for p in self.params {
             q = match p {
-                Param::Text(t) => q.bind(t),
-                Param::Int(n) => q.bind(n),
+                Text(t) => q.bind(t),
+                Int(n) => q.bind(n),
             };
         }
         Ok(q.execute(conn).await?.rows_affected())
@@ -105,32 +133,23 @@ pub(crate) async fn write_changes(
     }
     let n = changes.len() as u64;
 
-    let mut versions = Statement::new(
-        "INSERT INTO record_versions (tbl, record_key, version, patient_id, site_id, cells, retracted, recorded_at, recorded_by, reason) VALUES ",
+    let mut versions = Statement::insert(
+        "record_versions",
+        "tbl, record_key, version, patient_id, site_id, cells, retracted, recorded_at, recorded_by, reason",
     );
-    for (i, c) in changes.iter().enumerate() {
-        versions.raw(if i == 0 { "(" } else { ", (" });
-        versions
-            .text(stem(c.spec))
-            .raw(", ")
-            .text(&c.key)
-            .raw(", ")
-            .int(c.version)
-            .raw(", ")
-            .text(&c.patient_id)
-            .raw(", ")
-            .text(&c.site_id)
-            .raw(", ")
-            .text(&c.cells_json)
-            .raw(", ")
-            .int(i64::from(c.retracted))
-            .raw(", ")
-            .text(&c.at_db)
-            .raw(", ")
-            .text(&c.user)
-            .raw(", ")
-            .opt_text(c.reason.as_deref())
-            .raw(")");
+    for c in changes {
+        versions.row(&[
+            text(stem(c.spec)),
+            text(&c.key),
+            int(c.version),
+            text(&c.patient_id),
+            text(&c.site_id),
+            text(&c.cells_json),
+            int(i64::from(c.retracted)),
+            text(&c.at_db),
+            text(&c.user),
+            Text(c.reason.as_deref()),
+        ]);
     }
     if versions.run(conn).await? != n {
         return Err(Failure::Race);
@@ -138,28 +157,25 @@ pub(crate) async fn write_changes(
 
     // Each pointer moves from the version the change was decided on; the
     // new version's seq is looked up by its unique key.
-    let mut current = Statement::new(
-        "INSERT INTO record_current (tbl, record_key, version, seq, patient_id, site_id, retracted) VALUES ",
+    let mut current = Statement::insert(
+        "record_current",
+        "tbl, record_key, version, seq, patient_id, site_id, retracted",
     );
-    for (i, c) in changes.iter().enumerate() {
-        current.raw(if i == 0 { "(" } else { ", (" });
-        let tbl = current.params.len() + 1;
+    for c in changes {
+        let key = current.params.len() + 1;
         current
-            .text(stem(c.spec))
-            .raw(", ")
-            .text(&c.key)
-            .raw(", ")
-            .int(c.version)
+            .open_row()
+            .values(&[text(stem(c.spec)), text(&c.key), int(c.version)])
             .raw(&format!(
-                ", (SELECT seq FROM record_versions WHERE tbl = ${tbl} AND record_key = ${} AND version = ${}), ",
-                tbl + 1,
-                tbl + 2
+                ", (SELECT seq FROM record_versions WHERE tbl = ${key} AND record_key = ${} AND version = ${}), ",
+                key + 1,
+                key + 2
             ))
-            .text(&c.patient_id)
-            .raw(", ")
-            .text(&c.site_id)
-            .raw(", ")
-            .int(i64::from(c.retracted))
+            .values(&[
+                text(&c.patient_id),
+                text(&c.site_id),
+                int(i64::from(c.retracted)),
+            ])
             .raw(")");
     }
     current.raw(
@@ -172,40 +188,31 @@ pub(crate) async fn write_changes(
     }
 
     for c in changes.iter().filter(|c| c.site_moved) {
-        let mut moved = Statement::new("UPDATE record_current SET site_id = ");
+        let mut moved = Statement::sql("UPDATE record_current SET site_id = ");
         moved
-            .text(&c.site_id)
+            .param(text(&c.site_id))
             .raw(" WHERE patient_id = ")
-            .text(&c.patient_id);
+            .param(text(&c.patient_id));
         moved.run(conn).await?;
     }
 
-    let mut audit = Statement::new(
-        "INSERT INTO audit (at, user_name, action, tbl, record_key, version, before_cells, after_cells, reason, detail) VALUES ",
+    let mut audit = Statement::insert(
+        "audit",
+        "at, user_name, action, tbl, record_key, version, before_cells, after_cells, reason, detail",
     );
-    for (i, c) in changes.iter().enumerate() {
-        audit.raw(if i == 0 { "(" } else { ", (" });
-        audit
-            .text(&c.at_db)
-            .raw(", ")
-            .text(&c.user)
-            .raw(", ")
-            .text(c.action)
-            .raw(", ")
-            .text(stem(c.spec))
-            .raw(", ")
-            .text(&c.key)
-            .raw(", ")
-            .int(c.version)
-            .raw(", ")
-            .opt_text(c.before_json.as_deref())
-            .raw(", ")
-            .opt_text((!c.retracted).then_some(c.cells_json.as_str()))
-            .raw(", ")
-            .opt_text(c.reason.as_deref())
-            .raw(", ")
-            .opt_text(c.detail.as_deref())
-            .raw(")");
+    for c in changes {
+        audit.row(&[
+            text(&c.at_db),
+            text(&c.user),
+            text(c.action),
+            text(stem(c.spec)),
+            text(&c.key),
+            int(c.version),
+            Text(c.before_json.as_deref()),
+            Text((!c.retracted).then_some(c.cells_json.as_str())),
+            Text(c.reason.as_deref()),
+            Text(c.detail.as_deref()),
+        ]);
     }
     audit.run(conn).await?;
 
@@ -214,42 +221,32 @@ pub(crate) async fn write_changes(
         .flat_map(|c| c.closes.iter().copied())
         .collect();
     if !closed.is_empty() {
-        let mut close = Statement::new("UPDATE queries SET status = 'closed' WHERE seq IN (");
-        for (i, seq) in closed.iter().enumerate() {
-            close.raw(if i == 0 { "" } else { ", " }).int(*seq);
-        }
-        close.raw(")");
+        let mut close = Statement::sql("UPDATE queries SET status = 'closed' WHERE seq IN ");
+        let seqs: Vec<Param<'_>> = closed.iter().map(|&s| int(s)).collect();
+        close.row(&seqs);
         close.run(conn).await?;
     }
 
-    let mut opened = Statement::new(
-        "INSERT INTO queries (tbl, record_key, version, patient_id, site_id, check_code, message, status, raised_at) VALUES ",
+    let mut opened = Statement::insert(
+        "queries",
+        "tbl, record_key, version, patient_id, site_id, check_code, message, status, raised_at",
     );
-    let mut any = false;
     for c in changes {
         for message in &c.opens {
-            opened.raw(if any { ", (" } else { "(" });
-            any = true;
-            opened
-                .text(stem(c.spec))
-                .raw(", ")
-                .text(&c.key)
-                .raw(", ")
-                .int(c.version)
-                .raw(", ")
-                .text(&c.patient_id)
-                .raw(", ")
-                .text(&c.site_id)
-                .raw(", ")
-                .text(check_code(message))
-                .raw(", ")
-                .text(message)
-                .raw(", 'open', ")
-                .text(&c.at_db)
-                .raw(")");
+            opened.row(&[
+                text(stem(c.spec)),
+                text(&c.key),
+                int(c.version),
+                text(&c.patient_id),
+                text(&c.site_id),
+                text(check_code(message)),
+                text(message),
+                text("open"),
+                text(&c.at_db),
+            ]);
         }
     }
-    if any {
+    if opened.rows > 0 {
         opened.run(conn).await?;
     }
     Ok(())

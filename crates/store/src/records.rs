@@ -500,11 +500,12 @@ pub(crate) async fn begin(store: &Store) -> Result<WriteTx, StoreError> {
     })
 }
 
-/// Ends a transaction begun with [`begin`]: commit on success, roll back otherwise.
-pub(crate) async fn finish<T>(
-    mut tx: WriteTx,
-    outcome: Result<T, StoreError>,
-) -> Result<T, StoreError> {
+/// Ends a transaction (begun with [`begin`], or on a connection of the
+/// write path): commit on success, roll back otherwise.
+pub(crate) async fn finish<T, C>(mut tx: C, outcome: Result<T, StoreError>) -> Result<T, StoreError>
+where
+    C: std::ops::DerefMut<Target = AnyConnection>,
+{
     match outcome {
         Ok(v) => {
             tx.execute("COMMIT").await?;

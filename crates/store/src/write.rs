@@ -19,7 +19,8 @@ use crate::apply::{Failure, write_changes};
 use crate::clock::Instant;
 use crate::error::{FieldError, StoreError};
 use crate::records::{
-    RecordChange, StoredRecord, Written, column, current_version, fields, parse_cells, stem, table,
+    RecordChange, StoredRecord, Written, column, current_version, fields, finish, parse_cells,
+    stem, table,
 };
 use crate::state::{MANIFEST, parse_manifest};
 use crate::{Backend, Store, begin_write};
@@ -317,16 +318,7 @@ pub(crate) async fn write_alone(
         Ok(prepared) => apply(&mut conn, prepared).await,
         Err(e) => Err(e),
     };
-    match outcome {
-        Ok(w) => {
-            conn.execute("COMMIT").await?;
-            Ok(w)
-        }
-        Err(e) => {
-            let _ = conn.execute("ROLLBACK").await;
-            Err(e)
-        }
-    }
+    finish(conn, outcome).await
 }
 
 /// Reads what a change decides on and makes every decision: each
