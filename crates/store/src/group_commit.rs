@@ -307,3 +307,134 @@ fn failure(f: Failure) -> StoreError {
         Failure::Database(e) => e,
     }
 }
+
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use super::*;
+    use crate::records::table;
+    use crate::testing::{TestDb, admin, bundle_60, data_manager};
+
+    fn cells(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    fn new_ae(patient: &str, ae_id: &str, onset: &str) -> Change {
+        Change {
+            actor: data_manager(),
+            spec: table("adverse_events").unwrap(),
+            change: RecordChange::Insert {
+                cells: cells(&[
+                    patient, ae_id, "Fever", "", "1", onset, "", "false", "possible", "", "",
+                ]),
+            },
+            reason: None,
+        }
+    }
+
+    async fn decide(store: &Store, c: &Change) -> Prepared {
+        let mut conn = store.pool.acquire().await.unwrap();
+        prepare(&mut conn, &c.actor, c.spec, c.change.clone(), None)
+            .await
+            .unwrap()
+    }
+
+    async fn trial() -> (TestDb, Store) {
+        let db = TestDb::sqlite("group-commit").await;
+        let store = db.open().await;
+        store.import_bundle(&admin(), &bundle_60()).await.unwrap();
+        (db, store)
+    }
+
+    /// Only the stamp stands between this change and a wrong write: the
+    /// new AE was valid when decided, the patient's death recorded since
+    /// makes it start after death. (Checked: with the stamp ignored, this
+    /// test fails.)
+    #[tokio::test]
+    async fn a_change_whose_patient_changed_since_its_decision_is_decided_again() {
+        let (_db, store) = trial().await;
+        let dm = data_manager();
+        let ae = new_ae("P001", "AE7001", "2026-02-01");
+        let decided = decide(&store, &ae).await;
+        let status = table("status").unwrap();
+        let before = store.get(&dm, status, "P001").await.unwrap();
+        store
+            .write(
+                &dm,
+                status,
+                RecordChange::Update {
+                    key: "P001".into(),
+                    expected_version: before.version,
+                    cells: cells(&[
+                        "P001",
+                        "2026-01-10",
+                        "dead",
+                        "2026-01-10",
+                        "infection",
+                        "2025-09-20",
+                        "toxicity",
+                        "",
+                    ]),
+                },
+                Some("death reported by the site"),
+            )
+            .await
+            .unwrap();
+        let outcomes = store.try_batch(&mut [(ae, Some(decided))]).await.unwrap();
+        match &outcomes[0] {
+            Err(StoreError::Invalid(errors)) => assert!(
+                errors.iter().any(|e| e.rule.contains("after_death")),
+                "{errors:?}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        let spec = table("adverse_events").unwrap();
+        assert!(matches!(
+            store.get(&dm, spec, "AE7001").await,
+            Err(StoreError::NotFound)
+        ));
+    }
+
+    /// Two new records of one natural key for two patients, decided at the
+    /// same time: the batch of the second cannot be written, so each of its
+    /// changes runs again alone: the duplicate is refused, the other stored.
+    #[tokio::test]
+    async fn a_batch_that_cannot_be_written_runs_each_change_alone() {
+        let (_db, store) = trial().await;
+        let dm = data_manager();
+        let first = new_ae("P003", "AE7100", "2024-08-01");
+        let second = new_ae("P001", "AE7100", "2025-07-01");
+        let other = new_ae("P001", "AE7101", "2025-07-02");
+        let decided_second = decide(&store, &second).await;
+        let decided_other = decide(&store, &other).await;
+        store
+            .write(&dm, first.spec, first.change, None)
+            .await
+            .unwrap();
+        let mut replies = Vec::new();
+        let mut batch = Vec::new();
+        for (change, decided) in [(second, decided_second), (other, decided_other)] {
+            let (reply, outcome) = oneshot::channel();
+            batch.push(Job {
+                change,
+                decided,
+                reply,
+            });
+            replies.push(outcome);
+        }
+        store.commit_batch(batch).await;
+        match replies.remove(0).await.unwrap() {
+            Err(StoreError::Invalid(errors)) => {
+                assert_eq!(errors[0].field.as_deref(), Some("ae_id"), "{errors:?}")
+            }
+            other => panic!("{other:?}"),
+        }
+        let written = replies.remove(0).await.unwrap().unwrap();
+        assert_eq!(written.record.key, "AE7101");
+        let spec = table("adverse_events").unwrap();
+        assert_eq!(
+            store.get(&dm, spec, "AE7100").await.unwrap().patient_id,
+            "P003"
+        );
+        assert_eq!(store.history(&dm, spec, "AE7100").await.unwrap().len(), 1);
+    }
+}
