@@ -28,6 +28,7 @@ use trial::bundle::FileSpec;
 
 use crate::access::Actor;
 use crate::apply::{Failure, write_changes};
+use crate::clock::Instant;
 use crate::error::StoreError;
 use crate::records::{RecordChange, Written, stem};
 use crate::state::MANIFEST;
@@ -205,6 +206,7 @@ async fn decide_and_write(
             decided
         } else {
             if touched && !pending.is_empty() {
+                restamp(&mut pending);
                 write_changes(conn, &pending).await.map_err(failure)?;
                 written.extend(pending_at.drain(..).zip(pending.drain(..)));
             }
@@ -229,9 +231,25 @@ async fn decide_and_write(
         pending.push(decided);
         pending_at.push(i);
     }
+    restamp(&mut pending);
     write_changes(conn, &pending).await.map_err(failure)?;
     written.extend(pending_at.into_iter().zip(pending));
     Ok(written)
+}
+
+/// Dates the changes when they are written, under the writer lock, not
+/// when they were decided (which may be a batch earlier): an analysis "as
+/// of" an instant then sees the changes committed by it, save those of the
+/// commit in flight at that very instant, as before group commit. A change
+/// dated later at its decision (one microsecond past its record's previous
+/// version, against clock skew between servers) keeps that date.
+fn restamp(pending: &mut [Prepared]) {
+    let now = Instant::now().to_db();
+    for p in pending {
+        if p.at_db < now {
+            p.at_db.clone_from(&now);
+        }
+    }
 }
 
 /// The stamps as they are now, under the writer lock.
