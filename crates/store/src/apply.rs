@@ -10,7 +10,7 @@
 use sqlx::AnyConnection;
 
 use crate::error::StoreError;
-use crate::records::{is_unique_violation, stem};
+use crate::records::is_unique_violation;
 use crate::write::Prepared;
 
 /// Why writing failed.
@@ -121,25 +121,69 @@ impl<'a> Statement<'a> {
     }
 }
 
+/// One new version of a record with its audit entry and the data queries
+/// it closes and opens: what every write path (edits, imports, the
+/// cut-off) appends.
+#[derive(Debug, Clone)]
+pub(crate) struct NewVersion {
+    pub tbl: &'static str,
+    pub key: String,
+    /// 1 for a new record; otherwise one past the version the pointer must
+    /// still hold.
+    pub version: i64,
+    pub patient_id: String,
+    pub site_id: String,
+    /// The cells as JSON.
+    pub cells_json: String,
+    pub retracted: bool,
+    /// The audit trail's action: insert, update, retract, import, cutoff.
+    pub action: &'static str,
+    pub before_json: Option<String>,
+    pub at_db: String,
+    pub user: String,
+    pub reason: Option<String>,
+    /// The audit entry's detail.
+    pub detail: Option<String>,
+    /// A patient moved to another site: all of its records follow.
+    pub site_moved: bool,
+    /// Open data queries of the patient that the change resolves.
+    pub closes: Vec<i64>,
+    /// Warnings that become new data queries on the record.
+    pub opens: Vec<String>,
+}
+
+impl AsRef<NewVersion> for NewVersion {
+    fn as_ref(&self) -> &NewVersion {
+        self
+    }
+}
+
+impl AsRef<NewVersion> for Prepared {
+    fn as_ref(&self) -> &NewVersion {
+        &self.row
+    }
+}
+
 /// Writes the changes, which touch distinct records. Every version insert
 /// and pointer move must land; a pointer that is no longer at the version
 /// a change was decided on is a [`Failure::Race`].
-pub(crate) async fn write_changes(
+pub(crate) async fn write_changes<C: AsRef<NewVersion>>(
     conn: &mut AnyConnection,
-    changes: &[Prepared],
+    changes: &[C],
 ) -> Result<(), Failure> {
     if changes.is_empty() {
         return Ok(());
     }
+    let changes: Vec<&NewVersion> = changes.iter().map(AsRef::as_ref).collect();
     let n = changes.len() as u64;
 
     let mut versions = Statement::insert(
         "record_versions",
         "tbl, record_key, version, patient_id, site_id, cells, retracted, recorded_at, recorded_by, reason",
     );
-    for c in changes {
+    for &c in &changes {
         versions.row(&[
-            text(stem(c.spec)),
+            text(c.tbl),
             text(&c.key),
             int(c.version),
             text(&c.patient_id),
@@ -161,11 +205,11 @@ pub(crate) async fn write_changes(
         "record_current",
         "tbl, record_key, version, seq, patient_id, site_id, retracted",
     );
-    for c in changes {
+    for &c in &changes {
         let key = current.params.len() + 1;
         current
             .open_row()
-            .values(&[text(stem(c.spec)), text(&c.key), int(c.version)])
+            .values(&[text(c.tbl), text(&c.key), int(c.version)])
             .raw(&format!(
                 ", (SELECT seq FROM record_versions WHERE tbl = ${key} AND record_key = ${} AND version = ${}), ",
                 key + 1,
@@ -200,12 +244,12 @@ pub(crate) async fn write_changes(
         "audit",
         "at, user_name, action, tbl, record_key, version, before_cells, after_cells, reason, detail",
     );
-    for c in changes {
+    for &c in &changes {
         audit.row(&[
             text(&c.at_db),
             text(&c.user),
             text(c.action),
-            text(stem(c.spec)),
+            text(c.tbl),
             text(&c.key),
             int(c.version),
             Text(c.before_json.as_deref()),
@@ -231,10 +275,10 @@ pub(crate) async fn write_changes(
         "queries",
         "tbl, record_key, version, patient_id, site_id, check_code, message, status, raised_at",
     );
-    for c in changes {
+    for &c in &changes {
         for message in &c.opens {
             opened.row(&[
-                text(stem(c.spec)),
+                text(c.tbl),
                 text(&c.key),
                 int(c.version),
                 text(&c.patient_id),

@@ -30,7 +30,7 @@ use crate::access::Actor;
 use crate::apply::{Failure, write_changes};
 use crate::clock::Instant;
 use crate::error::StoreError;
-use crate::records::{RecordChange, Written, stem};
+use crate::records::{RecordChange, Written};
 use crate::state::MANIFEST;
 use crate::write::{Prepared, Stamp, prepare, write_alone};
 use crate::{Backend, Store, begin_write};
@@ -199,8 +199,8 @@ async fn decide_and_write(
         // A placeholder until the batch commits.
         outcomes.push(Err(StoreError::NotFound));
         let decided = decided.take().expect("each change is decided once");
-        let touched = patients.contains(&decided.patient_id)
-            || records.contains(&(stem(change.spec), decided.key.clone()));
+        let touched = patients.contains(&decided.row.patient_id)
+            || records.contains(&(decided.row.tbl, decided.row.key.clone()));
         let holds = !touched && stamps.holds(&decided);
         let decided = if holds {
             decided
@@ -226,8 +226,8 @@ async fn decide_and_write(
                 }
             }
         };
-        patients.insert(decided.patient_id.clone());
-        records.insert((stem(change.spec), decided.key.clone()));
+        patients.insert(decided.row.patient_id.clone());
+        records.insert((decided.row.tbl, decided.row.key.clone()));
         pending.push(decided);
         pending_at.push(i);
     }
@@ -246,8 +246,8 @@ async fn decide_and_write(
 fn restamp(pending: &mut [Prepared]) {
     let now = Instant::now().to_db();
     for p in pending {
-        if p.at_db < now {
-            p.at_db.clone_from(&now);
+        if p.row.at_db < now {
+            p.row.at_db.clone_from(&now);
         }
     }
 }
@@ -264,7 +264,7 @@ impl Stamps {
         !self.locked
             && p.stamp
                 == Stamp {
-                    patient: self.patients.get(&p.patient_id).copied(),
+                    patient: self.patients.get(&p.row.patient_id).copied(),
                     manifest: self.manifest,
                 }
     }
@@ -281,7 +281,7 @@ async fn current_stamps(
          UNION ALL SELECT 'L', locked, '' FROM trial_state WHERE id = 1
          UNION ALL SELECT 'S', MAX(seq), patient_id FROM record_versions WHERE patient_id IN (",
     );
-    let mut ids: Vec<&str> = decided.map(|p| p.patient_id.as_str()).collect();
+    let mut ids: Vec<&str> = decided.map(|p| p.row.patient_id.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();
     for n in 0..ids.len().max(1) {

@@ -131,10 +131,6 @@ impl Store {
         self.backend
     }
 
-    fn begin_write(&self) -> &'static str {
-        begin_write(self.backend)
-    }
-
     /// Closes the pool, waiting for connections to finish.
     pub async fn close(&self) {
         self.pool.close().await;

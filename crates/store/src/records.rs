@@ -10,7 +10,6 @@ use trial::bundle::{FileSpec, TABLES};
 
 use crate::Store;
 use crate::access::Actor;
-use crate::clock::Instant;
 use crate::error::{FieldError, StoreError};
 
 /// The bundle file of a table name (`adverse_events` or `adverse_events.csv`).
@@ -359,101 +358,6 @@ impl Store {
     }
 }
 
-/// One new version of a record, as every write path appends it.
-pub(crate) struct NewVersion<'a> {
-    pub tbl: &'a str,
-    pub key: &'a str,
-    pub version: i64,
-    pub patient_id: &'a str,
-    pub site_id: &'a str,
-    /// The cells as JSON.
-    pub cells: &'a str,
-    pub retracted: bool,
-    pub at: &'a Instant,
-    pub user: &'a str,
-    pub reason: Option<&'a str>,
-}
-
-/// Appends a version and moves the record's current pointer to it: the two
-/// statements shared by edits, imports and the manifest. `previous` is the
-/// version the pointer must still hold (`None` for a new record); a writer
-/// that got there first is a conflict, never a lost update.
-pub(crate) async fn append_version(
-    conn: &mut AnyConnection,
-    v: &NewVersion<'_>,
-    previous: Option<i64>,
-) -> Result<(), StoreError> {
-    let inserted = sqlx::query(
-        "INSERT INTO record_versions (tbl, record_key, version, patient_id, site_id, cells, retracted, recorded_at, recorded_by, reason)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING seq",
-    )
-    .bind(v.tbl)
-    .bind(v.key)
-    .bind(v.version)
-    .bind(v.patient_id)
-    .bind(v.site_id)
-    .bind(v.cells)
-    .bind(i64::from(v.retracted))
-    .bind(v.at.to_db())
-    .bind(v.user)
-    .bind(v.reason)
-    .fetch_one(&mut *conn)
-    .await;
-    let seq: i64 = match inserted {
-        Ok(row) => row.get(0),
-        Err(e) if is_unique_violation(&e) => {
-            // Another writer stored this version first. On PostgreSQL the
-            // transaction is now aborted, so no further query: the
-            // current version is at least the one that collided.
-            return Err(StoreError::Conflict {
-                expected: v.version - 1,
-                current: v.version,
-            });
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let moved = match previous {
-        Some(prev) => sqlx::query(
-            "UPDATE record_current SET version = $1, seq = $2, site_id = $3, retracted = $4
-             WHERE tbl = $5 AND record_key = $6 AND version = $7",
-        )
-        .bind(v.version)
-        .bind(seq)
-        .bind(v.site_id)
-        .bind(i64::from(v.retracted))
-        .bind(v.tbl)
-        .bind(v.key)
-        .bind(prev)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected(),
-        None => sqlx::query(
-            "INSERT INTO record_current (tbl, record_key, version, seq, patient_id, site_id, retracted)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(v.tbl)
-        .bind(v.key)
-        .bind(v.version)
-        .bind(seq)
-        .bind(v.patient_id)
-        .bind(v.site_id)
-        .bind(i64::from(v.retracted))
-        .execute(&mut *conn)
-        .await?
-        .rows_affected(),
-    };
-    if moved != 1 {
-        let now = current_version(conn, v.tbl, v.key)
-            .await?
-            .unwrap_or(v.version);
-        return Err(StoreError::Conflict {
-            expected: v.version - 1,
-            current: now,
-        });
-    }
-    Ok(())
-}
-
 pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Database(d) => {
@@ -493,7 +397,7 @@ pub(crate) async fn begin(store: &Store) -> Result<WriteTx, StoreError> {
         None => None,
     };
     let mut conn = store.pool.acquire().await?;
-    conn.execute(store.begin_write()).await?;
+    conn.execute(crate::begin_write(store.backend)).await?;
     Ok(WriteTx {
         conn,
         _writer: writer,

@@ -8,9 +8,10 @@ use trial::{Date, Protocol};
 
 use crate::Store;
 use crate::access::{Actor, Role};
+use crate::apply::{Failure, NewVersion, write_changes};
 use crate::clock::Instant;
 use crate::error::StoreError;
-use crate::records::{NewVersion, append_version, begin, finish, parse_cells};
+use crate::records::{begin, finish, parse_cells};
 
 /// Pseudo-table of the manifest record: cells are the text of
 /// `bundle.toml`, the protocol file's name (empty for the shipped protocol)
@@ -210,18 +211,26 @@ impl Store {
             }
             let new = NewVersion {
                 tbl: MANIFEST,
-                key: "manifest",
+                key: "manifest".into(),
                 version: version + 1,
-                patient_id: "",
-                site_id: "",
-                cells: &after,
+                patient_id: String::new(),
+                site_id: String::new(),
+                cells_json: after,
                 retracted: false,
-                at: &at,
-                user: &actor.user,
-                reason: Some(reason),
+                action: "cutoff",
+                before_json: Some(before),
+                at_db: at.to_db(),
+                user: actor.user.clone(),
+                reason: Some(reason.to_owned()),
+                detail: Some(cutoff.to_string()),
+                site_moved: false,
+                closes: Vec::new(),
+                opens: Vec::new(),
             };
-            append_version(&mut conn, &new, Some(version)).await?;
-            audit(&mut conn, &at, &actor.user, "cutoff", Some((MANIFEST, "manifest", version + 1)), Some(before), Some(after), Some(reason), Some(cutoff.to_string())).await
+            write_changes(&mut conn, &[new]).await.map_err(|f| match f {
+                Failure::Race => StoreError::Conflict { expected: version, current: version + 1 },
+                Failure::Database(e) => e,
+            })
         }
         .await;
         finish(conn, outcome).await

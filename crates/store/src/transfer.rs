@@ -11,9 +11,10 @@ use trial::bundle::{FileSpec, Problem, TABLES, load_bundle};
 
 use crate::Store;
 use crate::access::Actor;
+use crate::apply::{Failure, NewVersion, write_changes};
 use crate::clock::Instant;
 use crate::error::{FieldError, StoreError};
-use crate::records::{NewVersion, append_version, begin, finish, stem};
+use crate::records::{begin, finish, stem};
 use crate::state::{MANIFEST, audit};
 
 /// What an import stored.
@@ -164,10 +165,10 @@ impl Store {
             let at = Instant::now();
             let mut records = Vec::new();
             let manifest = vec![manifest_text.clone(), protocol_name.clone(), protocol_text.clone(), layouts.clone()];
-            insert_version(&mut conn, MANIFEST, "manifest", "", "", &manifest, &at, &actor.user).await?;
-            for (spec, rows) in &tables {
+            let mut rows = vec![imported(MANIFEST, "manifest".into(), "", "", &manifest, &at, &actor.user)];
+            for (spec, table) in &tables {
                 let mut per_patient: HashMap<&str, usize> = HashMap::new();
-                for cells in rows {
+                for cells in table {
                     let patient = cell(spec, cells, "patient_id");
                     let n = per_patient.entry(patient).or_insert(0);
                     *n += 1;
@@ -176,11 +177,15 @@ impl Store {
                         "adverse_events.csv" => cell(spec, cells, "ae_id").to_owned(),
                         _ => format!("{patient}/{}/{n}", stem(spec)),
                     };
-                    let site = sites.get(patient).cloned().unwrap_or_default();
-                    insert_version(&mut conn, stem(spec), &key, patient, &site, cells, &at, &actor.user).await?;
+                    let site = sites.get(patient).map_or("", String::as_str);
+                    rows.push(imported(stem(spec), key, patient, site, cells, &at, &actor.user));
+                    if rows.len() == IMPORT_CHUNK {
+                        write_imported(&mut conn, &mut rows).await?;
+                    }
                 }
-                records.push((stem(spec).to_owned(), rows.len()));
+                records.push((stem(spec).to_owned(), table.len()));
             }
+            write_imported(&mut conn, &mut rows).await?;
             for w in &loaded.warnings {
                 let site = sites.get(&w.patient).cloned().unwrap_or_default();
                 sqlx::query(
@@ -275,41 +280,52 @@ impl Store {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn insert_version(
-    conn: &mut sqlx::AnyConnection,
-    tbl: &str,
-    key: &str,
+/// Imported rows written at a time: a few thousand parameters per
+/// statement, well inside both engines' limits.
+const IMPORT_CHUNK: usize = 500;
+
+/// The first version of an imported record, audited as "import".
+fn imported(
+    tbl: &'static str,
+    key: String,
     patient: &str,
     site: &str,
     cells: &[String],
     at: &Instant,
     user: &str,
-) -> Result<(), StoreError> {
-    let json = serde_json::to_string(cells).expect("strings serialize");
-    let version = NewVersion {
+) -> NewVersion {
+    NewVersion {
         tbl,
         key,
         version: 1,
-        patient_id: patient,
-        site_id: site,
-        cells: &json,
+        patient_id: patient.to_owned(),
+        site_id: site.to_owned(),
+        cells_json: serde_json::to_string(cells).expect("strings serialize"),
         retracted: false,
-        at,
-        user,
-        reason: Some("import"),
-    };
-    append_version(conn, &version, None).await?;
-    audit(
-        conn,
-        at,
-        user,
-        "import",
-        Some((tbl, key, 1)),
-        None,
-        Some(json),
-        Some("import"),
-        None,
-    )
-    .await
+        action: "import",
+        before_json: None,
+        at_db: at.to_db(),
+        user: user.to_owned(),
+        reason: Some("import".into()),
+        detail: None,
+        site_moved: false,
+        closes: Vec::new(),
+        opens: Vec::new(),
+    }
+}
+
+async fn write_imported(
+    conn: &mut sqlx::AnyConnection,
+    rows: &mut Vec<NewVersion>,
+) -> Result<(), StoreError> {
+    write_changes(conn, rows).await.map_err(|f| match f {
+        // A key taken twice: the second is a conflict with the first.
+        Failure::Race => StoreError::Conflict {
+            expected: 0,
+            current: 1,
+        },
+        Failure::Database(e) => e,
+    })?;
+    rows.clear();
+    Ok(())
 }

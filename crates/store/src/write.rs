@@ -15,7 +15,7 @@ use trial::bundle::{FileSpec, MemorySource, read_rows};
 use trial::checks::{Severity, check};
 
 use crate::access::Actor;
-use crate::apply::{Failure, write_changes};
+use crate::apply::{Failure, NewVersion, write_changes};
 use crate::clock::Instant;
 use crate::error::{FieldError, StoreError};
 use crate::records::{
@@ -80,8 +80,8 @@ struct Context {
 }
 
 /// One query, six parts told apart by `kind`: the record (T), the
-/// patient's other records (P; the patient of the new cells, or else the
-/// record's), the manifest (M), the lock (L), the open queries (Q) and the
+/// patient's other records (P; `patient` is the patient of the new cells,
+/// or else the record's), the manifest (M), the lock (L), the open queries (Q) and the
 /// patient's last version (S, see [`Stamp`]).
 /// The patient's records come as one row, "table cells" lines joined by
 /// newlines (compact JSON never holds a raw newline): sqlx hands each row
@@ -89,6 +89,7 @@ struct Context {
 /// several times the query. The casts give PostgreSQL a type for every
 /// NULL of the union.
 const CONTEXT: &str = "
+WITH patient AS (SELECT COALESCE($3, (SELECT patient_id FROM record_current WHERE tbl = $1 AND record_key = $2)) AS id)
 SELECT 'T' AS kind, c.tbl, c.record_key, c.version, c.site_id, c.patient_id, c.retracted, v.recorded_at, v.cells AS body
   FROM record_current c JOIN record_versions v ON v.seq = c.seq
  WHERE c.tbl = $1 AND c.record_key = $2
@@ -97,7 +98,7 @@ SELECT 'P', CAST(NULL AS TEXT), CAST(NULL AS TEXT), 0, CAST(NULL AS TEXT), CAST(
        string_agg(c.tbl || ' ' || v.cells, '
 ' ORDER BY c.seq)
   FROM record_current c JOIN record_versions v ON v.seq = c.seq
- WHERE c.patient_id = COALESCE($3, (SELECT patient_id FROM record_current WHERE tbl = $1 AND record_key = $2))
+ WHERE c.patient_id = (SELECT id FROM patient)
    AND c.retracted = 0 AND NOT (c.tbl = $1 AND c.record_key = $2)
 UNION ALL
 SELECT 'M', c.tbl, c.record_key, c.version, c.site_id, c.patient_id, c.retracted, v.recorded_at, v.cells
@@ -109,12 +110,12 @@ SELECT 'L', CAST(NULL AS TEXT), CAST(NULL AS TEXT), locked, CAST(NULL AS TEXT), 
 UNION ALL
 SELECT 'Q', CAST(NULL AS TEXT), CAST(NULL AS TEXT), seq, CAST(NULL AS TEXT), CAST(NULL AS TEXT), 0, CAST(NULL AS TEXT), message
   FROM queries
- WHERE patient_id = COALESCE($3, (SELECT patient_id FROM record_current WHERE tbl = $1 AND record_key = $2))
+ WHERE patient_id = (SELECT id FROM patient)
    AND status = 'open'
 UNION ALL
 SELECT 'S', CAST(NULL AS TEXT), CAST(NULL AS TEXT), MAX(seq), CAST(NULL AS TEXT), CAST(NULL AS TEXT), 0, CAST(NULL AS TEXT), CAST(NULL AS TEXT)
   FROM record_versions
- WHERE patient_id = COALESCE($3, (SELECT patient_id FROM record_current WHERE tbl = $1 AND record_key = $2))";
+ WHERE patient_id = (SELECT id FROM patient)";
 
 async fn read_context(
     conn: &mut AnyConnection,
@@ -458,30 +459,33 @@ pub(crate) async fn prepare(
         .cloned()
         .collect();
     Ok(Prepared {
-        spec,
-        key,
-        version,
-        site_moved: spec.name == "patients.csv"
-            && existing.is_some_and(|cur| cur.site_id != site_id),
-        patient_id,
-        site_id,
-        cells_json: serde_json::to_string(&stored_cells).expect("strings serialize"),
-        stored_cells,
-        retracted: after.is_none(),
-        action: match (existing, &after) {
-            (None, _) => "insert",
-            (Some(_), Some(_)) => "update",
-            (Some(_), None) => "retract",
+        row: NewVersion {
+            tbl,
+            key,
+            version,
+            site_moved: spec.name == "patients.csv"
+                && existing.is_some_and(|cur| cur.site_id != site_id),
+            patient_id,
+            site_id,
+            cells_json: serde_json::to_string(&stored_cells).expect("strings serialize"),
+            retracted: after.is_none(),
+            action: match (existing, &after) {
+                (None, _) => "insert",
+                (Some(_), Some(_)) => "update",
+                (Some(_), None) => "retract",
+            },
+            before_json: before
+                .as_ref()
+                .map(|c| serde_json::to_string(c).expect("strings serialize")),
+            at_db: at.to_db(),
+            user: actor.user.clone(),
+            reason: reason.map(str::to_owned),
+            detail: None,
+            closes,
+            opens,
         },
-        before_json: before
-            .as_ref()
-            .map(|c| serde_json::to_string(c).expect("strings serialize")),
-        at_db: at.to_db(),
-        user: actor.user.clone(),
-        reason: reason.map(str::to_owned),
-        detail: None,
-        closes,
-        opens,
+        spec,
+        stored_cells,
         warnings,
         stamp: context.stamp,
     })
@@ -502,50 +506,36 @@ fn duplicate(spec: &FileSpec, key: &str) -> StoreError {
 
 /// Writes one prepared change.
 pub(crate) async fn apply(conn: &mut AnyConnection, p: Prepared) -> Result<Written, StoreError> {
-    match write_changes(conn, std::slice::from_ref(&p)).await {
+    let v = &p.row;
+    match write_changes(conn, std::slice::from_ref(v)).await {
         Ok(()) => Ok(p.written()),
         Err(Failure::Database(e)) => Err(e),
         // Another writer stored a record of this natural key first.
-        Err(Failure::Race) if p.version == 1 => Err(duplicate(p.spec, &p.key)),
+        Err(Failure::Race) if v.version == 1 => Err(duplicate(p.spec, &v.key)),
         Err(Failure::Race) => {
             // On PostgreSQL a unique violation has aborted the
             // transaction; the colliding version is then the least the
             // current one can be.
-            let current = current_version(conn, stem(p.spec), &p.key)
+            let current = current_version(conn, v.tbl, &v.key)
                 .await
                 .ok()
                 .flatten()
-                .unwrap_or(p.version);
+                .unwrap_or(v.version);
             Err(StoreError::Conflict {
-                expected: p.version - 1,
+                expected: v.version - 1,
                 current,
             })
         }
     }
 }
 
-/// A change checked and decided, not yet written: every value of its rows.
+/// A change checked and decided, not yet written.
 pub(crate) struct Prepared {
+    /// Every value of its rows.
+    pub row: NewVersion,
     pub spec: &'static FileSpec,
-    pub key: String,
-    pub version: i64,
-    /// A patient moved to another site: all of its records follow.
-    pub site_moved: bool,
-    pub patient_id: String,
-    pub site_id: String,
-    pub cells_json: String,
+    /// The record's cells after the change (before it, for a retraction).
     pub stored_cells: Vec<String>,
-    pub retracted: bool,
-    pub action: &'static str,
-    pub before_json: Option<String>,
-    pub at_db: String,
-    pub user: String,
-    pub reason: Option<String>,
-    pub detail: Option<String>,
-    /// Open data queries of the patient that the change resolves.
-    pub closes: Vec<i64>,
-    /// Warnings that become new data queries on the record.
-    pub opens: Vec<String>,
     pub warnings: Vec<String>,
     /// What the decision read.
     pub stamp: Stamp,
@@ -554,16 +544,17 @@ pub(crate) struct Prepared {
 impl Prepared {
     /// What the write answers once committed.
     pub(crate) fn written(self) -> Written {
+        let v = self.row;
         Written {
             record: StoredRecord {
-                table: stem(self.spec),
+                table: v.tbl,
                 fields: fields(self.spec, &self.stored_cells),
-                key: self.key,
-                version: self.version,
-                patient_id: self.patient_id,
-                site_id: self.site_id,
-                recorded_at: self.at_db,
-                recorded_by: self.user,
+                key: v.key,
+                version: v.version,
+                patient_id: v.patient_id,
+                site_id: v.site_id,
+                recorded_at: v.at_db,
+                recorded_by: v.user,
             },
             queries: self.warnings,
         }
