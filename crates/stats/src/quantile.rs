@@ -9,10 +9,14 @@
 //!
 //! R deduplicates the curve and sorts it for `approx`, which for a curve of
 //! ten million steps costs a hash set and two sorts per quantile. Survival
-//! curves and their bounds are almost always monotone, so [`StepCurve`]
-//! checks that once in O(n) and then answers each quantile by binary search
-//! on the curve as it is, giving the same index R's steps would give; any
-//! other curve goes through the literal port ([`findq`]).
+//! curves and their bounds are monotone almost everywhere: a log-log upper
+//! bound may rise again in the last few rows, where a handful are at risk.
+//! So [`StepCurve`] finds once, in O(n), the longest prefix that is
+//! monotone, answers the prefix's part of each quantile by binary search on
+//! the curve as it is, and only the rows after it (the tail) one by one.
+//! It gives the index R's steps would give; the rare curve where that is
+//! ambiguous (two different values that become equal once the tolerance is
+//! added) goes through the literal port ([`findq`]).
 
 /// `sqrt(.Machine$double.eps)`: how close to the level counts as "on" it.
 pub const TOLERANCE: f64 = 1.490_116_119_384_765_6e-8;
@@ -26,24 +30,34 @@ pub fn quantile(start: f64, times: &[f64], curve: &[f64], p: f64) -> f64 {
 }
 
 /// A step curve prepared for several quantiles: the points of `findq`'s
-/// `x` and `y` (the start, then `times` with `1 - curve`), and whether `y`
-/// allows the fast path.
+/// `x` and `y` (the start, then `times` with `1 - curve`), and the extent of
+/// the monotone prefix of `y`.
 #[derive(Debug, Clone, Copy)]
 pub struct StepCurve<'a> {
     start: f64,
     times: &'a [f64],
     curve: &'a [f64],
-    /// The shape that allows the fast path, when `y` has it.
-    monotone: Option<Monotone>,
+    shape: Shape,
 }
 
-/// A `y` whose points that are not `NaN` are the start and `first..end`,
-/// never decreasing: `NaN` only right after the start (a log-log bound
-/// while survival is still 1) and at the end (a bound once survival is 0).
+/// The points of `y` split into a monotone prefix and a tail. In the
+/// prefix, `NaN` occurs only right after the start (points `1..first`: a
+/// log-log bound while survival is still 1), and the start with points
+/// `first..end` never decrease. The tail, `end..`, is anything: often
+/// empty, or `NaN` once survival is 0, or the last rows of a bound that
+/// rises again.
 #[derive(Debug, Clone, Copy)]
-struct Monotone {
+struct Shape {
     first: usize,
     end: usize,
+}
+
+/// The answer of one `approx` call, as a point of `x` and `y`.
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    key: f64,
+    y: f64,
+    point: usize,
 }
 
 impl<'a> StepCurve<'a> {
@@ -54,9 +68,9 @@ impl<'a> StepCurve<'a> {
             start,
             times,
             curve,
-            monotone: None,
+            shape: Shape { first: 0, end: 0 },
         };
-        out.monotone = out.monotone_shape();
+        out.shape = out.split();
         out
     }
 
@@ -79,118 +93,186 @@ impl<'a> StepCurve<'a> {
         }
     }
 
-    /// The [`Monotone`] shape of `y`, or `None` for any other curve.
-    fn monotone_shape(&self) -> Option<Monotone> {
+    /// The longest monotone prefix of `y` and the tail after it.
+    fn split(&self) -> Shape {
         let n = self.len();
         let first = (1..n).find(|&r| !self.y(r).is_nan()).unwrap_or(n);
-        let mut end = n;
         let mut previous = self.y(0);
-        for r in first..n {
-            let y = self.y(r);
-            if y.is_nan() {
-                end = r;
-                break;
-            }
-            if y < previous {
-                return None;
-            }
-            previous = y;
-        }
-        (end..n)
-            .all(|r| self.y(r).is_nan())
-            .then_some(Monotone { first, end })
+        let end = (first..n)
+            .find(|&r| {
+                let y = self.y(r);
+                let stops = y.is_nan() || y < previous;
+                previous = y;
+                stops
+            })
+            .unwrap_or(n);
+        Shape { first, end }
     }
 
     /// Time at which `1 - curve` first reaches `p`, as [`quantile`].
     pub fn quantile(&self, p: f64) -> f64 {
-        match self.monotone {
-            Some(shape) if !p.is_nan() => self.findq_monotone(shape, p),
-            _ => {
-                let mut x = Vec::with_capacity(self.len());
-                let mut y = Vec::with_capacity(self.len());
-                x.push(self.start);
-                y.push(0.0);
-                x.extend_from_slice(self.times);
-                y.extend(self.curve.iter().map(|s| 1.0 - s));
-                findq(&x, &y, p)
-            }
-        }
+        let fast = if p.is_nan() {
+            None
+        } else {
+            self.findq_split(p)
+        };
+        fast.unwrap_or_else(|| {
+            let mut x = Vec::with_capacity(self.len());
+            let mut y = Vec::with_capacity(self.len());
+            x.push(self.start);
+            y.push(0.0);
+            x.extend_from_slice(self.times);
+            y.extend(self.curve.iter().map(|s| 1.0 - s));
+            findq(&x, &y, p)
+        })
     }
 
-    /// [`findq`] for a `y` of [`Monotone`] shape. Numbering its points that
-    /// are not `NaN` by `k` (see [`Self::point`]), step by step it gives
-    /// what `findq` gives:
+    /// Number of points of the prefix that are not `NaN`; the `k`-th of
+    /// them is [`Self::point`]`(k)`.
+    fn prefix_len(&self) -> usize {
+        1 + self.shape.end - self.shape.first
+    }
+
+    /// The point of `x` and `y` that is the `k`-th not `NaN` of the prefix.
+    fn point(&self, k: usize) -> usize {
+        if k == 0 { 0 } else { self.shape.first + k - 1 }
+    }
+
+    /// The `k`-th value of the prefix that is not `NaN`.
+    fn prefix_y(&self, k: usize) -> f64 {
+        self.y(self.point(k))
+    }
+
+    /// The points of the tail that are not `NaN`, with their values.
+    fn tail(&self) -> impl Iterator<Item = (usize, f64)> + '_ {
+        (self.shape.end..self.len())
+            .map(|r| (r, self.y(r)))
+            .filter(|(_, y)| !y.is_nan())
+    }
+
+    /// [`findq`] on the split curve, step by step; `None` where the answer
+    /// depends on how R orders tied keys (then the literal port decides):
     ///
-    /// - `max(y, na.rm = TRUE)` is the last of them;
-    /// - `!duplicated(y)` keeps the first point of each run of equal values
-    ///   (equal values of a non-decreasing sequence are adjacent) and the
-    ///   first `NaN`, which is the last kept point only if it comes after
-    ///   the first point of the largest value;
-    /// - `approx` drops the `NaN` and sorts what it keeps, which is already
-    ///   in order (a stable sort keeps ties where they are), so its index
-    ///   is found by binary search (see [`Self::approx_index`]);
-    /// - a kept index stands for `x` at the first point of its run.
-    fn findq_monotone(&self, shape: Monotone, p: f64) -> f64 {
-        let m = 1 + shape.end - shape.first;
-        let y = |k: usize| self.y(self.point(shape, k));
-        let max_y = y(m - 1);
+    /// - `max(y, na.rm = TRUE)` is the larger of the prefix's last value
+    ///   and the tail's largest;
+    /// - `!duplicated(y)` keeps the first point of each value; `approx`
+    ///   drops the `NaN`, sorts the keys `y ± tolerance` and, by bisection,
+    ///   answers the point whose key equals `p`, else the point with the
+    ///   smallest key above it: that is the smallest key at or above `p`,
+    ///   at the first point of its value (see [`Self::approx_index`]);
+    /// - the last kept value is found from the end (see
+    ///   [`Self::last_kept`]).
+    fn findq_split(&self, p: f64) -> Option<f64> {
+        let m = self.prefix_len();
+        let max_y = self
+            .tail()
+            .map(|(_, y)| y)
+            .fold(self.prefix_y(m - 1), f64::max);
         if max_y < p {
-            return f64::NAN;
+            return Some(f64::NAN);
         }
         let xmax = self.x(self.len() - 1);
-        let index1 = self.approx_index(shape, m, TOLERANCE, p);
-        let index2 = self.approx_index(shape, m, -TOLERANCE, p);
-        let at = |i: Option<usize>| i.map_or(f64::NAN, |k| self.x(self.point(shape, k)));
+        let index1 = self.approx_index(TOLERANCE, p)?;
+        let index2 = self.approx_index(-TOLERANCE, p)?;
+        let at = |i: Option<usize>| i.map_or(f64::NAN, |r| self.x(r));
         let mut q = (at(index1) + at(index2)) / 2.0;
         if p == 0.0 {
             q = self.start;
         }
-        // ys[n]: the largest value, unless the first NaN was kept after it.
-        let largest_from = self.point(shape, partition_point(m, |k| y(k) < max_y));
-        let first_nan = if shape.first > 1 {
-            Some(1)
-        } else {
-            Some(shape.end).filter(|&r| r < self.len())
-        };
-        let last = if first_nan.is_some_and(|r| r > largest_from) {
-            f64::NAN
-        } else {
-            max_y
-        };
+        let last = self.last_kept();
         if !last.is_nan() && (p - last).abs() < TOLERANCE {
             q = (at(index1) + xmax) / 2.0;
         }
-        q
+        Some(q)
     }
 
-    /// The point of `x` and `y` that is the `k`-th one not `NaN`.
-    fn point(&self, shape: Monotone, k: usize) -> usize {
-        if k == 0 { 0 } else { shape.first + k - 1 }
-    }
-
-    /// [`approx_constant_right`] on the deduplicated `y` of [`Monotone`]
-    /// shape with `m` points not `NaN`, answered on those points: returns
-    /// the `k` whose `x` R would read.
+    /// `approx_constant_right` on the deduplicated keys `y + shift`,
+    /// answered as a point of `x`: `Some(None)` outside the keys' range,
+    /// `None` when two different values share the answer's key.
     ///
-    /// On sorted keys the bisection of `approx_constant_right` ends with
-    /// `j` the first key above `p` and `i = j - 1` (or `j` the last key,
-    /// equal to `p`), and answers `i` when its key equals `p`, else `j`.
-    /// The first point with key above `p` starts its run, so it is also the
-    /// first point of a deduplicated value; for `i` the start of the run of
-    /// its value is looked up.
-    fn approx_index(&self, shape: Monotone, m: usize, shift: f64, p: f64) -> Option<usize> {
-        let y = |k: usize| self.y(self.point(shape, k));
-        let key = |k: usize| y(k) + shift;
-        if p < key(0) || p > key(m - 1) {
-            return None;
-        }
+    /// In the prefix, bisection finds `j`, the first key above `p`; when
+    /// the key before it equals `p` the answer is the start of that key's
+    /// run of equal values, else `j` (which starts its run). The tail is
+    /// then read point by point against that candidate.
+    fn approx_index(&self, shift: f64, p: f64) -> Option<Option<usize>> {
+        let m = self.prefix_len();
+        let key = |k: usize| self.prefix_y(k) + shift;
         let j = partition_point(m, |k| key(k) <= p);
-        let i = j - 1;
-        if key(i) == p {
-            let value = y(i);
-            Some(partition_point(i, |k| y(k) < value))
+        let from_prefix = |k: usize| Candidate {
+            key: key(k),
+            y: self.prefix_y(k),
+            point: self.point(k),
+        };
+        let mut best = if j > 0 && key(j - 1) == p {
+            let value = self.prefix_y(j - 1);
+            Some(from_prefix(partition_point(j - 1, |k| {
+                self.prefix_y(k) < value
+            })))
+        } else if j < m {
+            Some(from_prefix(j))
         } else {
-            Some(j)
+            None
+        };
+        let (mut lowest, mut highest) = (key(0), key(m - 1));
+        for (point, y) in self.tail() {
+            let key = y + shift;
+            lowest = lowest.min(key);
+            highest = highest.max(key);
+            if key < p {
+                continue;
+            }
+            match best {
+                Some(b) if key > b.key => {}
+                // The same value seen before: its first point stays.
+                Some(b) if key == b.key && y == b.y => {}
+                Some(b) if key == b.key => return None,
+                _ => best = Some(Candidate { key, y, point }),
+            }
+        }
+        if p < lowest || p > highest {
+            return Some(None);
+        }
+        Some(best.map(|b| b.point))
+    }
+
+    /// The value of the last point `duplicated` keeps: the last point
+    /// whose value (`NaN` counting as one) has not occurred before it.
+    fn last_kept(&self) -> f64 {
+        let m = self.prefix_len();
+        let prefix_nan = self.shape.first > 1;
+        let tail = self.shape.end..self.len();
+        if !tail.is_empty() {
+            let first_tail_nan = tail.clone().find(|&r| self.y(r).is_nan());
+            // First point of each value in the tail; -0.0 is 0.0.
+            let mut first_of = std::collections::HashMap::new();
+            for (r, y) in self.tail() {
+                first_of.entry((y + 0.0).to_bits()).or_insert(r);
+            }
+            let in_prefix = |y: f64| {
+                let k = partition_point(m, |k| self.prefix_y(k) < y);
+                k < m && self.prefix_y(k) == y
+            };
+            for r in tail.rev() {
+                let y = self.y(r);
+                let earlier = if y.is_nan() {
+                    prefix_nan || first_tail_nan.is_some_and(|f| f < r)
+                } else {
+                    in_prefix(y) || first_of[&(y + 0.0).to_bits()] < r
+                };
+                if !earlier {
+                    return y;
+                }
+            }
+        }
+        // Every point of the tail repeats an earlier value: the last kept
+        // point is in the prefix, the start of its largest value's run,
+        // unless the prefix's NaN (point 1) comes after that.
+        let largest = self.prefix_y(m - 1);
+        let largest_from = self.point(partition_point(m, |k| self.prefix_y(k) < largest));
+        if prefix_nan && largest_from < 1 {
+            f64::NAN
+        } else {
+            largest
         }
     }
 }
@@ -323,9 +405,10 @@ mod tests {
     }
 
     #[test]
-    fn the_monotone_path_gives_the_literal_port_bit_for_bit() {
+    fn the_split_path_gives_the_literal_port_bit_for_bit() {
         // SplitMix64: curves with long plateaus, steps onto exactly 0.5,
-        // 0.25 and 0.75, steps smaller than the tolerance, and NaN tails.
+        // 0.25 and 0.75, steps smaller than the tolerance, NaN tails, and
+        // tails that rise again onto values seen before and new ones.
         let mut state = 7u64;
         let mut next = move || {
             state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -335,8 +418,8 @@ mod tests {
             z ^ (z >> 31)
         };
         let probs = [0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0, 0.5 + TOLERANCE / 2.0];
-        let mut fast_paths = 0;
-        for case in 0..3000 {
+        let (mut monotone, mut split, mut answered) = (0, 0, 0);
+        for case in 0..6000 {
             let n = 1 + (next() % 40) as usize;
             let mut s = 1.0f64;
             let mut times = Vec::with_capacity(n);
@@ -369,24 +452,61 @@ mod tests {
             if case % 7 == 0 {
                 curve.swap(0, n - 1);
             }
+            if case % 2 == 1 {
+                // A tail that rises: earlier values, 0.5 exactly, new ones.
+                let rise = (next() % (n as u64 + 1)) as usize;
+                for r in n - rise..n {
+                    curve[r] = match next() % 5 {
+                        0 => curve[(next() % n as u64) as usize],
+                        1 => 0.5,
+                        2 => f64::NAN,
+                        _ => (next() % 1000) as f64 / 1000.0,
+                    };
+                }
+            }
             let prepared = StepCurve::new(0.0, &times, &curve);
-            fast_paths += usize::from(prepared.monotone.is_some());
+            monotone += usize::from(prepared.shape.end == prepared.len());
+            split += usize::from(prepared.shape.end < prepared.len());
             for p in probs {
-                let (fast, slow) = (prepared.quantile(p), literal(0.0, &times, &curve, p));
-                assert!(
-                    same(fast, slow),
-                    "{times:?} {curve:?} p={p}: {fast} vs {slow}"
-                );
+                let slow = literal(0.0, &times, &curve, p);
+                if let Some(fast) = prepared.findq_split(p) {
+                    answered += 1;
+                    assert!(
+                        same(fast, slow),
+                        "{times:?} {curve:?} p={p}: {fast} vs {slow}"
+                    );
+                }
+                assert!(same(prepared.quantile(p), slow));
             }
         }
-        assert!(fast_paths > 2000);
+        assert!(monotone > 2000 && split > 2000, "{monotone} {split}");
+        assert_eq!(answered, 6000 * probs.len());
     }
 
     #[test]
-    fn a_curve_that_rises_again_takes_the_literal_path() {
+    fn a_curve_that_rises_again_keeps_a_monotone_prefix() {
         let curve = [0.75, 0.4, 0.6, 0.3];
         let prepared = StepCurve::new(0.0, &[1.0, 2.0, 3.0, 4.0], &curve);
-        assert!(prepared.monotone.is_none());
+        assert_eq!(prepared.shape.end, 3);
         assert_eq!(prepared.quantile(0.5), 2.0);
+        assert_eq!(prepared.quantile(0.7), 4.0);
+    }
+
+    #[test]
+    fn two_values_sharing_the_answers_key_go_to_the_literal_port() {
+        // Two values one step apart just below 1 whose keys round to the
+        // same double once the tolerance is added (above 1, where doubles
+        // are twice as far apart; the last value keeps p within range).
+        let step = f64::EPSILON / 2.0;
+        let curve = [3.0 * step, 0.5, 4.0 * step, -1.0];
+        let (y1, y2) = (1.0 - curve[0], 1.0 - curve[2]);
+        let p = y1 + TOLERANCE;
+        assert!(y1 != y2 && y2 + TOLERANCE == p);
+        let prepared = StepCurve::new(0.0, &[1.0, 2.0, 3.0, 4.0], &curve);
+        assert!(prepared.findq_split(p).is_none());
+        assert!(same(
+            prepared.quantile(p),
+            literal(0.0, &[1.0, 2.0, 3.0, 4.0], &curve, p)
+        ));
     }
 }
