@@ -40,7 +40,7 @@ pub fn run(args: &QlqArgs) -> Result<(), Failure> {
             }
             let max = if k >= 28 { 7 } else { 4 };
             match cell.parse::<u8>() {
-                Ok(v) if (1..=max).contains(&v) => items[k] = Some(v),
+                Ok(v) if (1..=max).contains(&v) => items[k] = std::num::NonZeroU8::new(v),
                 _ => {
                     return Err(Failure::Refused(format!(
                         "{name} line {line}, column \"q{}\": must be an answer 1–{max} or empty, got \"{cell}\"",

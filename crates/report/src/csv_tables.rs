@@ -52,27 +52,21 @@ fn write_adtte(results: &trial::Results, dir: &Path) -> std::io::Result<PathBuf>
     ])
     .map_err(other)?;
     for t in &results.time_to_event {
-        let parameter = results
-            .parameters
-            .get(usize::from(t.parameter))
-            .map_or("NA", String::as_str);
-        let patient = results
-            .patient_ids
-            .get(t.patient.get())
-            .map_or("NA", String::as_str);
+        let parameter = &results.parameters[usize::from(t.parameter)];
+        let patient = results.patient_id(t.patient);
         let time = if t.time.is_finite() {
             t.time.to_string()
         } else {
             "NA".to_owned()
         };
         w.write_record([
-            t.endpoint.code(),
-            &t.cohort.to_string(),
-            parameter,
+            parameter.endpoint.code(),
+            &parameter.cohort.to_string(),
+            &parameter.name,
             patient,
             &time,
             &t.status.to_string(),
-            if t.survival { "km" } else { "cif" },
+            if parameter.survival { "km" } else { "cif" },
         ])
         .map_err(other)?;
     }

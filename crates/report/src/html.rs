@@ -377,17 +377,14 @@ fn swimmers(results: &Results) -> String {
         h.push_str("<p>No patients.</p>");
     }
     for cohort in cohorts {
-        let mut rows: Vec<&Swimmer> = results
+        let mut rows: Vec<(&str, &Swimmer)> = results
             .swimmers
             .iter()
             .filter(|r| r.cohort == cohort)
+            .map(|r| (results.patient_id(r.patient), r))
             .collect();
         // Longest follow-up on top, as swimmer plots are read.
-        rows.sort_by(|a, b| {
-            b.follow_up
-                .cmp(&a.follow_up)
-                .then_with(|| a.patient.cmp(&b.patient))
-        });
+        rows.sort_by(|(a_id, a), (b_id, b)| b.follow_up.cmp(&a.follow_up).then(a_id.cmp(b_id)));
         let all = rows.len();
         rows.truncate(SWIMMERS_PER_COHORT);
         let title = format!("Cohort {cohort}: course of each patient");

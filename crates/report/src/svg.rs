@@ -337,8 +337,13 @@ enum Mark {
 /// as a grey bar, isatuximab as a light blue bar over it (light, so the
 /// markers on it stay visible), and markers for
 /// CR/CRi, MolCR, SCT, relapse and death.
-pub fn swimmer_plot(title: &str, rows: &[&Swimmer]) -> String {
-    let longest = rows.iter().map(|r| r.follow_up).max().unwrap_or(0).max(1) as f64;
+pub fn swimmer_plot(title: &str, rows: &[(&str, &Swimmer)]) -> String {
+    let longest = rows
+        .iter()
+        .map(|(_, r)| r.follow_up)
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64;
     let (step, end_months) = month_axis(longest);
     let row_h = 12.0;
     let f = Frame {
@@ -351,8 +356,8 @@ pub fn swimmer_plot(title: &str, rows: &[&Swimmer]) -> String {
     let height = f.bottom() + 70.0;
     let mut s = String::new();
     open_svg(&mut s, height, title, f.left);
-    let day = |d: i64| f.x(d as f64);
-    for (i, r) in rows.iter().enumerate() {
+    let day = |d: i32| f.x(f64::from(d));
+    for (i, (id, r)) in rows.iter().enumerate() {
         let y = f.top + row_h * i as f64;
         let cy = y + row_h / 2.0;
         let _ = write!(
@@ -360,7 +365,7 @@ pub fn swimmer_plot(title: &str, rows: &[&Swimmer]) -> String {
             r##"<text x="{:.1}" y="{:.1}" class="p" text-anchor="end">{}</text><rect x="{:.1}" y="{:.1}" width="{:.1}" height="4" fill="#bbb"/>"##,
             f.left - 6.0,
             cy + 3.0,
-            esc(&r.patient),
+            esc(id),
             f.left,
             cy - 2.0,
             day(r.follow_up) - f.left
@@ -598,7 +603,7 @@ mod tests {
     #[test]
     fn swimmer_rows_carry_their_markers_and_escape_ids() {
         let row = Swimmer {
-            patient: "P<1>".into(),
+            patient: trial::records::PatientIx(0),
             cohort: 1,
             follow_up: 300,
             died: true,
@@ -608,7 +613,7 @@ mod tests {
             sct: Some(100),
             treatment: Some((0, 50)),
         };
-        let svg = swimmer_plot("courses", &[&row]);
+        let svg = swimmer_plot("courses", &[("P<1>", &row)]);
         assert!(svg.contains("P&lt;1&gt;") && !svg.contains("P<1>"));
         // Remission (circle), SCT (square), relapse (triangle), death (cross)
         // in the row, plus one of each in the legend.

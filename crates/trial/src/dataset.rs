@@ -1,8 +1,6 @@
 //! A whole trial's recorded facts at one data cut-off: what the endpoint
 //! engine reads, whether it came from a CSV bundle or from the database.
 
-use std::ops::Range;
-
 use crate::date::Date;
 use crate::protocol::Protocol;
 use crate::records::*;
@@ -80,19 +78,17 @@ pub fn sort_by_patient<T: PatientRecord>(rows: &mut [T]) {
 }
 
 /// Where each patient's records lie in a sorted table.
-fn ranges<T: PatientRecord>(rows: &[T], patients: usize) -> Vec<Range<u32>> {
-    let mut out = vec![0..0; patients];
-    let mut start = 0;
-    while start < rows.len() {
-        let p = rows[start].patient();
-        // A patient's rows are few: a forward scan reads memory in order,
-        // where a binary search over the rest would jump about.
-        let mut end = start + 1;
-        while end < rows.len() && rows[end].patient() == p {
-            end += 1;
-        }
-        out[p.get()] = start as u32..end as u32;
-        start = end;
+/// Where each patient's rows start in a table sorted by patient: patient
+/// `p` has rows `starts[p]..starts[p + 1]`. One `u32` a patient per table
+/// rather than a range of two.
+fn starts<T: PatientRecord>(rows: &[T], patients: usize) -> Vec<u32> {
+    debug_assert!(rows.windows(2).all(|w| w[0].patient() <= w[1].patient()));
+    let mut out = vec![0u32; patients + 1];
+    for row in rows {
+        out[row.patient().get() + 1] += 1;
+    }
+    for p in 0..patients {
+        out[p + 1] += out[p];
     }
     out
 }
@@ -130,20 +126,20 @@ pub struct Casebook<'a> {
 #[derive(Debug)]
 pub struct Casebooks<'a> {
     data: &'a Dataset,
-    status: Vec<Range<u32>>,
-    doses: Vec<Range<u32>>,
-    assessments: Vec<Range<u32>>,
-    mrd: Vec<Range<u32>>,
-    adverse_events: Vec<Range<u32>>,
-    sct: Vec<Range<u32>>,
-    gvhd: Vec<Range<u32>>,
-    relapses: Vec<Range<u32>>,
-    qlq_c30: Vec<Range<u32>>,
-    hospital_stays: Vec<Range<u32>>,
+    status: Vec<u32>,
+    doses: Vec<u32>,
+    assessments: Vec<u32>,
+    mrd: Vec<u32>,
+    adverse_events: Vec<u32>,
+    sct: Vec<u32>,
+    gvhd: Vec<u32>,
+    relapses: Vec<u32>,
+    qlq_c30: Vec<u32>,
+    hospital_stays: Vec<u32>,
 }
 
-fn slice<'a, T>(rows: &'a [T], r: &Range<u32>) -> &'a [T] {
-    &rows[r.start as usize..r.end as usize]
+fn slice<'a, T>(rows: &'a [T], starts: &[u32], p: usize) -> &'a [T] {
+    &rows[starts[p] as usize..starts[p + 1] as usize]
 }
 
 impl<'a> Casebooks<'a> {
@@ -152,16 +148,16 @@ impl<'a> Casebooks<'a> {
         let n = data.patients.len();
         Casebooks {
             data,
-            status: ranges(&data.status, n),
-            doses: ranges(&data.doses, n),
-            assessments: ranges(&data.assessments, n),
-            mrd: ranges(&data.mrd, n),
-            adverse_events: ranges(&data.adverse_events, n),
-            sct: ranges(&data.sct, n),
-            gvhd: ranges(&data.gvhd, n),
-            relapses: ranges(&data.relapses, n),
-            qlq_c30: ranges(&data.qlq_c30, n),
-            hospital_stays: ranges(&data.hospital_stays, n),
+            status: starts(&data.status, n),
+            doses: starts(&data.doses, n),
+            assessments: starts(&data.assessments, n),
+            mrd: starts(&data.mrd, n),
+            adverse_events: starts(&data.adverse_events, n),
+            sct: starts(&data.sct, n),
+            gvhd: starts(&data.gvhd, n),
+            relapses: starts(&data.relapses, n),
+            qlq_c30: starts(&data.qlq_c30, n),
+            hospital_stays: starts(&data.hospital_stays, n),
         }
     }
 
@@ -172,16 +168,16 @@ impl<'a> Casebooks<'a> {
         Casebook {
             ix,
             patient: &d.patients[i],
-            status: slice(&d.status, &self.status[i]).first(),
-            doses: slice(&d.doses, &self.doses[i]),
-            assessments: slice(&d.assessments, &self.assessments[i]),
-            mrd: slice(&d.mrd, &self.mrd[i]),
-            adverse_events: slice(&d.adverse_events, &self.adverse_events[i]),
-            sct: slice(&d.sct, &self.sct[i]),
-            gvhd: slice(&d.gvhd, &self.gvhd[i]),
-            relapses: slice(&d.relapses, &self.relapses[i]),
-            qlq_c30: slice(&d.qlq_c30, &self.qlq_c30[i]),
-            hospital_stays: slice(&d.hospital_stays, &self.hospital_stays[i]),
+            status: slice(&d.status, &self.status, i).first(),
+            doses: slice(&d.doses, &self.doses, i),
+            assessments: slice(&d.assessments, &self.assessments, i),
+            mrd: slice(&d.mrd, &self.mrd, i),
+            adverse_events: slice(&d.adverse_events, &self.adverse_events, i),
+            sct: slice(&d.sct, &self.sct, i),
+            gvhd: slice(&d.gvhd, &self.gvhd, i),
+            relapses: slice(&d.relapses, &self.relapses, i),
+            qlq_c30: slice(&d.qlq_c30, &self.qlq_c30, i),
+            hospital_stays: slice(&d.hospital_stays, &self.hospital_stays, i),
         }
     }
 

@@ -1,6 +1,8 @@
 //! EORTC QLQ-C30 version 3 scoring (PROTOCOL.md §6): the 15 scales by the
 //! half-item rule and the summary score.
 
+use std::num::NonZeroU8;
+
 use serde::Serialize;
 
 /// Whether higher scores mean better (functional) or worse (symptom) state.
@@ -108,14 +110,14 @@ pub struct Scores {
 }
 
 /// Scores one questionnaire from its 30 answers (index 0 is item 1).
-pub fn score(items: &[Option<u8>; 30]) -> Scores {
+pub fn score(items: &[Option<NonZeroU8>; 30]) -> Scores {
     let mut scales = [None; 15];
     for (out, s) in scales.iter_mut().zip(SCALES) {
         let answered: Vec<f64> = s
             .items
             .iter()
             .filter_map(|&i| items[i - 1])
-            .map(f64::from)
+            .map(|answer| f64::from(answer.get()))
             .collect();
         // At least half of the items answered (a single item: answered).
         if answered.is_empty() || 2 * answered.len() < s.items.len() {
@@ -150,10 +152,10 @@ pub fn score(items: &[Option<u8>; 30]) -> Scores {
 mod tests {
     use super::*;
 
-    fn answers(v: &[(usize, u8)]) -> [Option<u8>; 30] {
+    fn answers(v: &[(usize, u8)]) -> [Option<NonZeroU8>; 30] {
         let mut items = [None; 30];
         for &(i, a) in v {
-            items[i - 1] = Some(a);
+            items[i - 1] = NonZeroU8::new(a);
         }
         items
     }

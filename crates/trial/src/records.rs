@@ -3,13 +3,16 @@
 //! patient by [`PatientIx`], an index into the dataset's patient list, so a
 //! record of an unknown patient cannot be built.
 
+use std::num::NonZeroU8;
+
 use crate::ctcae::TermId;
 use crate::date::Date;
 use crate::values::{Age, Amount, Count, Cycle, Fraction, Grade, Id, Percent, Text};
 use crate::vocab::*;
 
 /// Position of a patient in [`crate::Dataset::patients`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(transparent)]
 pub struct PatientIx(pub u32);
 
 impl PatientIx {
@@ -211,7 +214,8 @@ pub struct QlqC30 {
     /// Timepoint.
     pub timepoint: QlqTimepoint,
     /// Answers to items 1–30 (index 0 is item 1); `None` when unanswered.
-    pub items: [Option<u8>; QLQ_ITEMS],
+    /// Answers start at 1, so an unanswered item costs no extra byte.
+    pub items: [Option<NonZeroU8>; QLQ_ITEMS],
 }
 
 /// An inpatient stay (`hospital_stays.csv`).

@@ -3,10 +3,68 @@
 //! patients' courses. Every statistic names its endpoint, cohort, analysis
 //! set and the patients it counted, so a number in a report can be traced.
 
+use std::sync::Arc;
+
+use roaring::RoaringBitmap;
 use serde::Serialize;
 
 use crate::date::Date;
 use crate::records::PatientIx;
+use crate::values::Id;
+
+/// The patients a statistic counted, as a compressed set (a roaring bitmap:
+/// two bytes a patient in a sparse set, one bit in a dense one) shared
+/// between the statistics of one analysis. As a list of indices the sets of
+/// a million-patient trial took 200 bytes a patient.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PatientSet(Arc<RoaringBitmap>);
+
+impl Results {
+    /// The id of patient `p`.
+    pub fn patient_id(&self, p: PatientIx) -> &str {
+        self.patient_ids.get(p.get()).map_or("NA", Id::as_str)
+    }
+}
+
+impl PatientSet {
+    /// Number of patients.
+    pub fn len(&self) -> usize {
+        self.0.len() as usize
+    }
+
+    /// Whether nobody was counted.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether `p` was counted.
+    pub fn contains(&self, p: PatientIx) -> bool {
+        self.0.contains(p.0)
+    }
+
+    /// The patients in increasing order.
+    pub fn iter(&self) -> impl Iterator<Item = PatientIx> + '_ {
+        self.0.iter().map(PatientIx)
+    }
+}
+
+impl FromIterator<PatientIx> for PatientSet {
+    fn from_iter<I: IntoIterator<Item = PatientIx>>(iter: I) -> Self {
+        PatientSet(Arc::new(iter.into_iter().map(|p| p.0).collect()))
+    }
+}
+
+impl From<Vec<PatientIx>> for PatientSet {
+    fn from(patients: Vec<PatientIx>) -> Self {
+        patients.into_iter().collect()
+    }
+}
+
+impl From<&[PatientIx]> for PatientSet {
+    fn from(patients: &[PatientIx]) -> Self {
+        patients.iter().copied().collect()
+    }
+}
 
 /// The outcome measures of PROTOCOL.md §4, plus the descriptive parts of
 /// the report.
@@ -195,10 +253,8 @@ pub struct Statistic {
     pub analysis_set: AnalysisSet,
     /// The patients counted: responders for a proportion, the analysed
     /// patients otherwise.
-    /// (Shared between the statistics of one analysis: a million-patient
-    /// trial would otherwise copy its FAS into every statistic.)
     #[serde(skip)]
-    pub patients: std::sync::Arc<[PatientIx]>,
+    pub patients: PatientSet,
 }
 
 /// A table of the report, also written as CSV.
@@ -246,46 +302,56 @@ pub struct Curve {
 /// One row of a time-to-event analysis dataset (CDISC ADTTE's shape: one
 /// row per patient per parameter), kept so every curve can be re-computed
 /// elsewhere — by R in our tests, by a sponsor's statistician in theirs.
+/// What is the same for every row of a curve lives in its [`Parameter`]:
+/// there are ten million rows at a million patients, at 16 bytes each.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct TimeToEvent {
+    /// Index into [`Results::parameters`].
+    pub parameter: u16,
+    /// 0 censored, 1 event, 2 competing event.
+    pub status: u8,
+    /// The patient.
+    pub patient: PatientIx,
+    /// Days from origin.
+    pub time: f64,
+}
+
+/// One analysed curve: the statistic named `name` of `endpoint` in `cohort`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Parameter {
     /// Endpoint.
     pub endpoint: Endpoint,
     /// Cohort.
     pub cohort: u8,
-    /// Index into [`Results::parameters`]: the statistic name (`os`, `cir`, …).
-    pub parameter: u16,
-    /// The patient.
-    #[serde(skip)]
-    pub patient: PatientIx,
-    /// Days from origin.
-    pub time: f64,
-    /// 0 censored, 1 event, 2 competing event.
-    pub status: u8,
-    /// Analysed by Kaplan–Meier (true) or as a cumulative incidence.
+    /// The statistic name (`os`, `cir`, …).
+    pub name: String,
+    /// Kaplan–Meier (true) or cumulative incidence (false).
     pub survival: bool,
 }
 
 /// One patient's course for the swimmer plot, in days from registration.
+/// Days fit an `i32` (the calendar of a trial spans decades, not millions
+/// of years), which keeps a row at 56 bytes: there is one per patient.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Swimmer {
-    /// Patient id.
-    pub patient: String,
+    /// The patient (named by [`Results::patient_ids`]).
+    pub patient: PatientIx,
     /// Cohort.
     pub cohort: u8,
-    /// Days of follow-up.
-    pub follow_up: i64,
     /// Died at the end of follow-up.
     pub died: bool,
+    /// Days of follow-up.
+    pub follow_up: i32,
     /// Day of the first CR/CRi.
-    pub remission: Option<i64>,
+    pub remission: Option<i32>,
     /// Day of the first MolCR.
-    pub molcr: Option<i64>,
+    pub molcr: Option<i32>,
     /// Day of hematologic relapse.
-    pub relapse: Option<i64>,
+    pub relapse: Option<i32>,
     /// Day of SCT.
-    pub sct: Option<i64>,
+    pub sct: Option<i32>,
     /// Days on isatuximab (first to last dose).
-    pub treatment: Option<(i64, i64)>,
+    pub treatment: Option<(i32, i32)>,
 }
 
 /// Everything the engine computed for one dataset.
@@ -307,9 +373,8 @@ pub struct Results {
     pub swimmers: Vec<Swimmer>,
     /// Every time-to-event observation behind the curves.
     pub time_to_event: Vec<TimeToEvent>,
-    /// Names of the time-to-event parameters, indexed by
-    /// [`TimeToEvent::parameter`].
-    pub parameters: Vec<String>,
+    /// The time-to-event parameters, indexed by [`TimeToEvent::parameter`].
+    pub parameters: Vec<Parameter>,
     /// Patient ids, indexed by `PatientIx`, to name the patients counted.
-    pub patient_ids: Vec<String>,
+    pub patient_ids: Vec<Id>,
 }

@@ -13,6 +13,7 @@
 //! of poor sensitivity) are simulated on purpose, as real data has them.
 
 use std::fmt::Write as _;
+use std::num::NonZeroU8;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -880,7 +881,7 @@ impl Sim<'_> {
                 let max = if k >= 28 { 7.0 } else { 4.0 };
                 let centre = if k >= 28 { 8.0 - 2.0 * level } else { level };
                 let v = (centre + self.uniform(-1.2, 1.2)).round().clamp(1.0, max);
-                *item = Some(v as u8);
+                *item = NonZeroU8::new(v as u8);
             }
             self.data.qlq_c30.push(QlqC30 {
                 patient: ix,

@@ -15,23 +15,56 @@ fn number(s: &str) -> Result<f64, String> {
     }
 }
 
+/// The stored form of a bounded number: its bits XOR those of the one NaN
+/// that `f64` arithmetic produces. A finite number never has those bits, so
+/// the stored value is never 0, and `Option<Percent>` and its kind take 8
+/// bytes instead of 16: the assessments, MRD results and doses of a million
+/// patients are hundreds of megabytes lighter.
+const NICHE: u64 = 0x7ff8_0000_0000_0000;
+
 macro_rules! bounded_f64 {
     ($(#[$meta:meta])* $name:ident, $ok:expr, $rule:literal) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize)]
-        #[serde(transparent)]
-        pub struct $name(f64);
+        #[derive(Clone, Copy)]
+        pub struct $name(std::num::NonZeroU64);
 
         impl $name {
             /// The value, if it keeps the rule.
             pub fn new(v: f64) -> Option<Self> {
                 let ok: fn(f64) -> bool = $ok;
-                (v.is_finite() && ok(v)).then_some($name(v))
+                if !(v.is_finite() && ok(v)) {
+                    return None;
+                }
+                std::num::NonZeroU64::new(v.to_bits() ^ NICHE).map($name)
             }
 
             /// The number itself.
             pub fn get(self) -> f64 {
-                self.0
+                f64::from_bits(self.0.get() ^ NICHE)
+            }
+        }
+
+        impl PartialEq for $name {
+            fn eq(&self, other: &Self) -> bool {
+                self.get() == other.get()
+            }
+        }
+
+        impl PartialOrd for $name {
+            fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+                self.get().partial_cmp(&other.get())
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_tuple(stringify!($name)).field(&self.get()).finish()
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_f64(self.get())
             }
         }
 
@@ -46,7 +79,7 @@ macro_rules! bounded_f64 {
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}", self.0)
+                write!(f, "{}", self.get())
             }
         }
     };
@@ -171,14 +204,22 @@ impl FromStr for Count {
 
 /// An identifier (patient, site, AE): non-empty, at most 64 characters,
 /// no spaces or control characters, so that it survives every export format.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
-pub struct Id(Box<str>);
+///
+/// Held inline up to 24 bytes (every id a trial writes): a million patients
+/// with their AEs would otherwise make millions of small allocations.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Id(compact_str::CompactString);
+
+impl Serialize for Id {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
 
 impl Id {
     /// The identifier as written.
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
     }
 }
 
@@ -191,7 +232,7 @@ impl FromStr for Id {
                 "must be an identifier of 1–64 characters without spaces, got \"{s}\""
             ))
         } else {
-            Ok(Id(s.into()))
+            Ok(Id(compact_str::CompactString::new(s)))
         }
     }
 }
@@ -244,7 +285,49 @@ impl Serialize for Cycle {
 }
 
 /// Free text (a reason, a verbatim term): any characters, kept as typed.
-pub type Text = Box<str>;
+/// Shared: a bundle repeats the same few reasons over millions of rows, and
+/// the reader keeps one copy of each (see `bundle::read`). Behind a thin
+/// pointer, so an optional text in a dose row takes 8 bytes, not 16.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Text(std::sync::Arc<Box<str>>);
+
+impl std::ops::Deref for Text {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for Text {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Text {
+    fn from(s: &str) -> Self {
+        Text(std::sync::Arc::new(s.into()))
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self)
+    }
+}
+
+impl Serialize for Text {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self)
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -264,6 +347,33 @@ mod tests {
         assert!("17".parse::<Age>().is_err());
         assert!("TRUE".parse::<Flag>().is_err());
         assert!("P 1".parse::<Id>().is_err());
+    }
+
+    #[test]
+    fn an_optional_number_takes_no_more_room_than_the_number() {
+        assert_eq!(std::mem::size_of::<Option<Percent>>(), 8);
+        assert_eq!(std::mem::size_of::<Option<Amount>>(), 8);
+        assert_eq!(std::mem::size_of::<Option<Id>>(), std::mem::size_of::<Id>());
+        // Every bit pattern survives, signed zero and subnormals included.
+        for v in [0.0, -0.0, 1e-310, 0.1, 7.5, 100.0, f64::MAX] {
+            let a = Amount::new(v).unwrap_or_else(|| panic!("{v}"));
+            assert_eq!(a.get().to_bits(), v.to_bits());
+            assert_eq!(a.to_string(), v.to_string());
+        }
+        let (low, high) = (Amount::new(0.5).unwrap(), Amount::new(2.0).unwrap());
+        assert!(low < high && low == Amount::new(0.5).unwrap());
+        assert_eq!(Amount::new(-0.0), Amount::new(0.0));
+        assert_eq!(serde_json::to_string(&high).unwrap(), "2.0");
+    }
+
+    #[test]
+    fn ids_of_any_length_round_trip() {
+        let long = "S".repeat(64);
+        for s in ["P1", "AE00000001", long.as_str()] {
+            let id: Id = s.parse().unwrap();
+            assert_eq!((id.as_str(), id.to_string()), (s, s.to_owned()));
+            assert_eq!(serde_json::to_string(&id).unwrap(), format!("\"{s}\""));
+        }
     }
 
     #[test]

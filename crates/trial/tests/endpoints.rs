@@ -216,6 +216,15 @@ fn e01_counts_a_patient_without_assessment_as_non_responder_and_applies_the_sct_
     t.0.doses.retain(|x| x.patient != undosed);
     let r = t.results();
     assert_eq!(n_total(find(&r, 1, "orr_w9", "proportion")), (2, 5));
+    // The statistic names the responders it counted.
+    let orr = r
+        .statistics
+        .iter()
+        .find(|s| s.cohort == 1 && s.name == "orr_w9")
+        .unwrap();
+    let counted: Vec<PatientIx> = orr.patients.iter().collect();
+    assert_eq!(counted, [cr_w9, sct_in_time]);
+    assert!(!orr.patients.contains(sct_late) && !orr.patients.contains(undosed));
 }
 
 #[test]

@@ -30,15 +30,16 @@ fn results() -> Results {
 fn adtte(r: &Results) -> String {
     let mut out = String::from("endpoint,cohort,parameter,patient,time,status,method\n");
     for t in &r.time_to_event {
+        let parameter = &r.parameters[usize::from(t.parameter)];
         out.push_str(&format!(
             "{},{},{},{},{},{},{}\n",
-            t.endpoint.code(),
-            t.cohort,
-            r.parameters[usize::from(t.parameter)],
+            parameter.endpoint.code(),
+            parameter.cohort,
+            parameter.name,
             r.patient_ids[t.patient.get()],
             t.time,
             t.status,
-            if t.survival { "km" } else { "cif" }
+            if parameter.survival { "km" } else { "cif" }
         ));
     }
     out

@@ -71,7 +71,7 @@ fn the_time_to_event_rows_name_parameter_and_patient() {
         .iter()
         .find(|r| &r[0] == "E06" && &r[2] == "os")
         .expect("an OS row");
-    assert!(results.patient_ids.iter().any(|p| p == &os[3]));
+    assert!(results.patient_ids.iter().any(|p| p.as_str() == &os[3]));
     assert!(["0", "1"].contains(&&os[5]) && &os[6] == "km");
     std::fs::remove_dir_all(out).unwrap();
 }

@@ -2,6 +2,7 @@
 //! problem is collected, and any problem refuses the whole bundle.
 
 use std::collections::HashMap;
+use std::num::NonZeroU8;
 use std::path::Path;
 
 use super::cells::{FileSpec, Header, PatientIds, Problem, Row};
@@ -11,7 +12,7 @@ use crate::dataset::Dataset;
 use crate::date::Date;
 use crate::protocol::Protocol;
 use crate::records::*;
-use crate::values::{Flag, Id};
+use crate::values::{Flag, Id, Text};
 
 /// `bundle.toml`.
 #[derive(Debug, serde::Deserialize)]
@@ -322,9 +323,25 @@ fn parse_patient(r: &mut Row<'_>) -> Option<Patient> {
     })
 }
 
-fn text(r: &mut Row<'_>, column: &str) -> Option<crate::values::Text> {
-    let s = r.cell(column);
-    (!s.is_empty()).then(|| s.into())
+/// One shared copy of each free text read: reasons repeat over millions of
+/// rows, and a copy per row was a small allocation per row.
+#[derive(Default)]
+struct Texts(std::collections::HashSet<Text>);
+
+impl Texts {
+    /// The text of `column`, `None` when empty.
+    fn cell(&mut self, r: &mut Row<'_>, column: &str) -> Option<Text> {
+        let s = r.cell(column);
+        if s.is_empty() {
+            return None;
+        }
+        if let Some(known) = self.0.get(s) {
+            return Some(known.clone());
+        }
+        let text: Text = s.into();
+        self.0.insert(text.clone());
+        Some(text)
+    }
 }
 
 /// Reads a whole bundle folder. On any problem nothing is returned but the
@@ -358,6 +375,7 @@ pub fn read_rows(
 ) -> Result<Dataset, Vec<Problem>> {
     let mut problems = Vec::new();
     let mut refused = std::collections::HashSet::new();
+    let mut texts = Texts::default();
     let patients = read_file(source, &PATIENTS, &mut problems, |r| {
         let p = parse_patient(r);
         if p.is_none() {
@@ -403,7 +421,7 @@ pub fn read_rows(
             death_date: f.3?,
             death_cause: f.4?,
             end_of_treatment_date: f.5?,
-            end_of_treatment_reason: text(r, "end_of_treatment_reason"),
+            end_of_treatment_reason: texts.cell(r, "end_of_treatment_reason"),
             other_therapy_date: f.6?,
         })
     });
@@ -434,7 +452,7 @@ pub fn read_rows(
             planned_mg_per_kg: f.4?,
             given_mg_per_kg: f.5?,
             status: f.6?,
-            reason: text(r, "reason"),
+            reason: texts.cell(r, "reason"),
         })
     });
     let assessments = read_file(source, &ASSESSMENTS, &mut problems, |r| {
@@ -519,7 +537,7 @@ pub fn read_rows(
                 None
             }
         };
-        let verbatim = text(r, "verbatim");
+        let verbatim = texts.cell(r, "verbatim");
         if let Some(t) = term
             && dict.term(t).needs_verbatim()
             && verbatim.is_none()
@@ -664,7 +682,7 @@ pub fn read_rows(
                 continue;
             }
             match s.parse::<u8>() {
-                Ok(v) if (1..=max).contains(&v) => *item = Some(v),
+                Ok(v) if (1..=max).contains(&v) => *item = NonZeroU8::new(v),
                 _ => {
                     r.fail(column, format!("must be an answer 1–{max}, got \"{s}\""));
                     ok = false;
@@ -689,7 +707,7 @@ pub fn read_rows(
             patient: f.0?,
             admission_date: f.1?,
             discharge_date: f.2?,
-            reason: text(r, "reason"),
+            reason: texts.cell(r, "reason"),
         })
     });
 

@@ -193,15 +193,22 @@ pub(crate) fn disposition(ctx: &mut Context<'_>) {
                 );
             }
         }
+        // One row per registered patient of both cohorts, reserved exactly:
+        // doubling would leave up to half of a million rows unused.
+        if ctx.out.swimmers.capacity() == 0 {
+            let everyone = ctx.courses.len();
+            ctx.out.swimmers.reserve_exact(everyone);
+        }
         for &p in &registered {
             let c = ctx.course(p);
-            let day = |d: crate::Date| d.days_since(c.registration);
+            // A date lies within ±9999 years: its day count fits an i32.
+            let day = |d: crate::Date| d.days_since(c.registration) as i32;
             let first_molcr = c
                 .bm_mrd()
                 .find(|m| m.response.is_molcr())
                 .map(|m| day(m.date));
             let swimmer = Swimmer {
-                patient: ctx.patient_id(p),
+                patient: p,
                 cohort: n,
                 follow_up: day(c.last_follow_up).max(0),
                 died: c.death.is_some(),

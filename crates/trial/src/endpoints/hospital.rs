@@ -41,7 +41,7 @@ pub(crate) fn e17(ctx: &mut Context<'_>) {
     let cutoff = ctx.data.cutoff;
     for cohort in COHORTS {
         let fas = ctx.fas(cohort);
-        let counted: std::sync::Arc<[crate::records::PatientIx]> = fas.as_slice().into();
+        let counted = crate::results::PatientSet::from(fas.as_slice());
         let mut rows = Vec::new();
         for (label, day) in windows(ctx.protocol) {
             let mut values = Vec::with_capacity(fas.len());

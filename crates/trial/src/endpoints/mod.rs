@@ -16,15 +16,16 @@ mod treatment;
 
 pub use summary::Summary;
 
-use std::sync::Arc;
-
 use stats::{CompetingStatus, CumulativeIncidence, KaplanMeier, Proportion};
 
 use crate::dataset::{Casebooks, Dataset};
 use crate::derive::Course;
 use crate::protocol::Protocol;
 use crate::records::PatientIx;
-use crate::results::{AnalysisSet, Curve, Endpoint, Results, Statistic, Table, TimeToEvent, Value};
+use crate::results::{
+    AnalysisSet, Curve, Endpoint, Parameter, PatientSet, Results, Statistic, Table, TimeToEvent,
+    Value,
+};
 use crate::vocab::Cohort;
 
 /// Computes every endpoint of the dataset.
@@ -84,7 +85,7 @@ impl<'a> Context<'a> {
                 swimmers: Vec::new(),
                 time_to_event: Vec::new(),
                 parameters: Vec::new(),
-                patient_ids: data.patients.iter().map(|p| p.id.to_string()).collect(),
+                patient_ids: data.patients.iter().map(|p| p.id.clone()).collect(),
             },
         }
     }
@@ -113,10 +114,6 @@ impl<'a> Context<'a> {
         &self.courses[p.get()]
     }
 
-    pub fn patient_id(&self, p: PatientIx) -> String {
-        self.data.patients[p.get()].id.to_string()
-    }
-
     /// Adds n/N with its Clopper–Pearson interval; `counted` are the
     /// patients in the numerator.
     pub fn proportion(&mut self, head: Head, counted: Vec<PatientIx>, total: usize) -> Value {
@@ -129,15 +126,19 @@ impl<'a> Context<'a> {
     /// Keeps the observations of a curve as analysis data (each endpoint,
     /// cohort and name is analysed once).
     fn keep_observations(&mut self, head: &Head, obs: &[Observation], survival: bool) {
-        let name = head.name.to_owned();
-        let parameter = match self.out.parameters.iter().position(|p| *p == name) {
+        let key = Parameter {
+            endpoint: head.endpoint,
+            cohort: head.cohort.number(),
+            name: head.name.to_owned(),
+            survival,
+        };
+        let parameter = match self.out.parameters.iter().position(|p| *p == key) {
             Some(i) => i,
             None => {
-                self.out.parameters.push(name);
+                self.out.parameters.push(key);
                 self.out.parameters.len() - 1
             }
         } as u16;
-        let cohort = head.cohort.number();
         // Exactly: the rows of every time-to-event endpoint are kept for
         // `adtte.csv`, ten million of them at a million patients, and growth
         // by doubling would leave up to as many unused.
@@ -145,17 +146,14 @@ impl<'a> Context<'a> {
         self.out
             .time_to_event
             .extend(obs.iter().map(|o| TimeToEvent {
-                endpoint: head.endpoint,
-                cohort,
                 parameter,
+                status: o.status,
                 patient: o.patient,
                 time: o.time,
-                status: o.status,
-                survival,
             }));
     }
 
-    pub fn push(&mut self, head: Head, value: Value, patients: impl Into<Arc<[PatientIx]>>) {
+    pub fn push(&mut self, head: Head, value: Value, patients: impl Into<PatientSet>) {
         self.out.statistics.push(Statistic {
             endpoint: head.endpoint,
             cohort: head.cohort.number(),
@@ -178,7 +176,7 @@ impl<'a> Context<'a> {
         times: &[f64],
         median: bool,
     ) -> Option<KaplanMeier> {
-        let patients: Arc<[PatientIx]> = obs.iter().map(|o| o.patient).collect();
+        let patients: PatientSet = obs.iter().map(|o| o.patient).collect();
         self.keep_observations(&head, obs, true);
         if obs.is_empty() {
             for &t in times {
@@ -277,7 +275,7 @@ impl<'a> Context<'a> {
         obs: &[Observation],
         times: &[f64],
     ) -> Option<CumulativeIncidence> {
-        let patients: Arc<[PatientIx]> = obs.iter().map(|o| o.patient).collect();
+        let patients: PatientSet = obs.iter().map(|o| o.patient).collect();
         self.keep_observations(&head, obs, false);
         if obs.is_empty() {
             for &t in times {
