@@ -124,6 +124,9 @@ fn write(
     queries: Vec<Query>,
     out: &Path,
 ) -> Result<Outcome, Failure> {
+    // The data queries are written first and freed: at a million patients
+    // they are hundreds of thousands of strings the computation does not need.
+    let queries = write_queries(out, queries)?;
     bar.set_message(format!(
         "computing endpoints for {} patients",
         data.patients.len()
@@ -134,8 +137,20 @@ fn write(
     drop(data);
     bar.set_message("writing the report");
     let written = report::write_report(&results, out)?;
-    let path = out.join("queries.csv");
-    let mut w = csv::Writer::from_path(&path).map_err(anyhow::Error::from)?;
+    bar.finish_and_clear();
+    Ok(Outcome {
+        html: written.html,
+        json: written.json,
+        queries,
+        patients,
+        document: report::endpoints_json(&results),
+    })
+}
+
+/// Writes `queries.csv` into `out`; returns how many queries it holds.
+fn write_queries(out: &Path, queries: Vec<Query>) -> Result<usize, Failure> {
+    std::fs::create_dir_all(out)?;
+    let mut w = csv::Writer::from_path(out.join("queries.csv")).map_err(anyhow::Error::from)?;
     w.write_record(["file", "patient", "record", "check", "message"])
         .map_err(anyhow::Error::from)?;
     for q in &queries {
@@ -143,14 +158,7 @@ fn write(
             .map_err(anyhow::Error::from)?;
     }
     w.flush()?;
-    bar.finish_and_clear();
-    Ok(Outcome {
-        html: written.html,
-        json: written.json,
-        queries: queries.len(),
-        patients,
-        document: report::endpoints_json(&results),
-    })
+    Ok(queries.len())
 }
 
 /// This process's peak resident memory, where the system tells it (Linux).
