@@ -93,8 +93,12 @@ fn read_manifest(dir: &Path, problems: &mut Vec<Problem>) -> Option<(Date, Proto
 /// held in memory (the database's current or as-of state).
 pub trait RowSource {
     /// The rows of one table; `Ok(None)` when the table is absent (no rows).
-    fn open(&mut self, spec: &FileSpec) -> Result<Option<Box<dyn TableRows + '_>>, Problem>;
+    fn open(&mut self, spec: &FileSpec) -> Result<Option<Opened>, Problem>;
 }
+
+/// One table opened for reading; it owns its rows, so it can be read on
+/// another thread.
+pub type Opened = Box<dyn TableRows + Send>;
 
 /// The header and rows of one table.
 pub trait TableRows {
@@ -132,7 +136,7 @@ fn crlf(path: &Path) -> bool {
 }
 
 impl RowSource for Folder<'_> {
-    fn open(&mut self, spec: &FileSpec) -> Result<Option<Box<dyn TableRows + '_>>, Problem> {
+    fn open(&mut self, spec: &FileSpec) -> Result<Option<Opened>, Problem> {
         let path = self.0.join(spec.name);
         if !path.exists() {
             return Ok(None);
@@ -205,7 +209,7 @@ struct MemoryRows {
 }
 
 impl RowSource for MemorySource {
-    fn open(&mut self, spec: &FileSpec) -> Result<Option<Box<dyn TableRows + '_>>, Problem> {
+    fn open(&mut self, spec: &FileSpec) -> Result<Option<Opened>, Problem> {
         let Some(rows) = self.tables.remove(spec.name) else {
             return Ok(None);
         };
@@ -235,9 +239,20 @@ fn read_file<T>(
     source: &mut dyn RowSource,
     spec: &FileSpec,
     problems: &mut Vec<Problem>,
+    parse: impl FnMut(&mut Row<'_>) -> Option<T>,
+) -> Vec<T> {
+    read_table(source.open(spec), spec, problems, parse)
+}
+
+/// The rows of an opened table that `parse` accepts; every problem found
+/// goes to `problems`.
+fn read_table<T>(
+    opened: Result<Option<Opened>, Problem>,
+    spec: &FileSpec,
+    problems: &mut Vec<Problem>,
     mut parse: impl FnMut(&mut Row<'_>) -> Option<T>,
 ) -> Vec<T> {
-    let mut table = match source.open(spec) {
+    let mut table = match opened {
         Ok(Some(t)) => t,
         Ok(None) => return Vec::new(),
         Err(p) => {
@@ -425,291 +440,323 @@ pub fn read_rows(
             other_therapy_date: f.6?,
         })
     });
-    let doses = read_file(source, &DOSES, &mut problems, |r| {
-        let f = all_cells!(
-            r.patient(&ids),
-            r.required("cycle"),
-            r.required::<u16>("day").filter(|&d| d >= 1),
-            r.required("date"),
-            r.required("planned_mg_per_kg"),
-            r.required("given_mg_per_kg"),
-            r.required("status"),
-        );
-        if f.2.is_none() && !r.cell("day").is_empty() && r.cell("day").parse::<u16>().is_ok() {
-            r.fail(
-                "day",
-                format!(
-                    "must be a day within the cycle, 1 or later, got \"{}\"",
-                    r.cell("day")
-                ),
-            );
-        }
-        Some(Dose {
-            patient: f.0?,
-            cycle: f.1?,
-            day: f.2?,
-            date: f.3?,
-            planned_mg_per_kg: f.4?,
-            given_mg_per_kg: f.5?,
-            status: f.6?,
-            reason: texts.cell(r, "reason"),
-        })
-    });
-    let assessments = read_file(source, &ASSESSMENTS, &mut problems, |r| {
-        let f = all_cells!(
-            r.patient(&ids),
-            r.required("date"),
-            r.required("timepoint"),
-            r.optional("bm_blasts_pct"),
-            r.optional::<Flag>("pb_blasts"),
-            r.optional("anc"),
-            r.optional("platelets"),
-            r.optional::<Flag>("emd"),
-            r.optional("investigator_response"),
-        );
-        Some(Assessment {
-            patient: f.0?,
-            date: f.1?,
-            timepoint: f.2?,
-            bm_blasts_pct: f.3?,
-            pb_blasts: f.4?.map(|x| x.0),
-            anc: f.5?,
-            platelets: f.6?,
-            emd: f.7?.map(|x| x.0),
-            investigator_response: f.8?,
-        })
-    });
-    let mrd = read_file(source, &MRD, &mut problems, |r| {
-        let f = all_cells!(
-            r.patient(&ids),
-            r.required("date"),
-            r.required("timepoint"),
-            r.required("sample"),
-            r.optional::<crate::vocab::MrdCall>("result"),
-            r.optional("level"),
-            r.optional("sensitivity"),
-            r.optional("lab"),
-        );
-        let (result, level) = (f.4?, f.5?);
-        use crate::vocab::MrdCall;
-        match (result, level) {
-            (Some(MrdCall::Positive), None) => {
-                r.fail(
-                    "level",
-                    "a positive result needs its quantified level".into(),
+    // Doses and questionnaires, the largest tables, are parsed on a second
+    // thread while this one reads the others; problems keep file order.
+    let (doses, qlq) = (source.open(&DOSES), source.open(&QLQ_C30));
+    let (mut dose_problems, mut qlq_problems) = (Vec::new(), Vec::new());
+    let (mut rest, mut stay_problems) = (Vec::new(), Vec::new());
+    let ((doses, qlq_c30), (assessments, mrd, adverse_events, sct, gvhd, relapses, hospital_stays)) =
+        std::thread::scope(|scope| {
+            let side = scope.spawn(|| {
+                let mut texts = Texts::default();
+                let doses = read_table(doses, &DOSES, &mut dose_problems, |r| {
+                    let f = all_cells!(
+                        r.patient(&ids),
+                        r.required("cycle"),
+                        r.required::<u16>("day").filter(|&d| d >= 1),
+                        r.required("date"),
+                        r.required("planned_mg_per_kg"),
+                        r.required("given_mg_per_kg"),
+                        r.required("status"),
+                    );
+                    if f.2.is_none()
+                        && !r.cell("day").is_empty()
+                        && r.cell("day").parse::<u16>().is_ok()
+                    {
+                        r.fail(
+                            "day",
+                            format!(
+                                "must be a day within the cycle, 1 or later, got \"{}\"",
+                                r.cell("day")
+                            ),
+                        );
+                    }
+                    Some(Dose {
+                        patient: f.0?,
+                        cycle: f.1?,
+                        day: f.2?,
+                        date: f.3?,
+                        planned_mg_per_kg: f.4?,
+                        given_mg_per_kg: f.5?,
+                        status: f.6?,
+                        reason: texts.cell(r, "reason"),
+                    })
+                });
+                let qlq_c30 = read_table(qlq, &QLQ_C30, &mut qlq_problems, |r| {
+                    let f =
+                        all_cells!(r.patient(&ids), r.required("date"), r.required("timepoint"));
+                    let mut items = [None; QLQ_ITEMS];
+                    let mut ok = true;
+                    for (i, item) in items.iter_mut().enumerate() {
+                        let column = QLQ_ITEM_COLUMNS[i];
+                        let max = if i >= 28 { 7 } else { 4 };
+                        let s = r.cell(column);
+                        if s.is_empty() {
+                            continue;
+                        }
+                        match s.parse::<u8>() {
+                            Ok(v) if (1..=max).contains(&v) => *item = NonZeroU8::new(v),
+                            _ => {
+                                r.fail(column, format!("must be an answer 1–{max}, got \"{s}\""));
+                                ok = false;
+                            }
+                        }
+                    }
+                    ok.then_some(())?;
+                    Some(QlqC30 {
+                        patient: f.0?,
+                        date: f.1?,
+                        timepoint: f.2?,
+                        items,
+                    })
+                });
+                (doses, qlq_c30)
+            });
+            let assessments = read_file(source, &ASSESSMENTS, &mut rest, |r| {
+                let f = all_cells!(
+                    r.patient(&ids),
+                    r.required("date"),
+                    r.required("timepoint"),
+                    r.optional("bm_blasts_pct"),
+                    r.optional::<Flag>("pb_blasts"),
+                    r.optional("anc"),
+                    r.optional("platelets"),
+                    r.optional::<Flag>("emd"),
+                    r.optional("investigator_response"),
                 );
-                return None;
-            }
-            (Some(MrdCall::Negative | MrdCall::PositiveNq) | None, Some(_)) => {
-                r.fail(
-                    "level",
-                    "a level is recorded only for a positive result".into(),
+                Some(Assessment {
+                    patient: f.0?,
+                    date: f.1?,
+                    timepoint: f.2?,
+                    bm_blasts_pct: f.3?,
+                    pb_blasts: f.4?.map(|x| x.0),
+                    anc: f.5?,
+                    platelets: f.6?,
+                    emd: f.7?.map(|x| x.0),
+                    investigator_response: f.8?,
+                })
+            });
+            let mrd = read_file(source, &MRD, &mut rest, |r| {
+                let f = all_cells!(
+                    r.patient(&ids),
+                    r.required("date"),
+                    r.required("timepoint"),
+                    r.required("sample"),
+                    r.optional::<crate::vocab::MrdCall>("result"),
+                    r.optional("level"),
+                    r.optional("sensitivity"),
+                    r.optional("lab"),
                 );
-                return None;
-            }
-            _ => {}
-        }
-        Some(MrdResult {
-            patient: f.0?,
-            date: f.1?,
-            timepoint: f.2?,
-            sample: f.3?,
-            result,
-            level,
-            sensitivity: f.6?,
-            lab: f.7?,
-        })
-    });
-    let mut ae_ids = rustc_hash::FxHashMap::default();
-    let adverse_events = read_file(source, &ADVERSE_EVENTS, &mut problems, |r| {
-        let term_text = r.cell("term");
-        let term = match dict.find(term_text) {
-            Some(t) => Some(t),
-            None => {
-                let rule = if term_text.is_empty() {
-                    "a value is required".to_owned()
-                } else {
-                    format!(
-                        "\"{term_text}\" is not a CTCAE 5.0 term (spelling and case as in the dictionary)"
-                    )
+                let (result, level) = (f.4?, f.5?);
+                use crate::vocab::MrdCall;
+                match (result, level) {
+                    (Some(MrdCall::Positive), None) => {
+                        r.fail(
+                            "level",
+                            "a positive result needs its quantified level".into(),
+                        );
+                        return None;
+                    }
+                    (Some(MrdCall::Negative | MrdCall::PositiveNq) | None, Some(_)) => {
+                        r.fail(
+                            "level",
+                            "a level is recorded only for a positive result".into(),
+                        );
+                        return None;
+                    }
+                    _ => {}
+                }
+                Some(MrdResult {
+                    patient: f.0?,
+                    date: f.1?,
+                    timepoint: f.2?,
+                    sample: f.3?,
+                    result,
+                    level,
+                    sensitivity: f.6?,
+                    lab: f.7?,
+                })
+            });
+            let mut ae_ids = rustc_hash::FxHashMap::default();
+            let adverse_events = read_file(source, &ADVERSE_EVENTS, &mut rest, |r| {
+                let term_text = r.cell("term");
+                let term = match dict.find(term_text) {
+                    Some(t) => Some(t),
+                    None => {
+                        let rule = if term_text.is_empty() {
+                            "a value is required".to_owned()
+                        } else {
+                            format!(
+                                "\"{term_text}\" is not a CTCAE 5.0 term (spelling and case as in the dictionary)"
+                            )
+                        };
+                        r.fail("term", rule);
+                        None
+                    }
                 };
-                r.fail("term", rule);
-                None
-            }
-        };
-        let verbatim = texts.cell(r, "verbatim");
-        if let Some(t) = term
-            && dict.term(t).needs_verbatim()
-            && verbatim.is_none()
-        {
-            r.fail(
-                "verbatim",
-                format!("\"{}\" needs a verbatim description", dict.term(t).term),
-            );
-        }
-        let f = all_cells!(
-            r.patient(&ids),
-            r.required::<Id>("ae_id"),
-            r.required("grade"),
-            r.required("onset_date"),
-            r.optional("end_date"),
-            r.required::<Flag>("serious"),
-            r.required("relatedness"),
-            r.optional("outcome"),
-            r.optional("action"),
-        );
-        if let Some(id) = &f.1
-            && ae_ids.insert(id.clone(), ()).is_some()
-        {
-            r.fail("ae_id", format!("duplicate AE id \"{id}\""));
-        }
-        Some(AdverseEvent {
-            patient: f.0?,
-            ae_id: f.1?,
-            term: term?,
-            verbatim,
-            grade: f.2?,
-            onset_date: f.3?,
-            end_date: f.4?,
-            serious: f.5?.0,
-            relatedness: f.6?,
-            outcome: f.7?,
-            action: f.8?,
-        })
-    });
-    let sct = read_file(source, &SCT, &mut problems, |r| {
-        let f = all_cells!(
-            r.patient(&ids),
-            r.required("date"),
-            r.required("type"),
-            r.optional("donor"),
-            r.optional("conditioning"),
-            r.optional("source"),
-        );
-        Some(Sct {
-            patient: f.0?,
-            date: f.1?,
-            sct_type: f.2?,
-            donor: f.3?,
-            conditioning: f.4?,
-            source: f.5?,
-        })
-    });
-    let gvhd = read_file(source, &GVHD, &mut problems, |r| {
-        let f = all_cells!(
-            r.patient(&ids),
-            r.required("onset_date"),
-            r.required::<crate::vocab::GvhdKind>("kind"),
-            r.required::<crate::vocab::GvhdGrade>("grade"),
-        );
-        if let (Some(kind), Some(grade)) = (f.2, f.3)
-            && !grade.fits(kind)
-        {
-            r.fail(
-                "grade",
-                format!(
-                    "{kind} GvHD is graded {}, got \"{grade}\"",
-                    match kind {
-                        crate::vocab::GvhdKind::Acute => "I, II, III or IV",
-                        crate::vocab::GvhdKind::Chronic => "mild, moderate or severe",
-                    }
-                ),
-            );
-            return None;
-        }
-        Some(Gvhd {
-            patient: f.0?,
-            onset_date: f.1?,
-            kind: f.2?,
-            grade: f.3?,
-        })
-    });
-    let relapses = read_file(source, &RELAPSES, &mut problems, |r| {
-        let f = all_cells!(
-            r.patient(&ids),
-            r.required("date"),
-            r.required::<crate::vocab::RelapseKind>("kind")
-        );
-        let raw = r.cell("sites");
-        let mut sites = Vec::new();
-        let mut sites_ok = true;
-        if !raw.is_empty() {
-            for s in raw.split(';') {
-                match s.parse::<crate::vocab::RelapseSite>() {
-                    Ok(site) if !sites.contains(&site) => sites.push(site),
-                    Ok(site) => {
-                        r.fail("sites", format!("site \"{site}\" is listed twice"));
-                        sites_ok = false;
-                    }
-                    Err(e) => {
-                        r.fail("sites", format!("{e} (a semicolon list)"));
-                        sites_ok = false;
-                    }
+                let verbatim = texts.cell(r, "verbatim");
+                if let Some(t) = term
+                    && dict.term(t).needs_verbatim()
+                    && verbatim.is_none()
+                {
+                    r.fail(
+                        "verbatim",
+                        format!("\"{}\" needs a verbatim description", dict.term(t).term),
+                    );
                 }
-            }
-        }
-        match f.2 {
-            Some(crate::vocab::RelapseKind::Hematologic) if sites.is_empty() && sites_ok => {
-                r.fail(
-                    "sites",
-                    "a hematologic relapse needs at least one site".into(),
+                let f = all_cells!(
+                    r.patient(&ids),
+                    r.required::<Id>("ae_id"),
+                    r.required("grade"),
+                    r.required("onset_date"),
+                    r.optional("end_date"),
+                    r.required::<Flag>("serious"),
+                    r.required("relatedness"),
+                    r.optional("outcome"),
+                    r.optional("action"),
                 );
-                return None;
-            }
-            Some(crate::vocab::RelapseKind::Molecular) if !sites.is_empty() => {
-                r.fail("sites", "a molecular relapse has no sites".into());
-                return None;
-            }
-            _ => {}
-        }
-        sites.sort();
-        Some(Relapse {
-            patient: f.0?,
-            date: f.1?,
-            kind: f.2?,
-            sites,
-        })
-    });
-    let qlq_c30 = read_file(source, &QLQ_C30, &mut problems, |r| {
-        let f = all_cells!(r.patient(&ids), r.required("date"), r.required("timepoint"));
-        let mut items = [None; QLQ_ITEMS];
-        let mut ok = true;
-        for (i, item) in items.iter_mut().enumerate() {
-            let column = QLQ_ITEM_COLUMNS[i];
-            let max = if i >= 28 { 7 } else { 4 };
-            let s = r.cell(column);
-            if s.is_empty() {
-                continue;
-            }
-            match s.parse::<u8>() {
-                Ok(v) if (1..=max).contains(&v) => *item = NonZeroU8::new(v),
-                _ => {
-                    r.fail(column, format!("must be an answer 1–{max}, got \"{s}\""));
-                    ok = false;
+                if let Some(id) = &f.1
+                    && ae_ids.insert(id.clone(), ()).is_some()
+                {
+                    r.fail("ae_id", format!("duplicate AE id \"{id}\""));
                 }
-            }
-        }
-        ok.then_some(())?;
-        Some(QlqC30 {
-            patient: f.0?,
-            date: f.1?,
-            timepoint: f.2?,
-            items,
-        })
-    });
-    let hospital_stays = read_file(source, &HOSPITAL_STAYS, &mut problems, |r| {
-        let f = all_cells!(
-            r.patient(&ids),
-            r.required("admission_date"),
-            r.optional("discharge_date")
-        );
-        Some(HospitalStay {
-            patient: f.0?,
-            admission_date: f.1?,
-            discharge_date: f.2?,
-            reason: texts.cell(r, "reason"),
-        })
-    });
+                Some(AdverseEvent {
+                    patient: f.0?,
+                    ae_id: f.1?,
+                    term: term?,
+                    verbatim,
+                    grade: f.2?,
+                    onset_date: f.3?,
+                    end_date: f.4?,
+                    serious: f.5?.0,
+                    relatedness: f.6?,
+                    outcome: f.7?,
+                    action: f.8?,
+                })
+            });
+            let sct = read_file(source, &SCT, &mut rest, |r| {
+                let f = all_cells!(
+                    r.patient(&ids),
+                    r.required("date"),
+                    r.required("type"),
+                    r.optional("donor"),
+                    r.optional("conditioning"),
+                    r.optional("source"),
+                );
+                Some(Sct {
+                    patient: f.0?,
+                    date: f.1?,
+                    sct_type: f.2?,
+                    donor: f.3?,
+                    conditioning: f.4?,
+                    source: f.5?,
+                })
+            });
+            let gvhd = read_file(source, &GVHD, &mut rest, |r| {
+                let f = all_cells!(
+                    r.patient(&ids),
+                    r.required("onset_date"),
+                    r.required::<crate::vocab::GvhdKind>("kind"),
+                    r.required::<crate::vocab::GvhdGrade>("grade"),
+                );
+                if let (Some(kind), Some(grade)) = (f.2, f.3)
+                    && !grade.fits(kind)
+                {
+                    r.fail(
+                        "grade",
+                        format!(
+                            "{kind} GvHD is graded {}, got \"{grade}\"",
+                            match kind {
+                                crate::vocab::GvhdKind::Acute => "I, II, III or IV",
+                                crate::vocab::GvhdKind::Chronic => "mild, moderate or severe",
+                            }
+                        ),
+                    );
+                    return None;
+                }
+                Some(Gvhd {
+                    patient: f.0?,
+                    onset_date: f.1?,
+                    kind: f.2?,
+                    grade: f.3?,
+                })
+            });
+            let relapses = read_file(source, &RELAPSES, &mut rest, |r| {
+                let f = all_cells!(
+                    r.patient(&ids),
+                    r.required("date"),
+                    r.required::<crate::vocab::RelapseKind>("kind")
+                );
+                let raw = r.cell("sites");
+                let mut sites = Vec::new();
+                let mut sites_ok = true;
+                if !raw.is_empty() {
+                    for s in raw.split(';') {
+                        match s.parse::<crate::vocab::RelapseSite>() {
+                            Ok(site) if !sites.contains(&site) => sites.push(site),
+                            Ok(site) => {
+                                r.fail("sites", format!("site \"{site}\" is listed twice"));
+                                sites_ok = false;
+                            }
+                            Err(e) => {
+                                r.fail("sites", format!("{e} (a semicolon list)"));
+                                sites_ok = false;
+                            }
+                        }
+                    }
+                }
+                match f.2 {
+                    Some(crate::vocab::RelapseKind::Hematologic)
+                        if sites.is_empty() && sites_ok =>
+                    {
+                        r.fail(
+                            "sites",
+                            "a hematologic relapse needs at least one site".into(),
+                        );
+                        return None;
+                    }
+                    Some(crate::vocab::RelapseKind::Molecular) if !sites.is_empty() => {
+                        r.fail("sites", "a molecular relapse has no sites".into());
+                        return None;
+                    }
+                    _ => {}
+                }
+                sites.sort();
+                Some(Relapse {
+                    patient: f.0?,
+                    date: f.1?,
+                    kind: f.2?,
+                    sites,
+                })
+            });
+            let hospital_stays = read_file(source, &HOSPITAL_STAYS, &mut stay_problems, |r| {
+                let f = all_cells!(
+                    r.patient(&ids),
+                    r.required("admission_date"),
+                    r.optional("discharge_date")
+                );
+                Some(HospitalStay {
+                    patient: f.0?,
+                    admission_date: f.1?,
+                    discharge_date: f.2?,
+                    reason: texts.cell(r, "reason"),
+                })
+            });
+            let read = (
+                assessments,
+                mrd,
+                adverse_events,
+                sct,
+                gvhd,
+                relapses,
+                hospital_stays,
+            );
+            (side.join().expect("reading does not panic"), read)
+        });
+    problems.extend(dose_problems);
+    problems.extend(rest);
+    problems.extend(qlq_problems);
+    problems.extend(stay_problems);
 
     let Some((cutoff, protocol)) = manifest else {
         return Err(problems);
