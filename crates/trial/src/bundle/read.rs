@@ -440,48 +440,46 @@ pub fn read_rows(
             other_therapy_date: f.6?,
         })
     });
-    // Doses and questionnaires, the largest tables, are parsed on a second
-    // thread while this one reads the others; problems keep file order.
-    let (doses, qlq) = (source.open(&DOSES), source.open(&QLQ_C30));
-    let (mut dose_problems, mut qlq_problems) = (Vec::new(), Vec::new());
-    let (mut rest, mut stay_problems) = (Vec::new(), Vec::new());
-    let ((doses, qlq_c30), (assessments, mrd, adverse_events, sct, gvhd, relapses, hospital_stays)) =
+    // Assessments, questionnaires and stays are parsed on a second thread
+    // while this one reads the others (about half of the cells each);
+    // problems keep file order.
+    let (assessments, qlq, stays) = (
+        source.open(&ASSESSMENTS),
+        source.open(&QLQ_C30),
+        source.open(&HOSPITAL_STAYS),
+    );
+    let (mut dose_problems, mut assessment_problems, mut rest) =
+        (Vec::new(), Vec::new(), Vec::new());
+    let (mut qlq_problems, mut stay_problems) = (Vec::new(), Vec::new());
+    let ((assessments, qlq_c30, hospital_stays), (doses, mrd, adverse_events, sct, gvhd, relapses)) =
         std::thread::scope(|scope| {
             let side = scope.spawn(|| {
                 let mut texts = Texts::default();
-                let doses = read_table(doses, &DOSES, &mut dose_problems, |r| {
-                    let f = all_cells!(
-                        r.patient(&ids),
-                        r.required("cycle"),
-                        r.required::<u16>("day").filter(|&d| d >= 1),
-                        r.required("date"),
-                        r.required("planned_mg_per_kg"),
-                        r.required("given_mg_per_kg"),
-                        r.required("status"),
-                    );
-                    if f.2.is_none()
-                        && !r.cell("day").is_empty()
-                        && r.cell("day").parse::<u16>().is_ok()
-                    {
-                        r.fail(
-                            "day",
-                            format!(
-                                "must be a day within the cycle, 1 or later, got \"{}\"",
-                                r.cell("day")
-                            ),
+                let assessments =
+                    read_table(assessments, &ASSESSMENTS, &mut assessment_problems, |r| {
+                        let f = all_cells!(
+                            r.patient(&ids),
+                            r.required("date"),
+                            r.required("timepoint"),
+                            r.optional("bm_blasts_pct"),
+                            r.optional::<Flag>("pb_blasts"),
+                            r.optional("anc"),
+                            r.optional("platelets"),
+                            r.optional::<Flag>("emd"),
+                            r.optional("investigator_response"),
                         );
-                    }
-                    Some(Dose {
-                        patient: f.0?,
-                        cycle: f.1?,
-                        day: f.2?,
-                        date: f.3?,
-                        planned_mg_per_kg: f.4?,
-                        given_mg_per_kg: f.5?,
-                        status: f.6?,
-                        reason: texts.cell(r, "reason"),
-                    })
-                });
+                        Some(Assessment {
+                            patient: f.0?,
+                            date: f.1?,
+                            timepoint: f.2?,
+                            bm_blasts_pct: f.3?,
+                            pb_blasts: f.4?.map(|x| x.0),
+                            anc: f.5?,
+                            platelets: f.6?,
+                            emd: f.7?.map(|x| x.0),
+                            investigator_response: f.8?,
+                        })
+                    });
                 let qlq_c30 = read_table(qlq, &QLQ_C30, &mut qlq_problems, |r| {
                     let f =
                         all_cells!(r.patient(&ids), r.required("date"), r.required("timepoint"));
@@ -510,30 +508,52 @@ pub fn read_rows(
                         items,
                     })
                 });
-                (doses, qlq_c30)
+                let hospital_stays = read_table(stays, &HOSPITAL_STAYS, &mut stay_problems, |r| {
+                    let f = all_cells!(
+                        r.patient(&ids),
+                        r.required("admission_date"),
+                        r.optional("discharge_date")
+                    );
+                    Some(HospitalStay {
+                        patient: f.0?,
+                        admission_date: f.1?,
+                        discharge_date: f.2?,
+                        reason: texts.cell(r, "reason"),
+                    })
+                });
+                (assessments, qlq_c30, hospital_stays)
             });
-            let assessments = read_file(source, &ASSESSMENTS, &mut rest, |r| {
+            let doses = read_file(source, &DOSES, &mut dose_problems, |r| {
                 let f = all_cells!(
                     r.patient(&ids),
+                    r.required("cycle"),
+                    r.required::<u16>("day").filter(|&d| d >= 1),
                     r.required("date"),
-                    r.required("timepoint"),
-                    r.optional("bm_blasts_pct"),
-                    r.optional::<Flag>("pb_blasts"),
-                    r.optional("anc"),
-                    r.optional("platelets"),
-                    r.optional::<Flag>("emd"),
-                    r.optional("investigator_response"),
+                    r.required("planned_mg_per_kg"),
+                    r.required("given_mg_per_kg"),
+                    r.required("status"),
                 );
-                Some(Assessment {
+                if f.2.is_none()
+                    && !r.cell("day").is_empty()
+                    && r.cell("day").parse::<u16>().is_ok()
+                {
+                    r.fail(
+                        "day",
+                        format!(
+                            "must be a day within the cycle, 1 or later, got \"{}\"",
+                            r.cell("day")
+                        ),
+                    );
+                }
+                Some(Dose {
                     patient: f.0?,
-                    date: f.1?,
-                    timepoint: f.2?,
-                    bm_blasts_pct: f.3?,
-                    pb_blasts: f.4?.map(|x| x.0),
-                    anc: f.5?,
-                    platelets: f.6?,
-                    emd: f.7?.map(|x| x.0),
-                    investigator_response: f.8?,
+                    cycle: f.1?,
+                    day: f.2?,
+                    date: f.3?,
+                    planned_mg_per_kg: f.4?,
+                    given_mg_per_kg: f.5?,
+                    status: f.6?,
+                    reason: texts.cell(r, "reason"),
                 })
             });
             let mrd = read_file(source, &MRD, &mut rest, |r| {
@@ -729,31 +749,11 @@ pub fn read_rows(
                     sites,
                 })
             });
-            let hospital_stays = read_file(source, &HOSPITAL_STAYS, &mut stay_problems, |r| {
-                let f = all_cells!(
-                    r.patient(&ids),
-                    r.required("admission_date"),
-                    r.optional("discharge_date")
-                );
-                Some(HospitalStay {
-                    patient: f.0?,
-                    admission_date: f.1?,
-                    discharge_date: f.2?,
-                    reason: texts.cell(r, "reason"),
-                })
-            });
-            let read = (
-                assessments,
-                mrd,
-                adverse_events,
-                sct,
-                gvhd,
-                relapses,
-                hospital_stays,
-            );
+            let read = (doses, mrd, adverse_events, sct, gvhd, relapses);
             (side.join().expect("reading does not panic"), read)
         });
     problems.extend(dose_problems);
+    problems.extend(assessment_problems);
     problems.extend(rest);
     problems.extend(qlq_problems);
     problems.extend(stay_problems);
