@@ -43,6 +43,43 @@ fn messages(problems: &[Problem]) -> Vec<String> {
     problems.iter().map(ToString::to_string).collect()
 }
 
+/// Appends a copy of `file`'s last row for patient `P999`, who is not in
+/// `patients.csv`.
+fn append_unknown_patient(b: &Copy, file: &str) {
+    let path = b.0.join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let last = text.lines().last().unwrap();
+    let (_, rest) = last.split_once(',').unwrap();
+    std::fs::write(&path, format!("{}P999,{rest}\n", text)).unwrap();
+}
+
+#[test]
+fn problems_come_in_file_order_though_tables_are_read_on_two_threads() {
+    let b = Copy::new("order");
+    // Read by this thread and by the second one, alternately.
+    let files = [
+        "status.csv",
+        "doses.csv",
+        "assessments.csv",
+        "mrd.csv",
+        "adverse_events.csv",
+        "relapses.csv",
+        "qlq_c30.csv",
+        "hospital_stays.csv",
+    ];
+    for file in files {
+        append_unknown_patient(&b, file);
+    }
+    let mut got: Vec<String> = read_bundle(&b.0)
+        .unwrap_err()
+        .into_iter()
+        .map(|p| p.file)
+        .collect();
+    // The copied AE row is also a duplicate AE id: two problems, one file.
+    got.dedup();
+    assert_eq!(got, files);
+}
+
 #[test]
 fn every_problem_is_named_by_file_line_column_and_rule() {
     let b = Copy::new("problems");
