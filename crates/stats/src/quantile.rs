@@ -38,6 +38,11 @@ pub struct StepCurve<'a> {
     times: &'a [f64],
     curve: &'a [f64],
     shape: Shape,
+    /// `max(y, na.rm = TRUE)`: the same for every quantile.
+    max_y: f64,
+    /// The value of the last point `duplicated` keeps (see
+    /// [`Self::last_kept`]): the same for every quantile.
+    last: f64,
 }
 
 /// The points of `y` split into a monotone prefix and a tail. In the
@@ -62,15 +67,23 @@ struct Candidate {
 
 impl<'a> StepCurve<'a> {
     /// Prepares `curve` (given at `times`, ascending) starting from 1 at
-    /// `start`; one pass over the curve.
+    /// `start`: one pass over the curve, and one over its tail for what
+    /// does not depend on the quantile asked.
     pub fn new(start: f64, times: &'a [f64], curve: &'a [f64]) -> Self {
         let mut out = Self {
             start,
             times,
             curve,
             shape: Shape { first: 0, end: 0 },
+            max_y: f64::NAN,
+            last: f64::NAN,
         };
         out.shape = out.split();
+        out.max_y = out
+            .tail()
+            .map(|(_, y)| y)
+            .fold(out.prefix_y(out.prefix_len() - 1), f64::max);
+        out.last = out.last_kept();
         out
     }
 
@@ -163,12 +176,7 @@ impl<'a> StepCurve<'a> {
     /// - the last kept value is found from the end (see
     ///   [`Self::last_kept`]).
     fn findq_split(&self, p: f64) -> Option<f64> {
-        let m = self.prefix_len();
-        let max_y = self
-            .tail()
-            .map(|(_, y)| y)
-            .fold(self.prefix_y(m - 1), f64::max);
-        if max_y < p {
+        if self.max_y < p {
             return Some(f64::NAN);
         }
         let xmax = self.x(self.len() - 1);
@@ -179,7 +187,7 @@ impl<'a> StepCurve<'a> {
         if p == 0.0 {
             q = self.start;
         }
-        let last = self.last_kept();
+        let last = self.last;
         if !last.is_nan() && (p - last).abs() < TOLERANCE {
             q = (at(index1) + xmax) / 2.0;
         }

@@ -128,8 +128,9 @@ impl<'a> Statement<'a> {
 
 /// `sql` for SQLite. SQLite takes `$n` for a *named* parameter and looks
 /// each name up by a linear scan, when preparing and again when sqlx binds
-/// (`sqlite3_bind_parameter_name`): quadratic in the parameters, which was
-/// 60 % of the CPU of a batch of 64 changes with a thousand parameters.
+/// (`sqlite3_bind_parameter_name`): quadratic in the parameters. Importing
+/// in statements of 500 rows spent 60 % of its CPU there (a 10k-patient
+/// bundle took 228 s, 28 s with `?`).
 /// Parameters numbered in order of appearance, each used once, become
 /// anonymous `?`, which SQLite numbers itself at no cost; any other
 /// numbering is kept as `?n`.

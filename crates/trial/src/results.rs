@@ -19,13 +19,6 @@ use crate::values::Id;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PatientSet(Arc<RoaringBitmap>);
 
-impl Results {
-    /// The id of patient `p`.
-    pub fn patient_id(&self, p: PatientIx) -> &str {
-        self.patient_ids.get(p.get()).map_or("NA", Id::as_str)
-    }
-}
-
 impl PatientSet {
     /// Number of patients.
     pub fn len(&self) -> usize {
@@ -377,4 +370,11 @@ pub struct Results {
     pub parameters: Vec<Parameter>,
     /// Patient ids, indexed by `PatientIx`, to name the patients counted.
     pub patient_ids: Vec<Id>,
+}
+
+impl Results {
+    /// The id of patient `p`.
+    pub fn patient_id(&self, p: PatientIx) -> &str {
+        self.patient_ids.get(p.get()).map_or("NA", Id::as_str)
+    }
 }
