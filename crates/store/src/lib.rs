@@ -99,25 +99,17 @@ impl Store {
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        // Durable commits (the fsync before an acknowledgement),
-                        // readers beside the writer, and a wait instead of an error
-                        // when another process holds the write lock.
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA synchronous = FULL").await?;
-                        conn.execute("PRAGMA foreign_keys = ON").await?;
-                        conn.execute("PRAGMA busy_timeout = 10000").await?;
-                        // 32 MiB of page cache instead of 2: a change reads
-                        // its patient's records from pages all over the file.
-                        conn.execute("PRAGMA cache_size = -32768").await?;
+                        sqlite_settings(conn).await?;
                     }
                     Ok(())
                 })
             })
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         migrate(&pool, backend).await?;
         let pseudonym_key = users::pseudonym_key(&pool).await?;
-        let writer = (backend == Backend::Sqlite).then(Default::default);
+        let writer = (backend == Backend::Sqlite)
+            .then(|| std::sync::Arc::new(group_commit::GroupCommit::new(options)));
         Ok(Store {
             pool,
             backend,
@@ -133,8 +125,25 @@ impl Store {
 
     /// Closes the pool, waiting for connections to finish.
     pub async fn close(&self) {
+        if let Some(writer) = &self.writer {
+            writer.close().await;
+        }
         self.pool.close().await;
     }
+}
+
+/// Durable commits (the fsync before an acknowledgement), readers beside
+/// the writer, and a wait instead of an error when another process holds
+/// the write lock: on every SQLite connection, the pool's and the writer's.
+async fn sqlite_settings(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
+    conn.execute("PRAGMA journal_mode = WAL").await?;
+    conn.execute("PRAGMA synchronous = FULL").await?;
+    conn.execute("PRAGMA foreign_keys = ON").await?;
+    conn.execute("PRAGMA busy_timeout = 10000").await?;
+    // 32 MiB of page cache instead of 2: a change reads its patient's
+    // records from pages all over the file.
+    conn.execute("PRAGMA cache_size = -32768").await?;
+    Ok(())
 }
 
 /// The statement that opens a write transaction: SQLite takes the write

@@ -27,6 +27,10 @@ use sqlx::Connection;
 use store::testing::{TestDb, admin};
 use store::{Role, Store};
 
+/// The allocator `isatrial` itself runs with, so the server measured here is the one shipped.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const PASSWORD: &str = "load test password";
 
 struct Args {
