@@ -19,6 +19,10 @@
 //! when `Rscript` is present the bench times that same `survfit` in the same
 //! run and prints each report time scaled to that reference machine.
 
+/// The allocator `isatrial` runs with, so what is timed in process is what ships.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;

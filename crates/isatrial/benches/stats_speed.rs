@@ -13,6 +13,10 @@
 //! Prints a Markdown table for BENCHMARKS.md. R is skipped, and said to be,
 //! when `Rscript` is not installed.
 
+/// The allocator `isatrial` runs with, so what is timed in process is what ships.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
