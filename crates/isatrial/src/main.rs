@@ -18,8 +18,11 @@ use clap::Parser;
 /// mimalloc instead of the C library's allocator: the server's requests
 /// allocate and free many small values on two threads at once, where
 /// glibc's arenas spent about 14 % of the load bench's samples in
-/// `malloc`/`free` and casebook reads ran 30–45 % faster with mimalloc
-/// (BENCHMARKS.md).
+/// `malloc`/`free`; with mimalloc casebook reads ran 30–45 % faster and
+/// audited writes about 25 % (BENCHMARKS.md). Built without transparent
+/// huge pages (`no_thp`): with them the kernel compacted and zeroed 2 MiB
+/// pages for the statistics' ten-million-row columns, and `isatrial stats
+/// km` on 1e7 rows took 3.3–3.6 s instead of 2.5–2.6 s.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
