@@ -37,6 +37,21 @@ const PARALLEL_SORT_MIN: usize = 200_000;
 /// Smallest and largest time, and whether all are whole numbers.
 type Range = (f64, f64, bool);
 
+/// A checked part of the data: its range and, when every time in it is a
+/// whole number below the bucket limit, its counts by day.
+type Checked<const K: usize> = (Range, Option<Vec<[u64; K]>>);
+
+/// Day counts of two parts added, into the longer.
+fn add_days<const K: usize>(a: Vec<[u64; K]>, b: Vec<[u64; K]>) -> Vec<[u64; K]> {
+    let (mut long, short) = if a.len() >= b.len() { (a, b) } else { (b, a) };
+    for (x, y) in long.iter_mut().zip(&short) {
+        for (x, y) in x.iter_mut().zip(y) {
+            *x += y;
+        }
+    }
+    long
+}
+
 /// `t.fract() == 0.0` for a valid time, without the call to `trunc` that
 /// `fract` costs on baseline x86-64: from 2^52 up every double is whole.
 fn is_whole(t: f64) -> bool {
@@ -69,8 +84,15 @@ impl<const K: usize> Tally<K> {
         if times.is_empty() {
             return Err(StatsError::Empty);
         }
-        let check = |from: usize, times: &[f64], status: &[S]| -> Result<Range, StatsError> {
+        // Days counted while checking: no more buckets than observations
+        // (past that, the table is sparse and the paths below decide).
+        let limit = times.len().max(1 << 16) as f64;
+        let check = |from: usize, times: &[f64], status: &[S]| -> Result<Checked<K>, StatsError> {
             let (mut lo, mut hi, mut whole) = (f64::INFINITY, f64::NEG_INFINITY, true);
+            // Counted by day while every time so far is a whole number
+            // below the bucket limit: for whole days (the common case) the
+            // check's one pass over the data is then the only pass.
+            let mut days: Vec<[u64; K]> = Vec::new();
             for (i, (&t, &s)) in times.iter().zip(status).enumerate() {
                 if !is_valid_time(t) {
                     return Err(StatsError::BadTime {
@@ -78,32 +100,52 @@ impl<const K: usize> Tally<K> {
                         value: t,
                     });
                 }
-                if code(s).is_none() {
+                let Some(k) = code(s) else {
                     return Err(StatsError::BadStatus {
                         index: from + i,
                         value: raw(s),
                         allowed,
                     });
-                }
+                };
                 lo = lo.min(t);
                 hi = hi.max(t);
-                whole &= is_whole(t);
+                let this_whole = is_whole(t);
+                if whole {
+                    if this_whole && t < limit {
+                        let day = t as usize;
+                        if day >= days.len() {
+                            days.resize((day + 1).max(2 * days.len()), [0; K]);
+                        }
+                        days[day][k] += 1;
+                    } else {
+                        days = Vec::new();
+                    }
+                }
+                whole &= this_whole;
             }
-            Ok((lo, hi, whole))
+            let counted = whole && (times.is_empty() || hi < limit);
+            Ok(((lo, hi, whole), counted.then_some(days)))
         };
         // Two halves on two threads; the first half's error is the first.
-        let (lo, hi, whole) = if times.len() >= PARALLEL_SORT_MIN {
+        let ((lo, hi, whole), days) = if times.len() >= PARALLEL_SORT_MIN {
             let half = times.len() / 2;
             let (first, second) = std::thread::scope(|scope| {
                 let second = scope.spawn(|| check(half, &times[half..], &status[half..]));
                 let first = check(0, &times[..half], &status[..half]);
                 (first, second.join().expect("checking does not panic"))
             });
-            let ((lo0, hi0, whole0), (lo1, hi1, whole1)) = (first?, second?);
-            (lo0.min(lo1), hi0.max(hi1), whole0 && whole1)
+            let (((lo0, hi0, whole0), days0), ((lo1, hi1, whole1), days1)) = (first?, second?);
+            let days = match (days0, days1) {
+                (Some(a), Some(b)) => Some(add_days(a, b)),
+                _ => None,
+            };
+            ((lo0.min(lo1), hi0.max(hi1), whole0 && whole1), days)
         } else {
             check(0, times, status)?
         };
+        if let Some(days) = days {
+            return Ok(Self::from_buckets(&days, 0.0, times.len()));
+        }
         if whole && hi - lo < bucket_limit(times.len()) {
             Ok(Self::by_buckets(times, status, &code, lo, hi))
         } else {
@@ -144,7 +186,13 @@ impl<const K: usize> Tally<K> {
         } else {
             count(times, status)
         };
-        let mut out = Self::with_capacity(width.min(times.len()), times.len() as u64);
+        Self::from_buckets(&buckets, lo, times.len())
+    }
+
+    /// The rows of the buckets that hold an observation; bucket `i` holds
+    /// time `lo + i`.
+    fn from_buckets(buckets: &[[u64; K]], lo: f64, n: usize) -> Self {
+        let mut out = Self::with_capacity(buckets.len().min(n), n as u64);
         for (offset, row) in buckets.iter().enumerate() {
             if row.iter().any(|&c| c > 0) {
                 out.time.push(lo + offset as f64);
@@ -394,15 +442,19 @@ mod tests {
             state >> 33
         };
         let status: Vec<u8> = (0..n).map(|_| (next() % 3) as u8).collect();
-        // Ties of fractional times, whole days (buckets), and whole
-        // numbers too far apart for buckets.
-        let spreads: [&dyn Fn(u64) -> f64; 3] = [
-            &|r| (r % 50_000) as f64 / 8.0,
-            &|r| (r % 3_000) as f64,
-            &|r| (r % 1_000) as f64 * 1e9,
+        // Ties of fractional times; whole days (counted while checking);
+        // whole days far from 0 (counted in buckets after the check);
+        // whole numbers too far apart for buckets; and whole days in the
+        // first half with times past the day limit in the second.
+        let spreads: [&dyn Fn(usize, u64) -> f64; 5] = [
+            &|_, r| (r % 50_000) as f64 / 8.0,
+            &|_, r| (r % 3_000) as f64,
+            &|_, r| 1e7 + (r % 3_000) as f64,
+            &|_, r| (r % 1_000) as f64 * 1e9,
+            &|i, r| (r % 3_000) as f64 + if i > n / 2 { 1e6 } else { 0.0 },
         ];
         for spread in spreads {
-            let times: Vec<f64> = (0..n).map(|_| spread(next())).collect();
+            let times: Vec<f64> = (0..n).map(|i| spread(i, next())).collect();
             let built = Tally::<3>::build(
                 &times,
                 &status,
