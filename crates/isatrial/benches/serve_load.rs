@@ -27,8 +27,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sqlx::Connection;
-
 const PASSWORD: &str = "load test password";
 
 /// The server, killed when the bench ends however it ends.
@@ -75,33 +73,6 @@ fn trial(dir: &Path) -> (PathBuf, PathBuf) {
     let patients = dir.join("patients.csv");
     std::fs::write(&patients, alive).expect("patients written");
     (bundle, patients)
-}
-
-/// Durable single-row commits per second on one connection, no server.
-async fn engine_limit(file: &Path, seconds: u64) -> f64 {
-    let url = format!("sqlite://{}?mode=rwc", file.display());
-    let mut conn = sqlx::SqliteConnection::connect(&url)
-        .await
-        .expect("connects");
-    for statement in [
-        "PRAGMA journal_mode = WAL",
-        "PRAGMA synchronous = FULL",
-        "CREATE TABLE bench_commits (n BIGINT NOT NULL, note TEXT NOT NULL)",
-    ] {
-        sqlx::query(statement).execute(&mut conn).await.unwrap();
-    }
-    let start = Instant::now();
-    let mut n: i64 = 0;
-    while start.elapsed() < Duration::from_secs(seconds) {
-        sqlx::query("INSERT INTO bench_commits (n, note) VALUES ($1, $2)")
-            .bind(n)
-            .bind("a row of about the size of an audit entry")
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        n += 1;
-    }
-    n as f64 / start.elapsed().as_secs_f64()
 }
 
 fn free_port() -> u16 {
@@ -259,7 +230,8 @@ async fn main() {
     writeln!(add.stdin.take().expect("stdin"), "{PASSWORD}").expect("password written");
     assert!(add.wait().expect("user add ends").success());
 
-    let limit = engine_limit(&dir.join("engine.db"), seconds).await;
+    let engine = format!("sqlite://{}", dir.join("engine.db").display());
+    let limit = store::testing::durable_commit_rate(&engine, seconds).await;
     let port = free_port();
     let server = serve(&db, port).await;
     let base = format!("http://127.0.0.1:{port}");

@@ -129,3 +129,40 @@ pub async fn both_with_bundle_60(tag: &str) -> Vec<(TestDb, Store)> {
     }
     out
 }
+
+/// The engine's own limit, for the load benches: durable single-row
+/// commits per second on one connection with nothing of ours in between
+/// (SQLite: WAL, `synchronous=FULL`, the file created if missing), into a
+/// scratch table of the database at `url` for `seconds`.
+pub async fn durable_commit_rate(url: &str, seconds: u64) -> f64 {
+    use sqlx::Connection;
+    use std::time::{Duration, Instant};
+    sqlx::any::install_default_drivers();
+    let url = if url.starts_with("sqlite") {
+        format!("{url}?mode=rwc")
+    } else {
+        url.to_owned()
+    };
+    let mut conn = sqlx::AnyConnection::connect(&url).await.expect("connects");
+    if url.starts_with("sqlite") {
+        for p in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL"] {
+            sqlx::query(p).execute(&mut conn).await.unwrap();
+        }
+    }
+    sqlx::query("CREATE TABLE bench_commits (n BIGINT NOT NULL, note TEXT NOT NULL)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let start = Instant::now();
+    let mut n: i64 = 0;
+    while start.elapsed() < Duration::from_secs(seconds) {
+        sqlx::query("INSERT INTO bench_commits (n, note) VALUES ($1, $2)")
+            .bind(n)
+            .bind("a row of about the size of an audit entry")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        n += 1;
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}

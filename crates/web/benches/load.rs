@@ -23,8 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant as Clock};
 
 use serde_json::json;
-use sqlx::Connection;
-use store::testing::{TestDb, admin};
+use store::testing::{TestDb, admin, durable_commit_rate};
 use store::{Role, Store};
 
 /// The allocator `isatrial` itself runs with, so the server measured here is the one shipped.
@@ -42,37 +41,6 @@ fn args() -> Args {
     Args {
         seconds: if quick { 3 } else { 10 },
     }
-}
-
-/// Durable single-row commits per second on one connection, no server.
-async fn engine_limit(url: &str, seconds: u64) -> f64 {
-    let url = if url.starts_with("sqlite") {
-        format!("{url}?mode=rwc")
-    } else {
-        url.to_owned()
-    };
-    let mut conn = sqlx::AnyConnection::connect(&url).await.expect("connects");
-    if url.starts_with("sqlite") {
-        for p in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL"] {
-            sqlx::query(p).execute(&mut conn).await.unwrap();
-        }
-    }
-    sqlx::query("CREATE TABLE bench_commits (n BIGINT NOT NULL, note TEXT NOT NULL)")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let start = Clock::now();
-    let mut n: i64 = 0;
-    while start.elapsed() < Duration::from_secs(seconds) {
-        sqlx::query("INSERT INTO bench_commits (n, note) VALUES ($1, $2)")
-            .bind(n)
-            .bind("a row of about the size of an audit entry")
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        n += 1;
-    }
-    n as f64 / start.elapsed().as_secs_f64()
 }
 
 struct Client {
@@ -304,7 +272,7 @@ async fn read_casebook(c: Arc<Client>, n: u64) -> bool {
 }
 
 async fn run_backend(name: &str, db: TestDb, seconds: u64) -> Vec<String> {
-    let limit = engine_limit(&db.url, seconds).await;
+    let limit = durable_commit_rate(&db.url, seconds).await;
     let store = Store::open(&db.url).await.unwrap();
     let bundle = trial_bundle();
     store.import_bundle(&admin(), &bundle).await.unwrap();
