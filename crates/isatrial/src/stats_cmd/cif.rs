@@ -1,11 +1,11 @@
 //! `isatrial stats cif`.
 
-use std::io::{BufWriter, Write};
+use std::io::Write;
 
 use serde::Serialize;
 use stats::{CompetingStatus, CumulativeIncidence, GrayTest, Groups, IncidenceAt};
 
-use super::{fmt, print_json, split};
+use super::{fmt, print_json, split, table_output};
 use crate::Failure;
 use crate::cli::CifArgs;
 use crate::input::{Request, StatusCodes, read_columns};
@@ -101,7 +101,7 @@ pub fn run(args: &CifArgs) -> Result<(), Failure> {
     if args.input.json {
         return print_json(&output);
     }
-    let mut out = BufWriter::new(std::io::stdout().lock());
+    let mut out = table_output()?;
     for g in &output.groups {
         writeln!(
             out,

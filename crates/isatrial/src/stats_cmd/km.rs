@@ -1,11 +1,11 @@
 //! `isatrial stats km`.
 
-use std::io::{BufWriter, Write};
+use std::io::Write;
 
 use serde::Serialize;
 use stats::KaplanMeier;
 
-use super::{fmt, split};
+use super::{fmt, split, table_output};
 use crate::Failure;
 use crate::cli::KmArgs;
 use crate::input::{Request, StatusCodes, read_columns};
@@ -117,7 +117,7 @@ fn write_json(
     n: usize,
     at: &[f64],
 ) -> Result<(), Failure> {
-    let mut out = BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+    let mut out = table_output()?;
     write!(
         out,
         "{{\"estimator\":\"kaplan-meier\",\"conf_type\":{},\"conf_level\":{},\"n\":{n},\"groups\":[",
@@ -171,7 +171,7 @@ pub fn run(args: &KmArgs) -> Result<(), Failure> {
     if args.input.json {
         return write_json(&fits, &parts.labels, conf_type, n, &args.at);
     }
-    let mut out = BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+    let mut out = table_output()?;
     for (fit, label) in fits.iter().zip(&parts.labels) {
         let events: u64 = fit.n_event.iter().sum();
         writeln!(

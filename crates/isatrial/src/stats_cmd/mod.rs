@@ -55,9 +55,27 @@ fn split(columns: Columns) -> Split {
     }
 }
 
+/// Standard output for a table that may run to gigabytes, buffered here
+/// only. Rust's `Stdout` is line-buffered: every write that reaches it is
+/// searched backwards for its last newline, and a ten-million-row JSON
+/// table is 1.8 GB without one. Written through a duplicate of the
+/// descriptor instead (Unix), after anything already printed.
+fn table_output() -> std::io::Result<BufWriter<Box<dyn Write + Send>>> {
+    std::io::stdout().flush()?;
+    #[cfg(unix)]
+    let out: Box<dyn Write + Send> = {
+        use std::os::fd::AsFd;
+        let fd = std::io::stdout().as_fd().try_clone_to_owned()?;
+        Box::new(std::fs::File::from(fd))
+    };
+    #[cfg(not(unix))]
+    let out: Box<dyn Write + Send> = Box::new(std::io::stdout());
+    Ok(BufWriter::with_capacity(1 << 20, out))
+}
+
 /// Writes `value` as one line of JSON to standard output.
 fn print_json<T: Serialize>(value: &T) -> Result<(), Failure> {
-    let mut out = BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+    let mut out = table_output()?;
     serde_json::to_writer(&mut out, value).map_err(|e| Failure::Unexpected(e.into()))?;
     writeln!(out)?;
     out.flush()?;
