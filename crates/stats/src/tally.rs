@@ -90,9 +90,9 @@ impl<const K: usize> Tally<K> {
         let check = |from: usize, times: &[f64], status: &[S]| -> Result<Checked<K>, StatsError> {
             let (mut lo, mut hi, mut whole) = (f64::INFINITY, f64::NEG_INFINITY, true);
             // Counted by day while every time so far is a whole number
-            // below the bucket limit: for whole days (the common case) the
+            // below the day limit: for whole days (the common case) the
             // check's one pass over the data is then the only pass.
-            let mut days: Vec<[u64; K]> = Vec::new();
+            let (mut days, mut counting): (Vec<[u64; K]>, bool) = (Vec::new(), true);
             for (i, (&t, &s)) in times.iter().zip(status).enumerate() {
                 if !is_valid_time(t) {
                     return Err(StatsError::BadTime {
@@ -107,24 +107,27 @@ impl<const K: usize> Tally<K> {
                         allowed,
                     });
                 };
-                lo = lo.min(t);
-                hi = hi.max(t);
-                let this_whole = is_whole(t);
-                if whole {
-                    if this_whole && t < limit {
-                        let day = t as usize;
-                        if day >= days.len() {
-                            days.resize((day + 1).max(2 * days.len()), [0; K]);
-                        }
-                        days[day][k] += 1;
-                    } else {
+                // Valid, so neither is NaN: plain comparisons suffice.
+                lo = if t < lo { t } else { lo };
+                hi = if t > hi { t } else { hi };
+                // Below the limit (far below 2^63) a signed conversion is
+                // exact for whole numbers and one instruction each way.
+                let day = t as i64;
+                if counting && t < limit && day as f64 == t {
+                    let day = day as usize;
+                    if day >= days.len() {
+                        days.resize((day + 1).max(2 * days.len()), [0; K]);
+                    }
+                    days[day][k] += 1;
+                } else if whole {
+                    if counting {
+                        counting = false;
                         days = Vec::new();
                     }
+                    whole = is_whole(t);
                 }
-                whole &= this_whole;
             }
-            let counted = whole && (times.is_empty() || hi < limit);
-            Ok(((lo, hi, whole), counted.then_some(days)))
+            Ok(((lo, hi, whole), counting.then_some(days)))
         };
         // Two halves on two threads; the first half's error is the first.
         let ((lo, hi, whole), days) = if times.len() >= PARALLEL_SORT_MIN {
