@@ -273,10 +273,21 @@ impl KaplanMeier {
     /// Quantiles (`probs` as event probabilities: 0.5 is the median) with
     /// their intervals, by R's rule.
     pub fn quantiles(&self, probs: &[f64]) -> Vec<Quantile> {
-        // Each curve is checked for the fast path once, not once per prob.
-        let surv = StepCurve::new(0.0, &self.time, &self.surv);
-        let lower = StepCurve::new(0.0, &self.time, &self.lower);
-        let upper = StepCurve::new(0.0, &self.time, &self.upper);
+        // Each curve is checked for the fast path once, not once per prob;
+        // that check reads the whole curve, so long curves' bounds are
+        // checked on a second thread.
+        let curve = |column| StepCurve::new(0.0, &self.time, column);
+        let (surv, (lower, upper)) = if self.time.len() >= PARALLEL_MIN {
+            std::thread::scope(|scope| {
+                let bounds = scope.spawn(|| (curve(&self.lower), curve(&self.upper)));
+                (
+                    curve(&self.surv),
+                    bounds.join().expect("checking a curve does not panic"),
+                )
+            })
+        } else {
+            (curve(&self.surv), (curve(&self.lower), curve(&self.upper)))
+        };
         probs
             .iter()
             .map(|&p| Quantile {
