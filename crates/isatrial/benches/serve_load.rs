@@ -228,7 +228,12 @@ async fn main() {
         .spawn()
         .expect("user add starts");
     writeln!(add.stdin.take().expect("stdin"), "{PASSWORD}").expect("password written");
-    assert!(add.wait().expect("user add ends").success());
+    let added = add.wait_with_output().expect("user add ends");
+    assert!(
+        added.status.success(),
+        "user add: {}",
+        String::from_utf8_lossy(&added.stderr)
+    );
 
     let engine = format!("sqlite://{}", dir.join("engine.db").display());
     let limit = store::testing::durable_commit_rate(&engine, seconds).await;
