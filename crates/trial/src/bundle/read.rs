@@ -359,6 +359,339 @@ impl Texts {
     }
 }
 
+/// A row of `status.csv`; `None` when a cell broke its rule (noted on the row).
+fn parse_status(r: &mut Row<'_>, ids: &PatientIds, texts: &mut Texts) -> Option<Status> {
+    let f = all_cells!(
+        r.patient(ids),
+        r.required("last_contact_date"),
+        r.required("vital_status"),
+        r.optional("death_date"),
+        r.optional("death_cause"),
+        r.optional("end_of_treatment_date"),
+        r.optional("other_therapy_date"),
+    );
+    Some(Status {
+        patient: f.0?,
+        last_contact_date: f.1?,
+        vital_status: f.2?,
+        death_date: f.3?,
+        death_cause: f.4?,
+        end_of_treatment_date: f.5?,
+        end_of_treatment_reason: texts.cell(r, "end_of_treatment_reason"),
+        other_therapy_date: f.6?,
+    })
+}
+
+/// A row of `assessments.csv`.
+fn parse_assessment(r: &mut Row<'_>, ids: &PatientIds) -> Option<Assessment> {
+    let f = all_cells!(
+        r.patient(ids),
+        r.required("date"),
+        r.required("timepoint"),
+        r.optional("bm_blasts_pct"),
+        r.optional::<Flag>("pb_blasts"),
+        r.optional("anc"),
+        r.optional("platelets"),
+        r.optional::<Flag>("emd"),
+        r.optional("investigator_response"),
+    );
+    Some(Assessment {
+        patient: f.0?,
+        date: f.1?,
+        timepoint: f.2?,
+        bm_blasts_pct: f.3?,
+        pb_blasts: f.4?.map(|x| x.0),
+        anc: f.5?,
+        platelets: f.6?,
+        emd: f.7?.map(|x| x.0),
+        investigator_response: f.8?,
+    })
+}
+
+/// A row of `qlq_c30.csv`: each answered item 1–4 (items 29 and 30: 1–7).
+fn parse_qlq(r: &mut Row<'_>, ids: &PatientIds) -> Option<QlqC30> {
+    let f = all_cells!(r.patient(ids), r.required("date"), r.required("timepoint"));
+    let mut items = [None; QLQ_ITEMS];
+    let mut ok = true;
+    for (i, item) in items.iter_mut().enumerate() {
+        let column = QLQ_ITEM_COLUMNS[i];
+        let max = if i >= 28 { 7 } else { 4 };
+        let s = r.cell(column);
+        if s.is_empty() {
+            continue;
+        }
+        match s.parse::<u8>() {
+            Ok(v) if (1..=max).contains(&v) => *item = NonZeroU8::new(v),
+            _ => {
+                r.fail(column, format!("must be an answer 1–{max}, got \"{s}\""));
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(())?;
+    Some(QlqC30 {
+        patient: f.0?,
+        date: f.1?,
+        timepoint: f.2?,
+        items,
+    })
+}
+
+/// A row of `hospital_stays.csv`.
+fn parse_stay(r: &mut Row<'_>, ids: &PatientIds, texts: &mut Texts) -> Option<HospitalStay> {
+    let f = all_cells!(
+        r.patient(ids),
+        r.required("admission_date"),
+        r.optional("discharge_date")
+    );
+    Some(HospitalStay {
+        patient: f.0?,
+        admission_date: f.1?,
+        discharge_date: f.2?,
+        reason: texts.cell(r, "reason"),
+    })
+}
+
+/// A row of `doses.csv`.
+fn parse_dose(r: &mut Row<'_>, ids: &PatientIds, texts: &mut Texts) -> Option<Dose> {
+    let f = all_cells!(
+        r.patient(ids),
+        r.required("cycle"),
+        r.required::<u16>("day").filter(|&d| d >= 1),
+        r.required("date"),
+        r.required("planned_mg_per_kg"),
+        r.required("given_mg_per_kg"),
+        r.required("status"),
+    );
+    if f.2.is_none() && !r.cell("day").is_empty() && r.cell("day").parse::<u16>().is_ok() {
+        r.fail(
+            "day",
+            format!(
+                "must be a day within the cycle, 1 or later, got \"{}\"",
+                r.cell("day")
+            ),
+        );
+    }
+    Some(Dose {
+        patient: f.0?,
+        cycle: f.1?,
+        day: f.2?,
+        date: f.3?,
+        planned_mg_per_kg: f.4?,
+        given_mg_per_kg: f.5?,
+        status: f.6?,
+        reason: texts.cell(r, "reason"),
+    })
+}
+
+/// A row of `mrd.csv`: a level exactly when the result is positive.
+fn parse_mrd(r: &mut Row<'_>, ids: &PatientIds) -> Option<MrdResult> {
+    let f = all_cells!(
+        r.patient(ids),
+        r.required("date"),
+        r.required("timepoint"),
+        r.required("sample"),
+        r.optional::<crate::vocab::MrdCall>("result"),
+        r.optional("level"),
+        r.optional("sensitivity"),
+        r.optional("lab"),
+    );
+    let (result, level) = (f.4?, f.5?);
+    use crate::vocab::MrdCall;
+    match (result, level) {
+        (Some(MrdCall::Positive), None) => {
+            r.fail(
+                "level",
+                "a positive result needs its quantified level".into(),
+            );
+            return None;
+        }
+        (Some(MrdCall::Negative | MrdCall::PositiveNq) | None, Some(_)) => {
+            r.fail(
+                "level",
+                "a level is recorded only for a positive result".into(),
+            );
+            return None;
+        }
+        _ => {}
+    }
+    Some(MrdResult {
+        patient: f.0?,
+        date: f.1?,
+        timepoint: f.2?,
+        sample: f.3?,
+        result,
+        level,
+        sensitivity: f.6?,
+        lab: f.7?,
+    })
+}
+
+/// A row of `adverse_events.csv`: a CTCAE 5.0 term (with a verbatim
+/// description where the term asks for one) and an AE id not seen before.
+fn parse_adverse_event(
+    r: &mut Row<'_>,
+    ids: &PatientIds,
+    dict: &Dictionary,
+    texts: &mut Texts,
+    ae_ids: &mut rustc_hash::FxHashMap<Id, ()>,
+) -> Option<AdverseEvent> {
+    let term_text = r.cell("term");
+    let term = match dict.find(term_text) {
+        Some(t) => Some(t),
+        None => {
+            let rule = if term_text.is_empty() {
+                "a value is required".to_owned()
+            } else {
+                format!(
+                    "\"{term_text}\" is not a CTCAE 5.0 term (spelling and case as in the dictionary)"
+                )
+            };
+            r.fail("term", rule);
+            None
+        }
+    };
+    let verbatim = texts.cell(r, "verbatim");
+    if let Some(t) = term
+        && dict.term(t).needs_verbatim()
+        && verbatim.is_none()
+    {
+        r.fail(
+            "verbatim",
+            format!("\"{}\" needs a verbatim description", dict.term(t).term),
+        );
+    }
+    let f = all_cells!(
+        r.patient(ids),
+        r.required::<Id>("ae_id"),
+        r.required("grade"),
+        r.required("onset_date"),
+        r.optional("end_date"),
+        r.required::<Flag>("serious"),
+        r.required("relatedness"),
+        r.optional("outcome"),
+        r.optional("action"),
+    );
+    if let Some(id) = &f.1
+        && ae_ids.insert(id.clone(), ()).is_some()
+    {
+        r.fail("ae_id", format!("duplicate AE id \"{id}\""));
+    }
+    Some(AdverseEvent {
+        patient: f.0?,
+        ae_id: f.1?,
+        term: term?,
+        verbatim,
+        grade: f.2?,
+        onset_date: f.3?,
+        end_date: f.4?,
+        serious: f.5?.0,
+        relatedness: f.6?,
+        outcome: f.7?,
+        action: f.8?,
+    })
+}
+
+/// A row of `sct.csv`.
+fn parse_sct(r: &mut Row<'_>, ids: &PatientIds) -> Option<Sct> {
+    let f = all_cells!(
+        r.patient(ids),
+        r.required("date"),
+        r.required("type"),
+        r.optional("donor"),
+        r.optional("conditioning"),
+        r.optional("source"),
+    );
+    Some(Sct {
+        patient: f.0?,
+        date: f.1?,
+        sct_type: f.2?,
+        donor: f.3?,
+        conditioning: f.4?,
+        source: f.5?,
+    })
+}
+
+/// A row of `gvhd.csv`: a grade of the scale of its kind.
+fn parse_gvhd(r: &mut Row<'_>, ids: &PatientIds) -> Option<Gvhd> {
+    let f = all_cells!(
+        r.patient(ids),
+        r.required("onset_date"),
+        r.required::<crate::vocab::GvhdKind>("kind"),
+        r.required::<crate::vocab::GvhdGrade>("grade"),
+    );
+    if let (Some(kind), Some(grade)) = (f.2, f.3)
+        && !grade.fits(kind)
+    {
+        r.fail(
+            "grade",
+            format!(
+                "{kind} GvHD is graded {}, got \"{grade}\"",
+                match kind {
+                    crate::vocab::GvhdKind::Acute => "I, II, III or IV",
+                    crate::vocab::GvhdKind::Chronic => "mild, moderate or severe",
+                }
+            ),
+        );
+        return None;
+    }
+    Some(Gvhd {
+        patient: f.0?,
+        onset_date: f.1?,
+        kind: f.2?,
+        grade: f.3?,
+    })
+}
+
+/// A row of `relapses.csv`: sites for a hematologic relapse, none for a
+/// molecular one.
+fn parse_relapse(r: &mut Row<'_>, ids: &PatientIds) -> Option<Relapse> {
+    let f = all_cells!(
+        r.patient(ids),
+        r.required("date"),
+        r.required::<crate::vocab::RelapseKind>("kind")
+    );
+    let raw = r.cell("sites");
+    let mut sites = Vec::new();
+    let mut sites_ok = true;
+    if !raw.is_empty() {
+        for s in raw.split(';') {
+            match s.parse::<crate::vocab::RelapseSite>() {
+                Ok(site) if !sites.contains(&site) => sites.push(site),
+                Ok(site) => {
+                    r.fail("sites", format!("site \"{site}\" is listed twice"));
+                    sites_ok = false;
+                }
+                Err(e) => {
+                    r.fail("sites", format!("{e} (a semicolon list)"));
+                    sites_ok = false;
+                }
+            }
+        }
+    }
+    match f.2 {
+        Some(crate::vocab::RelapseKind::Hematologic) if sites.is_empty() && sites_ok => {
+            r.fail(
+                "sites",
+                "a hematologic relapse needs at least one site".into(),
+            );
+            return None;
+        }
+        Some(crate::vocab::RelapseKind::Molecular) if !sites.is_empty() => {
+            r.fail("sites", "a molecular relapse has no sites".into());
+            return None;
+        }
+        _ => {}
+    }
+    sites.sort();
+    Some(Relapse {
+        patient: f.0?,
+        date: f.1?,
+        kind: f.2?,
+        sites,
+    })
+}
+
 /// Reads a whole bundle folder. On any problem nothing is returned but the
 /// full list of problems.
 pub fn read_bundle(dir: &Path) -> Result<Dataset, Vec<Problem>> {
@@ -420,25 +753,7 @@ pub fn read_rows(
     let dict = Dictionary::ctcae_v5();
 
     let status = read_file(source, &STATUS, &mut problems, |r| {
-        let f = all_cells!(
-            r.patient(&ids),
-            r.required("last_contact_date"),
-            r.required("vital_status"),
-            r.optional("death_date"),
-            r.optional("death_cause"),
-            r.optional("end_of_treatment_date"),
-            r.optional("other_therapy_date"),
-        );
-        Some(Status {
-            patient: f.0?,
-            last_contact_date: f.1?,
-            vital_status: f.2?,
-            death_date: f.3?,
-            death_cause: f.4?,
-            end_of_treatment_date: f.5?,
-            end_of_treatment_reason: texts.cell(r, "end_of_treatment_reason"),
-            other_therapy_date: f.6?,
-        })
+        parse_status(r, &ids, &mut texts)
     });
     // Assessments, questionnaires and stays are parsed on a second thread
     // while this one reads the others (about half of the cells each);
@@ -457,298 +772,25 @@ pub fn read_rows(
                 let mut texts = Texts::default();
                 let assessments =
                     read_table(assessments, &ASSESSMENTS, &mut assessment_problems, |r| {
-                        let f = all_cells!(
-                            r.patient(&ids),
-                            r.required("date"),
-                            r.required("timepoint"),
-                            r.optional("bm_blasts_pct"),
-                            r.optional::<Flag>("pb_blasts"),
-                            r.optional("anc"),
-                            r.optional("platelets"),
-                            r.optional::<Flag>("emd"),
-                            r.optional("investigator_response"),
-                        );
-                        Some(Assessment {
-                            patient: f.0?,
-                            date: f.1?,
-                            timepoint: f.2?,
-                            bm_blasts_pct: f.3?,
-                            pb_blasts: f.4?.map(|x| x.0),
-                            anc: f.5?,
-                            platelets: f.6?,
-                            emd: f.7?.map(|x| x.0),
-                            investigator_response: f.8?,
-                        })
+                        parse_assessment(r, &ids)
                     });
-                let qlq_c30 = read_table(qlq, &QLQ_C30, &mut qlq_problems, |r| {
-                    let f =
-                        all_cells!(r.patient(&ids), r.required("date"), r.required("timepoint"));
-                    let mut items = [None; QLQ_ITEMS];
-                    let mut ok = true;
-                    for (i, item) in items.iter_mut().enumerate() {
-                        let column = QLQ_ITEM_COLUMNS[i];
-                        let max = if i >= 28 { 7 } else { 4 };
-                        let s = r.cell(column);
-                        if s.is_empty() {
-                            continue;
-                        }
-                        match s.parse::<u8>() {
-                            Ok(v) if (1..=max).contains(&v) => *item = NonZeroU8::new(v),
-                            _ => {
-                                r.fail(column, format!("must be an answer 1–{max}, got \"{s}\""));
-                                ok = false;
-                            }
-                        }
-                    }
-                    ok.then_some(())?;
-                    Some(QlqC30 {
-                        patient: f.0?,
-                        date: f.1?,
-                        timepoint: f.2?,
-                        items,
-                    })
-                });
+                let qlq_c30 = read_table(qlq, &QLQ_C30, &mut qlq_problems, |r| parse_qlq(r, &ids));
                 let hospital_stays = read_table(stays, &HOSPITAL_STAYS, &mut stay_problems, |r| {
-                    let f = all_cells!(
-                        r.patient(&ids),
-                        r.required("admission_date"),
-                        r.optional("discharge_date")
-                    );
-                    Some(HospitalStay {
-                        patient: f.0?,
-                        admission_date: f.1?,
-                        discharge_date: f.2?,
-                        reason: texts.cell(r, "reason"),
-                    })
+                    parse_stay(r, &ids, &mut texts)
                 });
                 (assessments, qlq_c30, hospital_stays)
             });
             let doses = read_file(source, &DOSES, &mut dose_problems, |r| {
-                let f = all_cells!(
-                    r.patient(&ids),
-                    r.required("cycle"),
-                    r.required::<u16>("day").filter(|&d| d >= 1),
-                    r.required("date"),
-                    r.required("planned_mg_per_kg"),
-                    r.required("given_mg_per_kg"),
-                    r.required("status"),
-                );
-                if f.2.is_none()
-                    && !r.cell("day").is_empty()
-                    && r.cell("day").parse::<u16>().is_ok()
-                {
-                    r.fail(
-                        "day",
-                        format!(
-                            "must be a day within the cycle, 1 or later, got \"{}\"",
-                            r.cell("day")
-                        ),
-                    );
-                }
-                Some(Dose {
-                    patient: f.0?,
-                    cycle: f.1?,
-                    day: f.2?,
-                    date: f.3?,
-                    planned_mg_per_kg: f.4?,
-                    given_mg_per_kg: f.5?,
-                    status: f.6?,
-                    reason: texts.cell(r, "reason"),
-                })
+                parse_dose(r, &ids, &mut texts)
             });
-            let mrd = read_file(source, &MRD, &mut rest, |r| {
-                let f = all_cells!(
-                    r.patient(&ids),
-                    r.required("date"),
-                    r.required("timepoint"),
-                    r.required("sample"),
-                    r.optional::<crate::vocab::MrdCall>("result"),
-                    r.optional("level"),
-                    r.optional("sensitivity"),
-                    r.optional("lab"),
-                );
-                let (result, level) = (f.4?, f.5?);
-                use crate::vocab::MrdCall;
-                match (result, level) {
-                    (Some(MrdCall::Positive), None) => {
-                        r.fail(
-                            "level",
-                            "a positive result needs its quantified level".into(),
-                        );
-                        return None;
-                    }
-                    (Some(MrdCall::Negative | MrdCall::PositiveNq) | None, Some(_)) => {
-                        r.fail(
-                            "level",
-                            "a level is recorded only for a positive result".into(),
-                        );
-                        return None;
-                    }
-                    _ => {}
-                }
-                Some(MrdResult {
-                    patient: f.0?,
-                    date: f.1?,
-                    timepoint: f.2?,
-                    sample: f.3?,
-                    result,
-                    level,
-                    sensitivity: f.6?,
-                    lab: f.7?,
-                })
-            });
+            let mrd = read_file(source, &MRD, &mut rest, |r| parse_mrd(r, &ids));
             let mut ae_ids = rustc_hash::FxHashMap::default();
             let adverse_events = read_file(source, &ADVERSE_EVENTS, &mut rest, |r| {
-                let term_text = r.cell("term");
-                let term = match dict.find(term_text) {
-                    Some(t) => Some(t),
-                    None => {
-                        let rule = if term_text.is_empty() {
-                            "a value is required".to_owned()
-                        } else {
-                            format!(
-                                "\"{term_text}\" is not a CTCAE 5.0 term (spelling and case as in the dictionary)"
-                            )
-                        };
-                        r.fail("term", rule);
-                        None
-                    }
-                };
-                let verbatim = texts.cell(r, "verbatim");
-                if let Some(t) = term
-                    && dict.term(t).needs_verbatim()
-                    && verbatim.is_none()
-                {
-                    r.fail(
-                        "verbatim",
-                        format!("\"{}\" needs a verbatim description", dict.term(t).term),
-                    );
-                }
-                let f = all_cells!(
-                    r.patient(&ids),
-                    r.required::<Id>("ae_id"),
-                    r.required("grade"),
-                    r.required("onset_date"),
-                    r.optional("end_date"),
-                    r.required::<Flag>("serious"),
-                    r.required("relatedness"),
-                    r.optional("outcome"),
-                    r.optional("action"),
-                );
-                if let Some(id) = &f.1
-                    && ae_ids.insert(id.clone(), ()).is_some()
-                {
-                    r.fail("ae_id", format!("duplicate AE id \"{id}\""));
-                }
-                Some(AdverseEvent {
-                    patient: f.0?,
-                    ae_id: f.1?,
-                    term: term?,
-                    verbatim,
-                    grade: f.2?,
-                    onset_date: f.3?,
-                    end_date: f.4?,
-                    serious: f.5?.0,
-                    relatedness: f.6?,
-                    outcome: f.7?,
-                    action: f.8?,
-                })
+                parse_adverse_event(r, &ids, dict, &mut texts, &mut ae_ids)
             });
-            let sct = read_file(source, &SCT, &mut rest, |r| {
-                let f = all_cells!(
-                    r.patient(&ids),
-                    r.required("date"),
-                    r.required("type"),
-                    r.optional("donor"),
-                    r.optional("conditioning"),
-                    r.optional("source"),
-                );
-                Some(Sct {
-                    patient: f.0?,
-                    date: f.1?,
-                    sct_type: f.2?,
-                    donor: f.3?,
-                    conditioning: f.4?,
-                    source: f.5?,
-                })
-            });
-            let gvhd = read_file(source, &GVHD, &mut rest, |r| {
-                let f = all_cells!(
-                    r.patient(&ids),
-                    r.required("onset_date"),
-                    r.required::<crate::vocab::GvhdKind>("kind"),
-                    r.required::<crate::vocab::GvhdGrade>("grade"),
-                );
-                if let (Some(kind), Some(grade)) = (f.2, f.3)
-                    && !grade.fits(kind)
-                {
-                    r.fail(
-                        "grade",
-                        format!(
-                            "{kind} GvHD is graded {}, got \"{grade}\"",
-                            match kind {
-                                crate::vocab::GvhdKind::Acute => "I, II, III or IV",
-                                crate::vocab::GvhdKind::Chronic => "mild, moderate or severe",
-                            }
-                        ),
-                    );
-                    return None;
-                }
-                Some(Gvhd {
-                    patient: f.0?,
-                    onset_date: f.1?,
-                    kind: f.2?,
-                    grade: f.3?,
-                })
-            });
-            let relapses = read_file(source, &RELAPSES, &mut rest, |r| {
-                let f = all_cells!(
-                    r.patient(&ids),
-                    r.required("date"),
-                    r.required::<crate::vocab::RelapseKind>("kind")
-                );
-                let raw = r.cell("sites");
-                let mut sites = Vec::new();
-                let mut sites_ok = true;
-                if !raw.is_empty() {
-                    for s in raw.split(';') {
-                        match s.parse::<crate::vocab::RelapseSite>() {
-                            Ok(site) if !sites.contains(&site) => sites.push(site),
-                            Ok(site) => {
-                                r.fail("sites", format!("site \"{site}\" is listed twice"));
-                                sites_ok = false;
-                            }
-                            Err(e) => {
-                                r.fail("sites", format!("{e} (a semicolon list)"));
-                                sites_ok = false;
-                            }
-                        }
-                    }
-                }
-                match f.2 {
-                    Some(crate::vocab::RelapseKind::Hematologic)
-                        if sites.is_empty() && sites_ok =>
-                    {
-                        r.fail(
-                            "sites",
-                            "a hematologic relapse needs at least one site".into(),
-                        );
-                        return None;
-                    }
-                    Some(crate::vocab::RelapseKind::Molecular) if !sites.is_empty() => {
-                        r.fail("sites", "a molecular relapse has no sites".into());
-                        return None;
-                    }
-                    _ => {}
-                }
-                sites.sort();
-                Some(Relapse {
-                    patient: f.0?,
-                    date: f.1?,
-                    kind: f.2?,
-                    sites,
-                })
-            });
+            let sct = read_file(source, &SCT, &mut rest, |r| parse_sct(r, &ids));
+            let gvhd = read_file(source, &GVHD, &mut rest, |r| parse_gvhd(r, &ids));
+            let relapses = read_file(source, &RELAPSES, &mut rest, |r| parse_relapse(r, &ids));
             let read = (doses, mrd, adverse_events, sct, gvhd, relapses);
             (side.join().expect("reading does not panic"), read)
         });
