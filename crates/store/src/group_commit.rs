@@ -54,17 +54,17 @@ struct Job {
     reply: oneshot::Sender<Result<Written, StoreError>>,
 }
 
-/// The queue of decided changes, the writer lock and the connection the
-/// batches are written on.
+/// The writer lock. It owns the connection the batches are written on,
+/// outside the pool: the writer is the one serial step, and waiting for a
+/// pooled connection behind the changes being decided stretched each batch
+/// by about a quarter under load. Opened at the first batch, and again
+/// after a batch whose transaction could not be ended.
+pub(crate) type WriterGuard = OwnedMutexGuard<Option<AnyConnection>>;
+
+/// The queue of decided changes and the writer lock.
 pub(crate) struct GroupCommit {
     queue: Mutex<Vec<Job>>,
-    lock: Arc<tokio::sync::Mutex<()>>,
-    /// The batches' own connection, outside the pool: the writer is the
-    /// one serial step, and waiting for a pooled connection behind the
-    /// deciding changes stretched each batch by about a quarter under load.
-    /// Only the holder of `lock` uses it; opened at the first batch and
-    /// again after a batch whose transaction could not be ended.
-    connection: tokio::sync::Mutex<Option<AnyConnection>>,
+    lock: Arc<tokio::sync::Mutex<Option<AnyConnection>>>,
     options: AnyConnectOptions,
 }
 
@@ -80,21 +80,19 @@ impl GroupCommit {
         GroupCommit {
             queue: Mutex::default(),
             lock: Arc::default(),
-            connection: tokio::sync::Mutex::default(),
             options,
         }
     }
 
     /// Closes the batches' connection, waiting for a batch in flight.
     pub async fn close(&self) {
-        let _writing = self.lock().await;
-        if let Some(conn) = self.connection.lock().await.take() {
+        if let Some(conn) = self.lock().await.take() {
             let _ = conn.close().await;
         }
     }
 
     /// Waits for the writer lock (for writes other than record changes).
-    pub async fn lock(&self) -> OwnedMutexGuard<()> {
+    pub async fn lock(&self) -> WriterGuard {
         self.lock.clone().lock_owned().await
     }
 
@@ -126,13 +124,12 @@ impl GroupCommit {
                         Err(StoreError::Database("the writer stopped before the change was committed".into()))
                     });
                 }
-                guard = self.lock.clone().lock_owned() => {
+                mut writer = self.lock.clone().lock_owned() => {
                     let batch = self.take();
                     if !batch.is_empty() {
                         let store = store.clone();
                         tokio::spawn(async move {
-                            store.commit_batch(batch).await;
-                            drop(guard);
+                            store.commit_batch(&mut writer, batch).await;
                         });
                     }
                 }
@@ -151,14 +148,14 @@ impl Store {
     /// Runs a batch in one transaction and answers each change after the
     /// commit; if the batch cannot be written, each change runs again on
     /// its own, so one bad change costs the others only time.
-    async fn commit_batch(&self, batch: Vec<Job>) {
+    async fn commit_batch(&self, writer: &mut Option<AnyConnection>, batch: Vec<Job>) {
         let mut changes = Vec::with_capacity(batch.len());
         let mut replies = Vec::with_capacity(batch.len());
         for job in batch {
             changes.push((job.change, Some(job.decided)));
             replies.push(job.reply);
         }
-        match self.try_batch(&mut changes).await {
+        match self.try_batch(writer, &mut changes).await {
             Ok(outcomes) => {
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     let _ = reply.send(outcome);
@@ -181,16 +178,22 @@ impl Store {
         }
     }
 
+    /// Runs a batch on the writer's connection (`slot`, held under the
+    /// writer lock).
     async fn try_batch(
         &self,
+        slot: &mut Option<AnyConnection>,
         changes: &mut [(Change, Option<Prepared>)],
     ) -> Result<Vec<Result<Written, StoreError>>, StoreError> {
-        let writer = self.writer.as_ref().expect("group commit is SQLite's");
-        let mut slot = writer.connection.lock().await;
+        let options = &self
+            .writer
+            .as_ref()
+            .expect("group commit is SQLite's")
+            .options;
         let conn = match &mut *slot {
             Some(conn) => conn,
             empty => {
-                let mut conn = writer.options.connect().await?;
+                let mut conn = options.connect().await?;
                 sqlite_settings(&mut conn).await?;
                 empty.insert(conn)
             }
@@ -436,7 +439,12 @@ mod tests {
             )
             .await
             .unwrap();
-        let outcomes = store.try_batch(&mut [(ae, Some(decided))]).await.unwrap();
+        let mut writer = store.writer.as_ref().unwrap().lock().await;
+        let outcomes = store
+            .try_batch(&mut writer, &mut [(ae, Some(decided))])
+            .await
+            .unwrap();
+        drop(writer);
         match &outcomes[0] {
             Err(StoreError::Invalid(errors)) => assert!(
                 errors.iter().any(|e| e.rule.contains("after_death")),
@@ -478,7 +486,9 @@ mod tests {
             });
             replies.push(outcome);
         }
-        store.commit_batch(batch).await;
+        let mut writer = store.writer.as_ref().unwrap().lock().await;
+        store.commit_batch(&mut writer, batch).await;
+        drop(writer);
         match replies.remove(0).await.unwrap() {
             Err(StoreError::Invalid(errors)) => {
                 assert_eq!(errors[0].field.as_deref(), Some("ae_id"), "{errors:?}")

@@ -374,7 +374,7 @@ pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
 /// SQLite's busy handler.
 pub(crate) struct WriteTx {
     conn: sqlx::pool::PoolConnection<sqlx::Any>,
-    _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
+    _writer: Option<crate::group_commit::WriterGuard>,
 }
 
 impl std::ops::Deref for WriteTx {
