@@ -20,7 +20,8 @@
 //! `isatrial serve` runs, a data manager signs in, and `wrk` sends audited
 //! writes at 1, 8 and 32 connections (a new adverse event, and the thread's
 //! next write retracts one it entered, `benches/serve_wrk.lua`) and reads of
-//! whole casebooks at 8. Prints a Markdown table for BENCHMARKS.md.
+//! whole casebooks at 8. Beside each rate, the server process's processor
+//! time per request. Prints a Markdown table for BENCHMARKS.md.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -138,19 +139,35 @@ struct Measured {
     p50_ms: f64,
     p99_ms: f64,
     refused: u64,
+    /// The server process's processor time per request
+    /// ([`store::testing::cpu_seconds`]); wrk's own is not in it.
+    cpu_us: f64,
+}
+
+/// The server under load: its process, address, and the alive patients
+/// the script writes to.
+struct Target<'a> {
+    pid: u32,
+    base: &'a str,
+    patients: &'a Path,
 }
 
 /// One wrk step; parses the `RESULT` line the script's `done` prints.
 fn wrk(
+    target: &Target,
     step: usize,
-    base: &str,
     mode: &str,
     clients: usize,
     seconds: u64,
     session: &(String, String),
-    patients: &Path,
 ) -> Measured {
+    let Target {
+        pid,
+        base,
+        patients,
+    } = *target;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/serve_wrk.lua");
+    let cpu = store::testing::cpu_seconds(Some(pid));
     let out = Command::new("wrk")
         .args([
             format!("-t{}", clients.min(2)),
@@ -170,6 +187,7 @@ fn wrk(
         ])
         .output()
         .expect("wrk runs");
+    let cpu = store::testing::cpu_seconds(Some(pid)) - cpu;
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text
         .lines()
@@ -189,6 +207,7 @@ fn wrk(
     let socket_errors = field("socket_errors");
     assert!(socket_errors == 0.0, "wrk saw socket errors: {line}");
     Measured {
+        cpu_us: cpu * 1e6 / field("requests").max(1.0),
         rate: field("requests") / field("seconds"),
         p50_ms: field("p50_ms"),
         p99_ms: field("p99_ms"),
@@ -241,10 +260,11 @@ async fn main() {
     let server = serve(&db, port).await;
     let base = format!("http://127.0.0.1:{port}");
     let mut rows = vec![
-        "| what | connections | rate | p50 | p99 | rate / engine limit |".to_owned(),
-        "|---|---|---|---|---|---|".to_owned(),
+        "| what | connections | rate | p50 | p99 | rate / engine limit | server CPU per request |"
+            .to_owned(),
+        "|---|---|---|---|---|---|---|".to_owned(),
         format!(
-            "| engine: durable single-row commits, 1 connection | 1 | {limit:.0}/s | — | — | — |"
+            "| engine: durable single-row commits, 1 connection | 1 | {limit:.0}/s | — | — | — | — |"
         ),
     ];
     for (step, (mode, clients)) in [("write", 1), ("write", 8), ("write", 32), ("read", 8)]
@@ -252,7 +272,12 @@ async fn main() {
         .enumerate()
     {
         let session = login(&base).await;
-        let m = wrk(step, &base, mode, clients, seconds, &session, &patients);
+        let target = Target {
+            pid: server.0.id(),
+            base: &base,
+            patients: &patients,
+        };
+        let m = wrk(&target, step, mode, clients, seconds, &session);
         let what = if mode == "write" {
             "audited writes (new AE / its retraction, full checks)"
         } else {
@@ -264,12 +289,12 @@ async fn main() {
             "—".into()
         };
         rows.push(format!(
-            "| {what} | {clients} | {:.0}/s | {:.1} ms | {:.1} ms | {ratio} |",
-            m.rate, m.p50_ms, m.p99_ms
+            "| {what} | {clients} | {:.0}/s | {:.1} ms | {:.1} ms | {ratio} | {:.0} µs |",
+            m.rate, m.p50_ms, m.p99_ms, m.cpu_us
         ));
         if m.refused > 0 {
             rows.push(format!(
-                "| (answers other than 200/201 in the step above: {}) | | | | | |",
+                "| (answers other than 200/201 in the step above: {}) | | | | | | |",
                 m.refused
             ));
         }

@@ -12,6 +12,12 @@
 //! already in R's memory (read from a raw binary file, outside the timing).
 //! Prints a Markdown table for BENCHMARKS.md. R is skipped, and said to be,
 //! when `Rscript` is not installed.
+//!
+//! A second table sets the continuous fit beside two floors measured in
+//! the same run, work that any Kaplan–Meier fit returning R's table must do
+//! at least once: sorting the times (a radix sort of their keys, half on
+//! each core, without merging the halves), and writing the table's eight
+//! columns of n numbers into fresh memory (four columns on each core).
 
 /// The allocator `isatrial` runs with, so what is timed in process is what ships.
 #[global_allocator]
@@ -75,6 +81,41 @@ fn best_of(runs: usize, mut f: impl FnMut()) -> f64 {
             start.elapsed().as_secs_f64()
         })
         .fold(f64::INFINITY, f64::min)
+}
+
+/// Seconds to radix-sort the keys of `time` (the bits of a non-negative
+/// double order as the numbers do), one half on each core. The fit itself
+/// splits at a sampled median instead, so that its halves need no merge;
+/// this floor leaves the merge out.
+fn sort_floor(time: &[f64]) -> f64 {
+    best_of(3, || {
+        let half = time.len() / 2;
+        let keys = |part: &[f64]| part.iter().map(|t| t.to_bits()).collect::<Vec<u64>>();
+        let (mut a, mut b) = (keys(&time[..half]), keys(&time[half..]));
+        std::thread::scope(|scope| {
+            scope.spawn(|| radsort::sort(&mut b));
+            radsort::sort(&mut a);
+        });
+        std::hint::black_box((a, b));
+    })
+}
+
+/// Seconds to write eight columns of `n` numbers (R's `time`, `n.risk`,
+/// `n.event`, `n.censor`, `surv`, `std.err`, `lower`, `upper`) into fresh
+/// memory, four columns on each core.
+fn columns_floor(n: usize) -> f64 {
+    best_of(3, || {
+        let four = |from: usize| -> Vec<Vec<f64>> {
+            (from..from + 4)
+                .map(|c| (0..n).map(|i| (i + c) as f64).collect())
+                .collect()
+        };
+        let (a, b) = std::thread::scope(|scope| {
+            let b = scope.spawn(|| four(4));
+            (four(0), b.join().unwrap())
+        });
+        std::hint::black_box((a, b));
+    })
 }
 
 fn write_csv(path: &Path, data: &Data) {
@@ -146,6 +187,7 @@ fn main() {
         "| n | times | KM in process | CIF in process | `isatrial stats km --json` (CSV, end to end) | R survfit | R cuminc | R / KM in process | R / CIF in process |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
+    let mut floors = Vec::new();
     for &n in sizes {
         for whole_days in [true, false] {
             let data = draw(n, whole_days, 20261124 + n as u64);
@@ -201,6 +243,18 @@ fn main() {
                 None => (None, None),
             };
             let cell = |s: Option<f64>| s.map_or("not run".to_owned(), secs);
+            if !whole_days {
+                let (sort, columns) = (sort_floor(&data.time), columns_floor(n));
+                floors.push(format!(
+                    "| {n:.0e} | {} | {} | {} | {} | {:.1} | {} |",
+                    secs(km),
+                    secs(sort),
+                    secs(columns),
+                    secs(sort + columns),
+                    km / (sort + columns),
+                    cell(r.map(|(k, _, _)| k)),
+                ));
+            }
             let ratio = |r: Option<f64>, ours: f64| {
                 r.map_or("—".to_owned(), |r| format!("{:.0}×", r / ours))
             };
@@ -220,6 +274,14 @@ fn main() {
                 ratio(r_cif, cif),
             );
         }
+    }
+    println!();
+    println!(
+        "| n (continuous) | KM in process | floor: sort the keys | floor: write the 8 columns | floors together | KM / floors | R survfit |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for row in floors {
+        println!("{row}");
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -166,3 +166,22 @@ pub async fn durable_commit_rate(url: &str, seconds: u64) -> f64 {
     }
     n as f64 / start.elapsed().as_secs_f64()
 }
+
+/// Processor seconds a process has used so far, all its threads, user and
+/// kernel (`utime` + `stime` of `/proc/PID/stat`, clock ticks of 1/100 s);
+/// `None` reads this process. The load benches divide it by the operations
+/// of a step: unlike a rate, it hardly moves when the VM's neighbours take
+/// the cores, so two builds compare by it.
+pub fn cpu_seconds(pid: Option<u32>) -> f64 {
+    let path = match pid {
+        Some(pid) => format!("/proc/{pid}/stat"),
+        None => "/proc/self/stat".to_owned(),
+    };
+    let stat = std::fs::read_to_string(&path).expect("Linux /proc");
+    // The fields after the command name, which is in parentheses and may
+    // hold spaces; utime and stime are the 12th and 13th of them.
+    let rest = &stat[stat.rfind(')').expect("a command name") + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    let ticks = |i: usize| fields[i].parse::<f64>().expect("a tick count");
+    (ticks(11) + ticks(12)) / 100.0
+}

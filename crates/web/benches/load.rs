@@ -15,7 +15,8 @@
 //! clients, each signed in with its own session: audited writes (a new
 //! adverse event through the full write path — parse, edit checks on the
 //! patient's casebook, version, audit entry, queries), with p50/p99
-//! latency; and reads of a whole patient casebook. Prints a Markdown table
+//! latency; and reads of a whole patient casebook. Beside each rate, the
+//! processor time the whole process spent per operation. Prints a Markdown table
 //! for BENCHMARKS.md.
 
 use std::sync::Arc;
@@ -23,7 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant as Clock};
 
 use serde_json::json;
-use store::testing::{TestDb, admin, durable_commit_rate};
+use store::testing::{TestDb, admin, cpu_seconds, durable_commit_rate};
 use store::{Role, Store};
 
 /// The allocator `isatrial` itself runs with, so the server measured here is the one shipped.
@@ -86,6 +87,9 @@ struct Measured {
     p50_ms: f64,
     p99_ms: f64,
     errors: u64,
+    /// Processor time of this whole process (server and load generator)
+    /// per operation, by [`cpu_seconds`].
+    cpu_us: f64,
 }
 
 /// Runs `clients` loops of `op` for `seconds`, each op timed.
@@ -97,6 +101,7 @@ where
 {
     let counter = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
+    let cpu = cpu_seconds(None);
     let start = Clock::now();
     let deadline = start + Duration::from_secs(seconds);
     let tasks: Vec<_> = clients
@@ -125,8 +130,10 @@ where
         all.extend(t.await.unwrap());
     }
     let elapsed = start.elapsed().as_secs_f64();
+    let cpu = cpu_seconds(None) - cpu;
     all.sort_by(f64::total_cmp);
     Measured {
+        cpu_us: cpu * 1e6 / all.len().max(1) as f64,
         rate: all.len() as f64 / elapsed,
         p50_ms: percentile(&all, 0.5),
         p99_ms: percentile(&all, 0.99),
@@ -295,7 +302,7 @@ async fn run_backend(name: &str, db: TestDb, seconds: u64) -> Vec<String> {
     });
     let base = format!("http://{}", rx.await.unwrap());
     let mut rows = vec![format!(
-        "| {name} | engine: durable single-row commits, 1 connection | 1 | {limit:.0}/s | — | — | — |"
+        "| {name} | engine: durable single-row commits, 1 connection | 1 | {limit:.0}/s | — | — | — | — |"
     )];
     for clients in [1usize, 8, 32] {
         let mut cs = Vec::new();
@@ -304,15 +311,16 @@ async fn run_backend(name: &str, db: TestDb, seconds: u64) -> Vec<String> {
         }
         let m = drive(cs, seconds, write_ae).await;
         rows.push(format!(
-            "| {name} | audited writes (new AE / its retraction, full checks) | {clients} | {:.0}/s | {:.1} ms | {:.1} ms | {:.2} |",
+            "| {name} | audited writes (new AE / its retraction, full checks) | {clients} | {:.0}/s | {:.1} ms | {:.1} ms | {:.2} | {:.0} µs |",
             m.rate,
             m.p50_ms,
             m.p99_ms,
-            m.rate / limit
+            m.rate / limit,
+            m.cpu_us
         ));
         if m.errors > 0 {
             rows.push(format!(
-                "| {name} | (errors during the step above: {}) | | | | | |",
+                "| {name} | (errors during the step above: {}) | | | | | | |",
                 m.errors
             ));
         }
@@ -327,11 +335,12 @@ async fn run_backend(name: &str, db: TestDb, seconds: u64) -> Vec<String> {
             .collect();
         let m = drive(cs, seconds, store_write_ae).await;
         rows.push(format!(
-            "| {name} | audited writes through the store, no HTTP | {clients} | {:.0}/s | {:.1} ms | {:.1} ms | {:.2} |",
+            "| {name} | audited writes through the store, no HTTP | {clients} | {:.0}/s | {:.1} ms | {:.1} ms | {:.2} | {:.0} µs |",
             m.rate,
             m.p50_ms,
             m.p99_ms,
-            m.rate / limit
+            m.rate / limit,
+            m.cpu_us
         ));
     }
     for clients in [8usize] {
@@ -340,7 +349,7 @@ async fn run_backend(name: &str, db: TestDb, seconds: u64) -> Vec<String> {
             cs.push(login(&base, "loader").await);
         }
         let m = drive(cs, seconds, read_casebook).await;
-        rows.push(format!("| {name} | casebook reads (all records of a patient) | {clients} | {:.0}/s | {:.1} ms | {:.1} ms | — |", m.rate, m.p50_ms, m.p99_ms));
+        rows.push(format!("| {name} | casebook reads (all records of a patient) | {clients} | {:.0}/s | {:.1} ms | {:.1} ms | — | {:.0} µs |", m.rate, m.p50_ms, m.p99_ms, m.cpu_us));
     }
     store.close().await;
     rows
@@ -351,8 +360,9 @@ async fn main() {
     let a = args();
     sqlx::any::install_default_drivers();
     let mut rows = vec![
-        "| engine | what | clients | rate | p50 | p99 | rate / engine limit |".to_owned(),
-        "|---|---|---|---|---|---|---|".to_owned(),
+        "| engine | what | clients | rate | p50 | p99 | rate / engine limit | CPU per operation |"
+            .to_owned(),
+        "|---|---|---|---|---|---|---|---|".to_owned(),
     ];
     eprintln!("SQLite …");
     rows.extend(run_backend("SQLite", TestDb::sqlite("load").await, a.seconds).await);
