@@ -313,24 +313,28 @@ impl Stamps {
 }
 
 /// Reads the lock, the manifest's version and each patient's last version
-/// in one query.
+/// in one query and one row ([`crate::packed`]): it runs under the writer
+/// lock, where every row handed over on its own delays the whole batch.
 async fn current_stamps(
     conn: &mut AnyConnection,
     decided: impl Iterator<Item = &Prepared>,
 ) -> Result<Stamps, StoreError> {
-    let mut sql = String::from(
-        "SELECT 'M', version, '' FROM record_current WHERE tbl = $1 AND record_key = 'manifest'
-         UNION ALL SELECT 'L', locked, '' FROM trial_state WHERE id = 1
-         UNION ALL SELECT 'S', MAX(seq), patient_id FROM record_versions WHERE patient_id IN (",
-    );
     let mut ids: Vec<&str> = decided.map(|p| p.row.patient_id.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();
+    let mut placeholders = String::new();
     for n in 0..ids.len().max(1) {
-        sql.push_str(if n == 0 { "$" } else { ", $" });
-        sql.push_str(&(n + 2).to_string());
+        placeholders.push_str(if n == 0 { "$" } else { ", $" });
+        placeholders.push_str(&(n + 2).to_string());
     }
-    sql.push_str(") GROUP BY patient_id");
+    let sql = format!(
+        "SELECT
+ (SELECT version FROM record_current WHERE tbl = $1 AND record_key = 'manifest'),
+ (SELECT CAST(locked AS BIGINT) FROM trial_state WHERE id = 1),
+ (SELECT {last} FROM (SELECT patient_id, MAX(seq) AS last FROM record_versions
+   WHERE patient_id IN ({placeholders}) GROUP BY patient_id) AS p)",
+        last = crate::packed::records(&["patient_id", "last"], "patient_id"),
+    );
     let mut q = sqlx::query(&sql).persistent(false).bind(MANIFEST);
     if ids.is_empty() {
         q = q.bind("");
@@ -338,25 +342,19 @@ async fn current_stamps(
     for id in ids {
         q = q.bind(id);
     }
-    let mut stamps = Stamps {
-        locked: false,
-        manifest: None,
-        patients: HashMap::new(),
-    };
-    for r in q.fetch_all(&mut *conn).await? {
-        let kind: String = r.get(0);
-        let n: Option<i64> = r.get(1);
-        match kind.as_str() {
-            "M" => stamps.manifest = n,
-            "L" => stamps.locked = n == Some(1),
-            _ => {
-                if let Some(n) = n {
-                    stamps.patients.insert(r.get(2), n);
-                }
-            }
-        }
+    let row = q.fetch_one(&mut *conn).await?;
+    let last: Option<String> = row.get(2);
+    let mut fields = crate::packed::Fields::new(last.as_deref());
+    let mut patients = HashMap::new();
+    while !fields.is_empty() {
+        let patient = fields.text()?.to_owned();
+        patients.insert(patient, fields.int()?);
     }
-    Ok(stamps)
+    Ok(Stamps {
+        locked: row.get::<Option<i64>, _>(1) == Some(1),
+        manifest: row.get(0),
+        patients,
+    })
 }
 
 fn failure(f: Failure) -> StoreError {

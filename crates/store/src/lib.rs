@@ -12,6 +12,7 @@ mod apply;
 mod clock;
 mod error;
 mod group_commit;
+mod packed;
 mod records;
 mod snapshot;
 mod state;

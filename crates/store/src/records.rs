@@ -106,10 +106,66 @@ pub enum RecordChange {
     },
 }
 
-/// The columns every read of current records selects, in the order
-/// [`Store::stored`] reads them (then the table and the retraction flag).
-const CURRENT: &str = "SELECT c.record_key, c.version, c.patient_id, c.site_id, v.cells, v.recorded_at, v.recorded_by, c.tbl, c.retracted
-     FROM record_current c JOIN record_versions v ON v.seq = c.seq";
+/// A current record as the reads select it.
+struct CurrentRow {
+    key: String,
+    version: i64,
+    patient_id: String,
+    site_id: String,
+    cells: String,
+    recorded_at: String,
+    recorded_by: String,
+    tbl: String,
+    retracted: bool,
+}
+
+/// The current records that `filter` (SQL after `WHERE`, over
+/// `record_current c`) selects, in the order they were written, packed into
+/// one row ([`crate::packed`]); `binds` fill its parameters.
+async fn current_rows(
+    pool: &sqlx::AnyPool,
+    filter: &str,
+    binds: &[&str],
+) -> Result<Vec<CurrentRow>, StoreError> {
+    let packed = crate::packed::records(
+        &[
+            "c.record_key",
+            "c.version",
+            "c.patient_id",
+            "c.site_id",
+            "v.cells",
+            "v.recorded_at",
+            "v.recorded_by",
+            "c.tbl",
+            "c.retracted",
+        ],
+        "c.seq",
+    );
+    let sql = format!(
+        "SELECT {packed} FROM record_current c JOIN record_versions v ON v.seq = c.seq WHERE {filter}"
+    );
+    let mut query = sqlx::query(&sql);
+    for b in binds {
+        query = query.bind(*b);
+    }
+    let text: Option<String> = query.fetch_one(pool).await?.get(0);
+    let mut fields = crate::packed::Fields::new(text.as_deref());
+    let mut rows = Vec::new();
+    while !fields.is_empty() {
+        rows.push(CurrentRow {
+            key: fields.text()?.to_owned(),
+            version: fields.int()?,
+            patient_id: fields.text()?.to_owned(),
+            site_id: fields.text()?.to_owned(),
+            cells: fields.text()?.to_owned(),
+            recorded_at: fields.text()?.to_owned(),
+            recorded_by: fields.text()?.to_owned(),
+            tbl: fields.text()?.to_owned(),
+            retracted: fields.int()? != 0,
+        });
+    }
+    Ok(rows)
+}
 
 /// The cells of a stored version.
 pub(crate) fn parse_cells(text: &str) -> Result<Vec<String>, StoreError> {
@@ -199,16 +255,18 @@ impl Store {
         spec: &'static FileSpec,
         key: &str,
     ) -> Result<StoredRecord, StoreError> {
-        let row = sqlx::query(&format!("{CURRENT} WHERE c.tbl = $1 AND c.record_key = $2"))
-            .bind(stem(spec))
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        if row.get::<i64, _>(8) != 0 || !actor.reads(&row.get::<String, _>(3)) {
+        let row = current_rows(
+            &self.pool,
+            "c.tbl = $1 AND c.record_key = $2",
+            &[stem(spec), key],
+        )
+        .await?
+        .pop()
+        .ok_or(StoreError::NotFound)?;
+        if row.retracted || !actor.reads(&row.site_id) {
             return Err(StoreError::NotFound);
         }
-        self.stored(actor, spec, &row)
+        self.stored(actor, spec, row)
     }
 
     /// Every version of a record, oldest first (the audit trail of one record).
@@ -263,19 +321,19 @@ impl Store {
         actor: &Actor,
         patient_id: &str,
     ) -> Result<Vec<StoredRecord>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "{CURRENT} WHERE c.patient_id = $1 AND c.retracted = 0 ORDER BY c.seq"
-        ))
-        .bind(patient_id)
-        .fetch_all(&self.pool)
+        let rows = current_rows(
+            &self.pool,
+            "c.patient_id = $1 AND c.retracted = 0",
+            &[patient_id],
+        )
         .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
-            if !actor.reads(&r.get::<String, _>(3)) {
+            if !actor.reads(&r.site_id) {
                 return Err(StoreError::NotFound);
             }
-            if let Some(spec) = table(&r.get::<String, _>(7)) {
-                out.push(self.stored(actor, spec, &r)?);
+            if let Some(spec) = table(&r.tbl) {
+                out.push(self.stored(actor, spec, r)?);
             }
         }
         if !out.iter().any(|r| r.table == "patients") {
@@ -294,41 +352,39 @@ impl Store {
         // Two statements rather than one with "OR", so each uses its index.
         let rows = match patient {
             Some(p) => {
-                sqlx::query(&format!("{CURRENT} WHERE c.patient_id = $1 AND c.tbl = $2 AND c.retracted = 0 ORDER BY c.seq"))
-                    .bind(p)
-                    .bind(stem(spec))
-                    .fetch_all(&self.pool)
-                    .await?
+                current_rows(
+                    &self.pool,
+                    "c.patient_id = $1 AND c.tbl = $2 AND c.retracted = 0",
+                    &[p, stem(spec)],
+                )
+                .await?
             }
             None => {
-                sqlx::query(&format!("{CURRENT} WHERE c.tbl = $1 AND c.retracted = 0 ORDER BY c.seq"))
-                    .bind(stem(spec))
-                    .fetch_all(&self.pool)
-                    .await?
+                current_rows(&self.pool, "c.tbl = $1 AND c.retracted = 0", &[stem(spec)]).await?
             }
         };
-        rows.iter()
-            .filter(|r| actor.reads(&r.get::<String, _>(3)))
+        rows.into_iter()
+            .filter(|r| actor.reads(&r.site_id))
             .map(|r| self.stored(actor, spec, r))
             .collect()
     }
 
-    /// A row selected by [`CURRENT`] as the user may see it.
+    /// A current record as the user may see it.
     fn stored(
         &self,
         actor: &Actor,
         spec: &'static FileSpec,
-        r: &AnyRow,
+        r: CurrentRow,
     ) -> Result<StoredRecord, StoreError> {
         let mut record = StoredRecord {
             table: stem(spec),
-            key: r.get(0),
-            version: r.get(1),
-            patient_id: r.get(2),
-            site_id: r.get(3),
-            fields: fields(spec, &parse_cells(&r.get::<String, _>(4))?),
-            recorded_at: r.get(5),
-            recorded_by: r.get(6),
+            key: r.key,
+            version: r.version,
+            patient_id: r.patient_id,
+            site_id: r.site_id,
+            fields: fields(spec, &parse_cells(&r.cells)?),
+            recorded_at: r.recorded_at,
+            recorded_by: r.recorded_by,
         };
         if actor.pseudonymized() {
             self.pseudonymize(&mut record);

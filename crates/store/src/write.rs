@@ -9,7 +9,6 @@
 //! connection's worker thread and back, and a profile of the write path
 //! showed those thread switches costing more than SQLite itself.
 
-use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Executor, Row};
 use trial::bundle::{FileSpec, MemorySource, read_rows};
 use trial::checks::{Severity, check};
@@ -79,43 +78,39 @@ struct Context {
     open_queries: Vec<(i64, String)>,
 }
 
-/// One query, six parts told apart by `kind`: the record (T), the
-/// patient's other records (P; `patient` is the patient of the new cells,
-/// or else the record's), the manifest (M), the lock (L), the open queries (Q) and the
-/// patient's last version (S, see [`Stamp`]).
-/// The patient's records come as one row, "table cells" lines joined by
-/// newlines (compact JSON never holds a raw newline): sqlx hands each row
-/// from SQLite's worker thread on its own, and a casebook of rows cost
-/// several times the query. The casts give PostgreSQL a type for every
-/// NULL of the union.
-const CONTEXT: &str = "
-WITH patient AS (SELECT COALESCE($3, (SELECT patient_id FROM record_current WHERE tbl = $1 AND record_key = $2)) AS id)
-SELECT 'T' AS kind, c.tbl, c.record_key, c.version, c.site_id, c.patient_id, c.retracted, v.recorded_at, v.cells AS body
-  FROM record_current c JOIN record_versions v ON v.seq = c.seq
- WHERE c.tbl = $1 AND c.record_key = $2
-UNION ALL
-SELECT 'P', CAST(NULL AS TEXT), CAST(NULL AS TEXT), 0, CAST(NULL AS TEXT), CAST(NULL AS TEXT), 0, CAST(NULL AS TEXT),
-       string_agg(c.tbl || ' ' || v.cells, '
-' ORDER BY c.seq)
-  FROM record_current c JOIN record_versions v ON v.seq = c.seq
- WHERE c.patient_id = (SELECT id FROM patient)
-   AND c.retracted = 0 AND NOT (c.tbl = $1 AND c.record_key = $2)
-UNION ALL
-SELECT 'M', c.tbl, c.record_key, c.version, c.site_id, c.patient_id, c.retracted, v.recorded_at, v.cells
-  FROM record_current c JOIN record_versions v ON v.seq = c.seq
- WHERE c.tbl = $4 AND c.record_key = 'manifest'
-UNION ALL
-SELECT 'L', CAST(NULL AS TEXT), CAST(NULL AS TEXT), locked, CAST(NULL AS TEXT), CAST(NULL AS TEXT), 0, CAST(NULL AS TEXT), CAST(NULL AS TEXT)
-  FROM trial_state WHERE id = 1
-UNION ALL
-SELECT 'Q', CAST(NULL AS TEXT), CAST(NULL AS TEXT), seq, CAST(NULL AS TEXT), CAST(NULL AS TEXT), 0, CAST(NULL AS TEXT), message
-  FROM queries
- WHERE patient_id = (SELECT id FROM patient)
-   AND status = 'open'
-UNION ALL
-SELECT 'S', CAST(NULL AS TEXT), CAST(NULL AS TEXT), MAX(seq), CAST(NULL AS TEXT), CAST(NULL AS TEXT), 0, CAST(NULL AS TEXT), CAST(NULL AS TEXT)
-  FROM record_versions
- WHERE patient_id = (SELECT id FROM patient)";
+/// Everything a change decides on in one query and one row
+/// ([`crate::packed`]): the record (packed), the patient's other current
+/// records (packed; `patient` is the patient of the new cells, or else the
+/// record's), the manifest (packed), the lock, the open queries (packed)
+/// and the patient's last version (see [`Stamp`]). The casts give
+/// PostgreSQL the type sqlx reads.
+static CONTEXT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    use crate::packed::{record, records};
+    let current = "FROM record_current c JOIN record_versions v ON v.seq = c.seq";
+    format!(
+        "WITH patient AS (SELECT COALESCE($3, (SELECT patient_id FROM record_current WHERE tbl = $1 AND record_key = $2)) AS id)
+SELECT
+ (SELECT {target} {current} WHERE c.tbl = $1 AND c.record_key = $2),
+ (SELECT {rows} {current}
+   WHERE c.patient_id = (SELECT id FROM patient)
+     AND c.retracted = 0 AND NOT (c.tbl = $1 AND c.record_key = $2)),
+ (SELECT {manifest} {current} WHERE c.tbl = $4 AND c.record_key = 'manifest'),
+ (SELECT CAST(locked AS BIGINT) FROM trial_state WHERE id = 1),
+ (SELECT {queries} FROM queries WHERE patient_id = (SELECT id FROM patient) AND status = 'open'),
+ (SELECT CAST(MAX(seq) AS BIGINT) FROM record_versions WHERE patient_id = (SELECT id FROM patient))",
+        target = record(&[
+            "c.version",
+            "c.site_id",
+            "c.patient_id",
+            "c.retracted",
+            "v.recorded_at",
+            "v.cells",
+        ]),
+        rows = records(&["c.tbl", "v.cells"], "c.seq"),
+        manifest = record(&["c.version", "v.cells"]),
+        queries = records(&["seq", "message"], "seq"),
+    )
+});
 
 async fn read_context(
     conn: &mut AnyConnection,
@@ -123,53 +118,60 @@ async fn read_context(
     key: &str,
     patient: Option<&str>,
 ) -> Result<Context, StoreError> {
-    let rows = sqlx::query(CONTEXT)
+    use crate::packed::Fields;
+    let row = sqlx::query(&CONTEXT)
         .bind(tbl)
         .bind(key)
         .bind(patient)
         .bind(MANIFEST)
-        .fetch_all(&mut *conn)
+        .fetch_one(&mut *conn)
         .await?;
-    let mut context = Context {
-        locked: false,
-        manifest: None,
-        stamp: Stamp::default(),
-        target: None,
-        rows: Vec::new(),
-        open_queries: Vec::new(),
-    };
-    for r in rows {
-        let kind: String = r.get(0);
-        let body = |r: &AnyRow| parse_cells(&r.get::<String, _>(8));
-        match kind.as_str() {
-            "T" => {
-                context.target = Some(Current {
-                    version: r.get(3),
-                    site_id: r.get(4),
-                    patient_id: r.get(5),
-                    retracted: r.get::<i64, _>(6) != 0,
-                    recorded_at: r.get(7),
-                    cells: body(&r)?,
-                });
-            }
-            "P" => {
-                for line in r.get::<Option<String>, _>(8).iter().flat_map(|t| t.lines()) {
-                    let (tbl, cells) = line.split_once(' ').ok_or_else(|| {
-                        StoreError::Database(format!("stored record without table: {line}"))
-                    })?;
-                    context.rows.push((tbl.to_owned(), parse_cells(cells)?));
-                }
-            }
-            "M" => {
-                context.stamp.manifest = r.get(3);
-                context.manifest = Some(body(&r)?);
-            }
-            "L" => context.locked = r.get::<i64, _>(3) == 1,
-            "S" => context.stamp.patient = r.get(3),
-            _ => context.open_queries.push((r.get(3), r.get(8))),
+    let text = |i: usize| row.get::<Option<String>, _>(i);
+    let target = match text(0) {
+        Some(t) => {
+            let mut f = Fields::new(Some(&t));
+            Some(Current {
+                version: f.int()?,
+                site_id: f.text()?.to_owned(),
+                patient_id: f.text()?.to_owned(),
+                retracted: f.int()? != 0,
+                recorded_at: f.text()?.to_owned(),
+                cells: parse_cells(f.text()?)?,
+            })
         }
+        None => None,
+    };
+    let packed_rows = text(1);
+    let mut f = Fields::new(packed_rows.as_deref());
+    let mut rows = Vec::new();
+    while !f.is_empty() {
+        let tbl = f.text()?.to_owned();
+        rows.push((tbl, parse_cells(f.text()?)?));
     }
-    Ok(context)
+    let (manifest_version, manifest) = match text(2) {
+        Some(m) => {
+            let mut f = Fields::new(Some(&m));
+            (Some(f.int()?), Some(parse_cells(f.text()?)?))
+        }
+        None => (None, None),
+    };
+    let queries = text(4);
+    let mut f = Fields::new(queries.as_deref());
+    let mut open_queries = Vec::new();
+    while !f.is_empty() {
+        open_queries.push((f.int()?, f.text()?.to_owned()));
+    }
+    Ok(Context {
+        locked: row.get::<Option<i64>, _>(3) == Some(1),
+        manifest,
+        stamp: Stamp {
+            patient: row.get(5),
+            manifest: manifest_version,
+        },
+        target,
+        rows,
+        open_queries,
+    })
 }
 
 /// Runs the bundle's row rules and the cross-record checks on the patient's
