@@ -119,14 +119,9 @@ struct CurrentRow {
     retracted: bool,
 }
 
-/// The current records that `filter` (SQL after `WHERE`, over
-/// `record_current c`) selects, in the order they were written, packed into
-/// one row ([`crate::packed`]); `binds` fill its parameters.
-async fn current_rows(
-    pool: &sqlx::AnyPool,
-    filter: &str,
-    binds: &[&str],
-) -> Result<Vec<CurrentRow>, StoreError> {
+/// The select of [`current_rows`] up to its filter: the fields of
+/// [`CurrentRow`], packed, in the order the records were written.
+static CURRENT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     let packed = crate::packed::records(
         &[
             "c.record_key",
@@ -141,9 +136,18 @@ async fn current_rows(
         ],
         "c.seq",
     );
-    let sql = format!(
-        "SELECT {packed} FROM record_current c JOIN record_versions v ON v.seq = c.seq WHERE {filter}"
-    );
+    format!("SELECT {packed} FROM record_current c JOIN record_versions v ON v.seq = c.seq WHERE ")
+});
+
+/// The current records that `filter` (SQL after `WHERE`, over
+/// `record_current c`) selects, in the order they were written, packed into
+/// one row ([`crate::packed`]); `binds` fill its parameters.
+async fn current_rows(
+    pool: &sqlx::AnyPool,
+    filter: &str,
+    binds: &[&str],
+) -> Result<Vec<CurrentRow>, StoreError> {
+    let sql = format!("{}{filter}", *CURRENT);
     let mut query = sqlx::query(&sql);
     for b in binds {
         query = query.bind(*b);
