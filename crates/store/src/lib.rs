@@ -107,6 +107,9 @@ impl Store {
             })
             .connect_with(options.clone())
             .await?;
+        if backend == Backend::Postgres {
+            require_utf8(&pool).await?;
+        }
         migrate(&pool, backend).await?;
         let pseudonym_key = users::pseudonym_key(&pool).await?;
         let writer = (backend == Backend::Sqlite)
@@ -145,6 +148,25 @@ async fn sqlite_settings(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Err
     // records from pages all over the file.
     conn.execute("PRAGMA cache_size = -32768").await?;
     Ok(())
+}
+
+/// The packed reads ([`packed`]) count a field's length in the bytes the
+/// server stores; they match the UTF-8 text sqlx receives only when the
+/// server stores UTF-8 (or, as SQL_ASCII does, the bytes as sent). In
+/// another encoding, say LATIN1, every read of a record with an "é" would
+/// fail, so such a database is refused when opened.
+async fn require_utf8(pool: &AnyPool) -> Result<(), StoreError> {
+    let encoding: String = sqlx::query_scalar("SELECT current_setting('server_encoding')")
+        .fetch_one(pool)
+        .await?;
+    if encoding == "UTF8" || encoding == "SQL_ASCII" {
+        Ok(())
+    } else {
+        Err(StoreError::Database(format!(
+            "the PostgreSQL database uses the encoding {encoding}; isatrial needs UTF8 \
+             (CREATE DATABASE … ENCODING 'UTF8' TEMPLATE template0)"
+        )))
+    }
 }
 
 /// The statement that opens a write transaction: SQLite takes the write

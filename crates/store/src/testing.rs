@@ -43,13 +43,19 @@ impl TestDb {
     /// A fresh PostgreSQL database. Fails (never skips) when the server
     /// cannot be reached: the test command starts one.
     pub async fn postgres(tag: &str) -> TestDb {
+        Self::postgres_created_with(tag, "").await
+    }
+
+    /// A fresh PostgreSQL database made with `options` after
+    /// `CREATE DATABASE name` (an encoding, say).
+    pub async fn postgres_created_with(tag: &str, options: &str) -> TestDb {
         use sqlx::Connection;
         let name = unique(tag);
         let admin = format!("{}/postgres", pg_server());
         let mut conn = sqlx::PgConnection::connect(&admin)
             .await
             .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is required for the store tests (scripts/test-all starts one): {e}"));
-        sqlx::query(&format!("CREATE DATABASE {name}"))
+        sqlx::query(&format!("CREATE DATABASE {name} {options}"))
             .execute(&mut conn)
             .await
             .unwrap();
@@ -170,8 +176,9 @@ pub async fn durable_commit_rate(url: &str, seconds: u64) -> f64 {
 /// Processor seconds a process has used so far, all its threads, user and
 /// kernel (`utime` + `stime` of `/proc/PID/stat`, clock ticks of 1/100 s);
 /// `None` reads this process. The load benches divide it by the operations
-/// of a step: unlike a rate, it hardly moves when the VM's neighbours take
-/// the cores, so two builds compare by it.
+/// of a step: it moves much less than a rate when the VM's neighbours take
+/// the cores, so two builds compare by it (in alternating runs: it still
+/// drifts as the machine's speed does).
 pub fn cpu_seconds(pid: Option<u32>) -> f64 {
     let path = match pid {
         Some(pid) => format!("/proc/{pid}/stat"),

@@ -592,3 +592,59 @@ async fn a_burst_of_concurrent_changes_stores_each_acknowledged_change_once() {
         store.close().await;
     }
 }
+
+/// The hot reads come back packed in one row, each field prefixed by its
+/// length in bytes: text with multi-byte letters, colons and digits (what
+/// could be taken for a length) is read back as written, by every read
+/// and by the next change's decision, which reads the patient's records
+/// the same way.
+#[tokio::test]
+async fn any_text_is_read_back_as_written() {
+    let verbatim = "Fièvre: 39,5 °C 12:x — 発熱";
+    for (_db, store) in both_with_bundle_60("packed").await {
+        let ae = table("adverse_events").unwrap();
+        let dm = data_manager();
+        let mut cells = ae_cells("P001", "AE9101", "2", "2025-07-01");
+        cells[3] = verbatim.to_owned();
+        store
+            .write(&dm, ae, RecordChange::Insert { cells }, None)
+            .await
+            .unwrap();
+        let shown = |r: &store::StoredRecord| r.fields["verbatim"].as_str().map(str::to_owned);
+        let got = store.get(&dm, ae, "AE9101").await.unwrap();
+        assert_eq!(shown(&got).as_deref(), Some(verbatim));
+        let casebook = store.casebook(&dm, "P001").await.unwrap();
+        let in_casebook = casebook.iter().find(|r| r.key == "AE9101").unwrap();
+        assert_eq!(in_casebook, &got);
+        let listed = store.list(&dm, ae, Some("P001")).await.unwrap();
+        assert!(listed.contains(&got));
+        let next = store
+            .write(
+                &dm,
+                ae,
+                RecordChange::Insert {
+                    cells: ae_cells("P001", "AE9102", "1", "2025-07-02"),
+                },
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(next.record.version, 1);
+        let again = store.get(&dm, ae, "AE9101").await.unwrap();
+        assert_eq!(again, got);
+    }
+}
+
+#[tokio::test]
+async fn a_postgresql_database_not_in_utf8_is_refused_with_the_reason() {
+    let db = store::testing::TestDb::postgres_created_with(
+        "latin1",
+        "ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0",
+    )
+    .await;
+    let refused = store::Store::open(&db.url).await.unwrap_err().to_string();
+    assert!(
+        refused.contains("LATIN1") && refused.contains("UTF8"),
+        "{refused}"
+    );
+}
