@@ -84,6 +84,11 @@ pub struct ServeArgs {
     /// Mark the session cookie Secure (when served behind HTTPS).
     #[arg(long)]
     pub secure_cookies: bool,
+    /// Served behind a reverse proxy that appends the client's address to
+    /// X-Forwarded-For: login throttling counts failures by that address
+    /// instead of the proxy's. Without it the header is ignored.
+    #[arg(long)]
+    pub behind_proxy: bool,
 }
 
 /// `isatrial import`.

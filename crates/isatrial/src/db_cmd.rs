@@ -52,6 +52,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), Failure> {
         let state = web::AppState {
             store: store.clone(),
             secure_cookies: args.secure_cookies,
+            behind_proxy: args.behind_proxy,
         };
         web::serve(state, args.listen, |addr| {
             // The first line on stdout says where, for scripts and tests.

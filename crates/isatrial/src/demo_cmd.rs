@@ -61,5 +61,6 @@ pub fn run(args: &DemoArgs) -> Result<(), Failure> {
         db: crate::cli::DbArg { db: url },
         listen: args.listen,
         secure_cookies: false,
+        behind_proxy: false,
     })
 }

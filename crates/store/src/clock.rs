@@ -36,6 +36,12 @@ impl Instant {
         Instant(self.0 + time::Duration::seconds(s))
     }
 
+    /// Whole seconds from this instant to `later`, rounded up.
+    pub fn seconds_until(self, later: Instant) -> i64 {
+        let micros = (later.0 - self.0).whole_microseconds();
+        i64::try_from((micros + 999_999).div_euclid(1_000_000)).unwrap_or(i64::MAX)
+    }
+
     /// The fixed-width text stored in the database.
     pub fn to_db(self) -> String {
         self.0.format(FORMAT).expect("a UTC instant formats")

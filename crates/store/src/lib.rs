@@ -29,7 +29,9 @@ pub use records::{RecordChange, StoredRecord, Version, Written, cells_from_json,
 pub use snapshot::Snapshot;
 pub use state::TrialState;
 pub use transfer::ImportSummary;
-pub use users::{LoginError, SESSION_SECONDS, Session};
+pub use users::{
+    ADDRESS_WINDOW_SECONDS, LoginError, MAX_FAILED_LOGINS_PER_ADDRESS, SESSION_SECONDS, Session,
+};
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -20,6 +20,13 @@ use crate::state::audit;
 pub const MAX_FAILED_LOGINS: i64 = 5;
 /// How long a lockout lasts.
 pub const LOCKOUT_SECONDS: i64 = 15 * 60;
+/// Failed logins from one client address within [`ADDRESS_WINDOW_SECONDS`]
+/// after which that address may not try again until the oldest of them is
+/// older than the window. The per-account lockout alone lets one client try
+/// four passwords on every account every 15 minutes.
+pub const MAX_FAILED_LOGINS_PER_ADDRESS: i64 = 20;
+/// The window of [`MAX_FAILED_LOGINS_PER_ADDRESS`].
+pub const ADDRESS_WINDOW_SECONDS: i64 = 15 * 60;
 /// How long a session lasts without signing in again.
 pub const SESSION_SECONDS: i64 = 12 * 60 * 60;
 
@@ -35,6 +42,13 @@ pub enum LoginError {
     /// The account was disabled.
     #[error("the account is disabled")]
     Disabled,
+    /// Too many failures from the client's address: no attempt from it is
+    /// checked until `retry_after_seconds` have passed.
+    #[error("too many failed logins from this address: try again in {} minutes", (.retry_after_seconds + 59) / 60)]
+    Throttled {
+        /// Seconds until the address may try again.
+        retry_after_seconds: i64,
+    },
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -50,6 +64,20 @@ pub struct Session {
     pub csrf: String,
     /// Who.
     pub actor: Actor,
+}
+
+/// A login attempt: who, from which client address (when known), when.
+struct Attempt<'a> {
+    name: &'a str,
+    from: Option<&'a str>,
+    now: Instant,
+}
+
+impl Attempt<'_> {
+    /// Where the address's window of counted failures starts.
+    fn window_start(&self) -> String {
+        self.now.plus_seconds(-ADDRESS_WINDOW_SECONDS).to_db()
+    }
 }
 
 fn random_hex(bytes: usize) -> String {
@@ -235,20 +263,37 @@ impl Store {
     }
 
     /// Checks a password and opens a session. Failures are counted; the
-    /// fifth in a row locks the account for 15 minutes. Every attempt is
-    /// in the audit trail.
-    pub async fn login(&self, name: &str, password: &str) -> Result<Session, LoginError> {
+    /// fifth in a row locks the account for 15 minutes, the twentieth from
+    /// one client address (`from`, when known) within 15 minutes stops that
+    /// address's attempts being checked at all until the oldest is 15
+    /// minutes old. Every attempt is in the audit trail, with its address.
+    pub async fn login(
+        &self,
+        name: &str,
+        password: &str,
+        from: Option<&str>,
+    ) -> Result<Session, LoginError> {
+        let now = Instant::now();
+        let attempt = Attempt { name, from, now };
+        if let Some(retry_after_seconds) = self.throttled(&attempt).await? {
+            self.audit_login(
+                &attempt,
+                "throttled: too many failed logins from the address",
+            )
+            .await?;
+            return Err(LoginError::Throttled {
+                retry_after_seconds,
+            });
+        }
         let row = sqlx::query("SELECT role, site_id, password_hash, disabled, failed_logins, locked_until FROM users WHERE user_name = $1")
             .bind(name)
             .fetch_optional(&self.pool)
             .await
             .map_err(StoreError::from)?;
-        let now = Instant::now();
         let Some(row) = row else {
             // Same work as a real check, so timing does not reveal the user.
             let _ = hash_password("not-a-real-password-at-all");
-            self.audit_login(name, "login_failed", "unknown user")
-                .await?;
+            self.failed_login(&attempt, "unknown user").await?;
             return Err(LoginError::Wrong);
         };
         let (role, site, hash, disabled, failed, locked_until): (
@@ -267,14 +312,14 @@ impl Store {
             row.get(5),
         );
         if disabled != 0 {
-            self.audit_login(name, "login_failed", "disabled").await?;
+            self.failed_login(&attempt, "disabled").await?;
             return Err(LoginError::Disabled);
         }
         if locked_until
             .as_deref()
             .is_some_and(|until| until > now.to_db().as_str())
         {
-            self.audit_login(name, "login_failed", "locked out").await?;
+            self.failed_login(&attempt, "locked out").await?;
             return Err(LoginError::LockedOut);
         }
         let ok = PasswordHash::new(&hash).is_ok_and(|h| {
@@ -295,9 +340,8 @@ impl Store {
             .execute(&self.pool)
             .await
             .map_err(StoreError::from)?;
-            self.audit_login(
-                name,
-                "login_failed",
+            self.failed_login(
+                &attempt,
                 if lock.is_some() {
                     "wrong password; locked out"
                 } else {
@@ -325,27 +369,82 @@ impl Store {
                 .bind(now.plus_seconds(SESSION_SECONDS).to_db())
                 .execute(&mut *conn)
                 .await?;
-            audit(&mut conn, &now, name, "login", None, None, None, None, None).await
+            audit(&mut conn, &now, name, "login", None, None, None, None, from.map(|a| format!("from {a}"))).await
         }
         .await;
         finish(conn, outcome).await?;
         Ok(Session { token, csrf, actor })
     }
 
-    async fn audit_login(&self, name: &str, action: &str, detail: &str) -> Result<(), StoreError> {
+    /// Audits a refused attempt: `login_failed` with why and from where.
+    async fn audit_login(&self, attempt: &Attempt<'_>, why: &str) -> Result<(), StoreError> {
+        let detail = match attempt.from {
+            Some(address) => format!("{why} (from {address})"),
+            None => why.to_owned(),
+        };
         let mut conn = self.pool.acquire().await?;
         audit(
             &mut conn,
-            &Instant::now(),
-            name,
-            action,
+            &attempt.now,
+            attempt.name,
+            "login_failed",
             None,
             None,
             None,
             None,
-            Some(detail.to_owned()),
+            Some(detail),
         )
         .await
+    }
+
+    /// Audits a failed attempt and counts it against its address, dropping
+    /// the address's failures that have left the window.
+    async fn failed_login(&self, attempt: &Attempt<'_>, why: &str) -> Result<(), StoreError> {
+        self.audit_login(attempt, why).await?;
+        let Some(address) = attempt.from else {
+            return Ok(());
+        };
+        let mut conn = begin(self).await?;
+        let outcome = async {
+            sqlx::query("DELETE FROM login_failures WHERE address = $1 AND at <= $2")
+                .bind(address)
+                .bind(attempt.window_start())
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query("INSERT INTO login_failures (address, at) VALUES ($1, $2)")
+                .bind(address)
+                .bind(attempt.now.to_db())
+                .execute(&mut *conn)
+                .await?;
+            Ok(())
+        }
+        .await;
+        finish(conn, outcome).await
+    }
+
+    /// Seconds until the attempt's address may try again, if it has failed
+    /// too often within the window.
+    async fn throttled(&self, attempt: &Attempt<'_>) -> Result<Option<i64>, StoreError> {
+        let Some(address) = attempt.from else {
+            return Ok(None);
+        };
+        let row = sqlx::query(
+            "SELECT COUNT(*), MIN(at) FROM login_failures WHERE address = $1 AND at > $2",
+        )
+        .bind(address)
+        .bind(attempt.window_start())
+        .fetch_one(&self.pool)
+        .await?;
+        let failures: i64 = row.get(0);
+        if failures < MAX_FAILED_LOGINS_PER_ADDRESS {
+            return Ok(None);
+        }
+        let oldest: Instant = row
+            .get::<String, _>(1)
+            .parse()
+            .map_err(|e: crate::clock::BadInstant| StoreError::Database(e.to_string()))?;
+        let free = oldest.plus_seconds(ADDRESS_WINDOW_SECONDS);
+        Ok(Some(attempt.now.seconds_until(free).max(1)))
     }
 
     /// The session of a cookie token, if valid and the user still enabled.

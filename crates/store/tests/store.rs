@@ -452,7 +452,10 @@ async fn logins_are_throttled_and_sessions_are_shared_through_the_database() {
                 .await
                 .is_err()
         );
-        let session = store.login("nina", "correct horse battery").await.unwrap();
+        let session = store
+            .login("nina", "correct horse battery", None)
+            .await
+            .unwrap();
         assert_eq!(session.actor.scope, Scope::Sites(vec!["S1".into()]));
         // Another process on the same database sees the session.
         let other = db.open().await;
@@ -468,27 +471,30 @@ async fn logins_are_throttled_and_sessions_are_shared_through_the_database() {
         );
         for _ in 0..4 {
             assert!(matches!(
-                store.login("nina", "wrong").await,
+                store.login("nina", "wrong", None).await,
                 Err(store::LoginError::Wrong)
             ));
         }
         assert!(matches!(
-            store.login("nina", "wrong").await,
+            store.login("nina", "wrong", None).await,
             Err(store::LoginError::LockedOut)
         ));
         assert!(matches!(
-            store.login("nina", "correct horse battery").await,
+            store.login("nina", "correct horse battery", None).await,
             Err(store::LoginError::LockedOut)
         ));
         store
             .reset_password("nina", "a new long password")
             .await
             .unwrap();
-        store.login("nina", "a new long password").await.unwrap();
+        store
+            .login("nina", "a new long password", None)
+            .await
+            .unwrap();
         store.disable_user("nina").await.unwrap();
         assert!(other.session(&session.token).await.unwrap().is_none());
         assert!(matches!(
-            store.login("nina", "a new long password").await,
+            store.login("nina", "a new long password", None).await,
             Err(store::LoginError::Disabled)
         ));
         let dm = data_manager();
@@ -506,6 +512,98 @@ async fn logins_are_throttled_and_sessions_are_shared_through_the_database() {
                 .any(|a| a["action"] == "login" && a["user"] == "nina")
         );
         other.close().await;
+        store.close().await;
+    }
+}
+
+/// An address that failed too often within the window, on any accounts
+/// (known or not), is refused before any password is checked, even a
+/// right one, until its oldest failure leaves the window; another address
+/// signs in. Failures older than the window neither count nor stay.
+#[tokio::test]
+async fn an_address_that_fails_too_often_is_throttled_whatever_the_account() {
+    use sqlx::Connection;
+    use store::{ADDRESS_WINDOW_SECONDS, Instant, LoginError, MAX_FAILED_LOGINS_PER_ADDRESS};
+    for db in both("throttle").await {
+        let store = db.open().await;
+        store
+            .add_user(
+                "nina",
+                Role::StudyNurse,
+                &["S1".into()],
+                "correct horse battery",
+            )
+            .await
+            .unwrap();
+        let spray = Some("203.0.113.9");
+        for n in 0..MAX_FAILED_LOGINS_PER_ADDRESS {
+            let user = if n % 4 == 0 {
+                "nina".to_owned()
+            } else {
+                format!("user{n}")
+            };
+            let refused = store.login(&user, "a guessed password", spray).await;
+            assert!(
+                matches!(refused, Err(LoginError::Wrong | LoginError::LockedOut)),
+                "{n}: {refused:?}"
+            );
+        }
+        store
+            .reset_password("nina", "correct horse battery")
+            .await
+            .unwrap();
+        match store.login("nina", "correct horse battery", spray).await {
+            Err(LoginError::Throttled {
+                retry_after_seconds,
+            }) => {
+                assert!((1..=ADDRESS_WINDOW_SECONDS).contains(&retry_after_seconds))
+            }
+            other => panic!("{other:?}"),
+        }
+        store
+            .login("nina", "correct horse battery", Some("198.51.100.7"))
+            .await
+            .unwrap();
+        let trail = store.audit_trail(&data_manager(), None).await.unwrap();
+        assert!(trail.iter().any(|a| a["action"] == "login_failed"
+            && a["detail"]
+                == "throttled: too many failed logins from the address (from 203.0.113.9)"));
+        assert!(
+            trail
+                .iter()
+                .any(|a| a["action"] == "login" && a["detail"] == "from 198.51.100.7")
+        );
+
+        // Failures older than the window.
+        let url = if db.url.starts_with("sqlite") {
+            format!("{}?mode=rw", db.url)
+        } else {
+            db.url.clone()
+        };
+        let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+        let old = Instant::now()
+            .plus_seconds(-ADDRESS_WINDOW_SECONDS - 60)
+            .to_db();
+        for _ in 0..MAX_FAILED_LOGINS_PER_ADDRESS {
+            sqlx::query("INSERT INTO login_failures (address, at) VALUES ('192.0.2.1', $1)")
+                .bind(&old)
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        assert!(matches!(
+            store
+                .login("nina", "a guessed password", Some("192.0.2.1"))
+                .await,
+            Err(LoginError::Wrong)
+        ));
+        let kept: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM login_failures WHERE address = '192.0.2.1'")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+        assert_eq!(kept, 1);
+        conn.close().await.unwrap();
         store.close().await;
     }
 }

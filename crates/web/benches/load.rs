@@ -292,6 +292,7 @@ async fn run_backend(name: &str, db: TestDb, seconds: u64) -> Vec<String> {
     let state = web::AppState {
         store: store.clone(),
         secure_cookies: false,
+        behind_proxy: false,
     };
     tokio::spawn(async move {
         web::serve(state, "127.0.0.1:0".parse().unwrap(), |a| {

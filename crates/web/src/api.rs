@@ -5,9 +5,11 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use std::net::SocketAddr;
+
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
@@ -54,10 +56,13 @@ struct Login {
 
 pub async fn login(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request_headers: HeaderMap,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let Login { user, password } = body(bytes)?;
-    match state.store.login(&user, &password).await {
+    let from = client_address(&state, peer, &request_headers);
+    match state.store.login(&user, &password, Some(&from)).await {
         Ok(session) => {
             let mut headers = HeaderMap::new();
             headers.insert(
@@ -73,11 +78,40 @@ pub async fn login(
             e.to_string(),
             StatusCode::TOO_MANY_REQUESTS,
         )),
+        Err(
+            e @ LoginError::Throttled {
+                retry_after_seconds,
+            },
+        ) => {
+            tracing::warn!(address = %from, "login throttled");
+            Err(ApiError::Throttled {
+                message: e.to_string(),
+                retry_after_seconds,
+            })
+        }
         Err(e) => {
             tracing::warn!(user = %user, "login refused");
             Err(ApiError::Login(e.to_string(), StatusCode::UNAUTHORIZED))
         }
     }
+}
+
+/// The client's address: the peer's, or behind a reverse proxy the last
+/// address of `X-Forwarded-For` (the one the proxy appended; those before
+/// it come from the client and may be forged).
+fn client_address(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> String {
+    if state.behind_proxy
+        && let Some(forwarded) = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .next_back()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|a| a.trim().parse::<std::net::IpAddr>().ok())
+    {
+        return forwarded.to_string();
+    }
+    peer.ip().to_string()
 }
 
 pub async fn logout(

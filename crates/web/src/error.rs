@@ -29,8 +29,13 @@ pub enum ApiError {
     Invalid(Vec<FieldError>),
     /// 423: the database is locked.
     Locked(String),
-    /// 429 / login refused.
+    /// 401 / 429: login refused.
     Login(String, StatusCode),
+    /// 429 with `Retry-After`: too many failed logins from the address.
+    Throttled {
+        message: String,
+        retry_after_seconds: i64,
+    },
     /// 500.
     Internal(String),
 }
@@ -70,6 +75,19 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if let ApiError::Throttled {
+            message,
+            retry_after_seconds,
+        } = self
+        {
+            let mut response =
+                ApiError::Login(message, StatusCode::TOO_MANY_REQUESTS).into_response();
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(retry_after_seconds.max(1)),
+            );
+            return response;
+        }
         let (status, code, message, fields, current) = match self {
             ApiError::Malformed(m) => (StatusCode::BAD_REQUEST, "malformed_json", m, vec![], None),
             ApiError::Unauthenticated => (
@@ -116,6 +134,7 @@ impl IntoResponse for ApiError {
             }
             ApiError::Locked(m) => (StatusCode::LOCKED, "locked", m, vec![], None),
             ApiError::Login(m, status) => (status, "login_refused", m, vec![], None),
+            ApiError::Throttled { .. } => unreachable!("answered above"),
             ApiError::Internal(m) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",

@@ -29,6 +29,10 @@ pub struct AppState {
     pub store: Store,
     /// Mark cookies `Secure` (behind HTTPS).
     pub secure_cookies: bool,
+    /// Served behind a reverse proxy that appends the client's address to
+    /// `X-Forwarded-For`: login throttling then counts by that address,
+    /// not the proxy's. Off, the header is ignored (a client could forge it).
+    pub behind_proxy: bool,
 }
 
 /// The whole API.
@@ -69,9 +73,12 @@ pub async fn serve(
     let local = listener.local_addr()?;
     tracing::info!(%local, "isatrial serving");
     ready(local);
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown())
-        .await
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await
 }
 
 async fn shutdown() {

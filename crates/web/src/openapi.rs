@@ -51,6 +51,31 @@ fn responses(success: (&str, Value)) -> Value {
     Value::Object(m)
 }
 
+/// Login's answers: its refusals are 401 (wrong name or password, or a
+/// disabled account) and 429 (the account locked out, or the client's
+/// address throttled, then with `Retry-After`).
+fn login_responses() -> Value {
+    let mut m = Map::new();
+    m.insert(
+        "200".into(),
+        ok(
+            "Signed in",
+            json!({"type": "object", "properties": {"user": {"type": "string"}, "role": {"type": "string"}, "csrf": {"type": "string"}}}),
+        ),
+    );
+    m.insert("400".into(), error_response("The body is not JSON."));
+    m.insert(
+        "401".into(),
+        error_response("Wrong user name or password, or the account is disabled."),
+    );
+    let mut throttled = error_response(
+        "Too many failed logins: of the account (locked for 15 minutes), or from the client's address (then `Retry-After` says when it may try again).",
+    );
+    throttled["headers"] = json!({"Retry-After": {"description": "Seconds until the address may try again.", "schema": {"type": "integer"}}});
+    m.insert("429".into(), throttled);
+    Value::Object(m)
+}
+
 fn body(schema: Value) -> Value {
     json!({"required": true, "content": {"application/json": {"schema": schema}}})
 }
@@ -156,7 +181,7 @@ pub fn document() -> Value {
         json!({"post": {"summary": "Sign in; sets the HttpOnly session cookie and returns the CSRF token",
                         "requestBody": body(json!({"type": "object", "additionalProperties": false, "required": ["user", "password"],
                                                     "properties": {"user": {"type": "string"}, "password": {"type": "string"}}})),
-                        "responses": responses(("200", ok("Signed in", json!({"type": "object", "properties": {"user": {"type": "string"}, "role": {"type": "string"}, "csrf": {"type": "string"}}}))))}}),
+                        "responses": login_responses()}}),
     );
     paths.insert("/api/logout".into(), json!({"post": {"summary": "Sign out", "parameters": [{"$ref": "#/components/parameters/Csrf"}], "responses": responses(("200", ok("Signed out", json!({"type": "object"}))))}}));
     paths.insert(

@@ -21,6 +21,10 @@ struct TestApp {
 const PASSWORD: &str = "a long enough password";
 
 async fn spawn_app(db: TestDb) -> TestApp {
+    spawn_app_with(db, false).await
+}
+
+async fn spawn_app_with(db: TestDb, behind_proxy: bool) -> TestApp {
     let store = db.open().await;
     store.import_bundle(&admin(), &bundle_60()).await.unwrap();
     for (user, role, sites) in [
@@ -36,6 +40,7 @@ async fn spawn_app(db: TestDb) -> TestApp {
     let state = AppState {
         store: store.clone(),
         secure_cookies: false,
+        behind_proxy,
     };
     tokio::spawn(async move {
         web::serve(state, "127.0.0.1:0".parse().unwrap(), |a| {
@@ -464,4 +469,72 @@ async fn the_openapi_document_matches_the_routes() {
     // A documented path with parameters answers for a real key.
     assert_eq!(dm.get("/api/patients/P001/history").await.0, StatusCode::OK);
     app.store.close().await;
+}
+
+/// Behind a proxy, an address with too many failed logins (on any
+/// accounts) gets 429 with `Retry-After` before its password is checked;
+/// the address is the one the proxy appended to `X-Forwarded-For`, not the
+/// ones the client wrote before it. Served directly, the header is ignored:
+/// every attempt of this test comes from 127.0.0.1.
+#[tokio::test]
+async fn an_address_with_too_many_failed_logins_is_throttled() {
+    for behind_proxy in [true, false] {
+        let tag = if behind_proxy {
+            "throttle_proxy"
+        } else {
+            "throttle_direct"
+        };
+        for db in both(tag).await {
+            let app = spawn_app_with(db, behind_proxy).await;
+            let http = reqwest::Client::new();
+            let url = format!("http://{}/api/login", app.addr);
+            let attempt = |user: String, password: &str, forwarded: String| {
+                http.post(&url)
+                    .header("x-forwarded-for", forwarded)
+                    .json(&json!({"user": user, "password": password}))
+                    .send()
+            };
+            for n in 0..store::MAX_FAILED_LOGINS_PER_ADDRESS {
+                let r = attempt(
+                    format!("nobody{n}"),
+                    "a guessed password",
+                    format!("10.0.0.{n}, 203.0.113.9"),
+                )
+                .await
+                .unwrap();
+                assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+            }
+            let r = attempt("dm".into(), PASSWORD, "10.9.9.9, 203.0.113.9".into())
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+            let retry: i64 = r.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!(
+                (1..=store::ADDRESS_WINDOW_SECONDS).contains(&retry),
+                "{retry}"
+            );
+            let body: Value = r.json().await.unwrap();
+            assert_eq!(body["error"], "login_refused");
+            assert!(
+                body["message"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("too many failed logins from this address"),
+                "{body}"
+            );
+            let other = attempt("dm".into(), PASSWORD, "203.0.113.10".into())
+                .await
+                .unwrap();
+            let expected = if behind_proxy {
+                StatusCode::OK
+            } else {
+                StatusCode::TOO_MANY_REQUESTS
+            };
+            assert_eq!(other.status(), expected, "behind a proxy: {behind_proxy}");
+        }
+    }
 }
