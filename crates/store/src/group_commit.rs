@@ -455,7 +455,7 @@ async fn current_stamps(
         "SELECT
  (SELECT version FROM record_current WHERE tbl = $1 AND record_key = 'manifest'),
  (SELECT CAST(locked AS BIGINT) FROM trial_state WHERE id = 1),
- (SELECT {last} FROM (SELECT patient_id, MAX(seq) AS last FROM record_versions
+ (SELECT {last} FROM (SELECT patient_id, MAX(seq) AS last FROM record_current
    WHERE patient_id IN ({placeholders}) GROUP BY patient_id) AS p)",
         last = crate::packed::records(&["patient_id", "last"], "patient_id"),
     );

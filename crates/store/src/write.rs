@@ -57,7 +57,11 @@ type PatientRow = (String, Vec<String>);
 /// What a decision read that any later change would alter: the last
 /// version of the patient's records (every change to a patient's records,
 /// queries or site appends a version under the patient) and of the
-/// manifest. A change decided outside the writer lock is written as
+/// manifest. The patient's last version is read from the current
+/// pointers, which hold each record's last version: a record never moves
+/// to another patient, so the newest of them is the patient's newest
+/// version, and an index of `record_versions` by patient (a page written
+/// for every change) is not needed. A change decided outside the writer lock is written as
 /// decided only if its stamp still holds under the lock.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Stamp {
@@ -97,7 +101,7 @@ SELECT
  (SELECT {manifest} {current} WHERE c.tbl = $4 AND c.record_key = 'manifest'),
  (SELECT CAST(locked AS BIGINT) FROM trial_state WHERE id = 1),
  (SELECT {queries} FROM queries WHERE patient_id = (SELECT id FROM patient) AND status = 'open'),
- (SELECT CAST(MAX(seq) AS BIGINT) FROM record_versions WHERE patient_id = (SELECT id FROM patient))",
+ (SELECT CAST(MAX(seq) AS BIGINT) FROM record_current WHERE patient_id = (SELECT id FROM patient))",
         target = record(&[
             "c.version",
             "c.site_id",
