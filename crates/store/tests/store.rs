@@ -416,19 +416,26 @@ async fn as_of_gives_the_numbers_of_that_instant() {
     }
 }
 
+/// The store of `db` with one user: nina, a study nurse of site S1 whose
+/// password is "correct horse battery".
+async fn with_nurse_nina(db: &store::testing::TestDb) -> store::Store {
+    let store = db.open().await;
+    store
+        .add_user(
+            "nina",
+            Role::StudyNurse,
+            &["S1".into()],
+            "correct horse battery",
+        )
+        .await
+        .unwrap();
+    store
+}
+
 #[tokio::test]
 async fn logins_are_throttled_and_sessions_are_shared_through_the_database() {
     for db in both("login").await {
-        let store = db.open().await;
-        store
-            .add_user(
-                "nina",
-                Role::StudyNurse,
-                &["S1".into()],
-                "correct horse battery",
-            )
-            .await
-            .unwrap();
+        let store = with_nurse_nina(&db).await;
         assert!(
             store
                 .add_user(
@@ -525,16 +532,7 @@ async fn an_address_that_fails_too_often_is_throttled_whatever_the_account() {
     use sqlx::Connection;
     use store::{ADDRESS_WINDOW_SECONDS, Instant, LoginError, MAX_FAILED_LOGINS_PER_ADDRESS};
     for db in both("throttle").await {
-        let store = db.open().await;
-        store
-            .add_user(
-                "nina",
-                Role::StudyNurse,
-                &["S1".into()],
-                "correct horse battery",
-            )
-            .await
-            .unwrap();
+        let store = with_nurse_nina(&db).await;
         let spray = Some("203.0.113.9");
         for n in 0..MAX_FAILED_LOGINS_PER_ADDRESS {
             let user = if n % 4 == 0 {
