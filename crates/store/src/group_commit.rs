@@ -26,7 +26,7 @@
 //! itself), which then queue instead of spinning in SQLite's busy handler.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use sqlx::any::AnyConnectOptions;
@@ -54,6 +54,7 @@ const BATCHES_PER_CHECKPOINT: u32 = 256;
 
 /// WAL frames (pages; 128 MiB) past which a checkpoint waits for the
 /// readers to restart the WAL, when its restarts by chance keep failing.
+/// It waits under the writer lock, up to the busy timeout (10 s).
 const RESTART_AT_FRAMES: i64 = 32_768;
 
 /// A change as submitted: who, which table, what, why.
@@ -91,16 +92,19 @@ pub(crate) struct GroupCommit {
 /// (locked while one runs).
 #[derive(Default)]
 struct Checkpointer {
+    /// Set by `close`: a batch still running then starts no checkpoint.
+    closed: AtomicBool,
     batches: AtomicU32,
     connection: Arc<tokio::sync::Mutex<Option<AnyConnection>>>,
 }
 
-/// Runs a checkpoint in `mode`; returns the frames in the WAL.
-async fn wal_checkpoint(conn: &mut AnyConnection, mode: &str) -> Result<i64, sqlx::Error> {
+/// Runs a checkpoint in `mode`; returns the frames in the WAL and those
+/// copied into the database file.
+async fn wal_checkpoint(conn: &mut AnyConnection, mode: &str) -> Result<(i64, i64), sqlx::Error> {
     let row = sqlx::query(&format!("PRAGMA wal_checkpoint({mode})"))
         .fetch_one(conn)
         .await?;
-    Ok(row.get(1))
+    Ok((row.get(1), row.get(2)))
 }
 
 /// A thread of its own that runs the batches and checkpoints, with a
@@ -153,6 +157,7 @@ impl GroupCommit {
     /// Closes the batches' connection and the checkpoints', waiting for a
     /// batch or checkpoint in flight.
     pub async fn close(&self) {
+        self.checkpointer.closed.store(true, Ordering::Relaxed);
         if let Some(conn) = self.checkpointer.connection.lock().await.take() {
             let _ = conn.close().await;
         }
@@ -165,7 +170,7 @@ impl GroupCommit {
     /// and none is running.
     fn committed(self: &Arc<Self>) {
         let due = self.checkpointer.batches.fetch_add(1, Ordering::Relaxed) + 1;
-        if due < BATCHES_PER_CHECKPOINT {
+        if due < BATCHES_PER_CHECKPOINT || self.checkpointer.closed.load(Ordering::Relaxed) {
             return;
         }
         let Ok(slot) = self.checkpointer.connection.clone().try_lock_owned() else {
@@ -176,15 +181,16 @@ impl GroupCommit {
         self.runner.handle.spawn(async move {
             let mut slot = slot;
             if let Err(e) = this.checkpoint(&mut slot).await {
-                tracing::warn!("WAL checkpoint failed (SQLite will retry at the next): {e}");
+                tracing::warn!("WAL checkpoint failed (the next is due in {BATCHES_PER_CHECKPOINT} batches): {e}");
                 *slot = None;
             }
         });
     }
 
-    /// Copies the WAL into the database file beside the writes, then,
-    /// under the writer lock, the pages written meanwhile: with the whole
-    /// WAL copied, the next write starts it afresh instead of growing it.
+    /// Copies the WAL into the database file beside the writes, then, if
+    /// writes came meanwhile, under the writer lock the pages they wrote:
+    /// with the whole WAL copied, the next write starts it afresh instead
+    /// of growing it.
     /// (Without the second step, the WAL grew by every page written for
     /// as long as the load lasted: some reader was always reading it.)
     /// That restart still needs a moment when no reader holds an old
@@ -199,7 +205,14 @@ impl GroupCommit {
                 empty.insert(conn)
             }
         };
-        let frames = wal_checkpoint(conn, "PASSIVE").await?;
+        let (frames, copied) = wal_checkpoint(conn, "PASSIVE").await?;
+        if copied >= frames {
+            // All copied: the next write starts the WAL afresh. A second
+            // checkpoint straight after a complete one, while another
+            // connection's commit restarts the WAL, is SQLite's "WAL-reset
+            // bug" (fixed in 3.51.3; sqlx 0.8 bundles 3.46), so none runs.
+            return Ok(());
+        }
         let _writer = self.lock().await;
         let mode = if frames > RESTART_AT_FRAMES {
             "RESTART"

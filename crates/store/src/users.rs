@@ -66,11 +66,13 @@ pub struct Session {
     pub actor: Actor,
 }
 
-/// A login attempt: who, from which client address (when known), when.
+/// A login attempt: who, from which client address (when known), when,
+/// and its row in `login_attempts`.
 struct Attempt<'a> {
     name: &'a str,
     from: Option<&'a str>,
     now: Instant,
+    id: String,
 }
 
 impl Attempt<'_> {
@@ -265,7 +267,7 @@ impl Store {
     /// Checks a password and opens a session. Failures are counted; the
     /// fifth in a row locks the account for 15 minutes, the twentieth from
     /// one client address (`from`, when known) within 15 minutes stops that
-    /// address's attempts being checked at all until the oldest is 15
+    /// address's attempts being checked at all until enough of them are 15
     /// minutes old. Every attempt is in the audit trail, with its address.
     pub async fn login(
         &self,
@@ -274,8 +276,13 @@ impl Store {
         from: Option<&str>,
     ) -> Result<Session, LoginError> {
         let now = Instant::now();
-        let attempt = Attempt { name, from, now };
-        if let Some(retry_after_seconds) = self.throttled(&attempt).await? {
+        let attempt = Attempt {
+            name,
+            from,
+            now,
+            id: random_hex(16),
+        };
+        if let Some(retry_after_seconds) = self.count_attempt(&attempt).await? {
             self.audit_login(
                 &attempt,
                 "throttled: too many failed logins from the address",
@@ -361,6 +368,7 @@ impl Store {
         let mut conn = begin(self).await?;
         let outcome = async {
             sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE user_name = $1").bind(name).execute(&mut *conn).await?;
+            sqlx::query("DELETE FROM login_attempts WHERE attempt = $1").bind(&attempt.id).execute(&mut *conn).await?;
             sqlx::query("INSERT INTO sessions (token_hash, user_name, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
                 .bind(token_hash(&token))
                 .bind(name)
@@ -397,53 +405,70 @@ impl Store {
         .await
     }
 
-    /// Audits a failed attempt and counts it against its address, dropping
-    /// the address's failures that have left the window.
+    /// Audits a failed attempt. Its row in `login_attempts` stays, as a
+    /// failure of its address; every address's failures older than the
+    /// window go.
     async fn failed_login(&self, attempt: &Attempt<'_>, why: &str) -> Result<(), StoreError> {
         self.audit_login(attempt, why).await?;
-        let Some(address) = attempt.from else {
-            return Ok(());
-        };
-        let mut conn = begin(self).await?;
-        let outcome = async {
-            sqlx::query("DELETE FROM login_failures WHERE address = $1 AND at <= $2")
-                .bind(address)
+        if attempt.from.is_some() {
+            sqlx::query("DELETE FROM login_attempts WHERE at <= $1")
                 .bind(attempt.window_start())
-                .execute(&mut *conn)
+                .execute(&self.pool)
                 .await?;
-            sqlx::query("INSERT INTO login_failures (address, at) VALUES ($1, $2)")
-                .bind(address)
-                .bind(attempt.now.to_db())
-                .execute(&mut *conn)
-                .await?;
-            Ok(())
         }
-        .await;
-        finish(conn, outcome).await
+        Ok(())
     }
 
-    /// Seconds until the attempt's address may try again, if it has failed
-    /// too often within the window.
-    async fn throttled(&self, attempt: &Attempt<'_>) -> Result<Option<i64>, StoreError> {
+    /// Records the attempt against its address before its password is
+    /// checked, then counts the address's attempts in the window, its own
+    /// included: of attempts made at once, each counts those recorded
+    /// before it, so no more than the limit are ever checked. Past the
+    /// limit the attempt is not checked (and its row goes); returns the
+    /// seconds until enough of the address's failures have left the window
+    /// for one more attempt.
+    async fn count_attempt(&self, attempt: &Attempt<'_>) -> Result<Option<i64>, StoreError> {
         let Some(address) = attempt.from else {
             return Ok(None);
         };
-        let row = sqlx::query(
-            "SELECT COUNT(*), MIN(at) FROM login_failures WHERE address = $1 AND at > $2",
+        sqlx::query("INSERT INTO login_attempts (attempt, address, at) VALUES ($1, $2, $3)")
+            .bind(&attempt.id)
+            .bind(address)
+            .bind(attempt.now.to_db())
+            .execute(&self.pool)
+            .await?;
+        let counted: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM login_attempts WHERE address = $1 AND at > $2",
         )
         .bind(address)
         .bind(attempt.window_start())
         .fetch_one(&self.pool)
         .await?;
-        let failures: i64 = row.get(0);
-        if failures < MAX_FAILED_LOGINS_PER_ADDRESS {
+        if counted <= MAX_FAILED_LOGINS_PER_ADDRESS {
             return Ok(None);
         }
-        let oldest: Instant = row
-            .get::<String, _>(1)
+        sqlx::query("DELETE FROM login_attempts WHERE attempt = $1")
+            .bind(&attempt.id)
+            .execute(&self.pool)
+            .await?;
+        // The others: one more attempt is allowed once all but
+        // MAX - 1 of them have left the window.
+        let others = counted - 1;
+        let frees: Option<String> = sqlx::query_scalar(
+            "SELECT at FROM login_attempts WHERE address = $1 AND at > $2 ORDER BY at LIMIT 1 OFFSET $3",
+        )
+        .bind(address)
+        .bind(attempt.window_start())
+        .bind(others - MAX_FAILED_LOGINS_PER_ADDRESS)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(frees) = frees else {
+            // Left the window meanwhile.
+            return Ok(Some(1));
+        };
+        let frees: Instant = frees
             .parse()
             .map_err(|e: crate::clock::BadInstant| StoreError::Database(e.to_string()))?;
-        let free = oldest.plus_seconds(ADDRESS_WINDOW_SECONDS);
+        let free = frees.plus_seconds(ADDRESS_WINDOW_SECONDS);
         Ok(Some(attempt.now.seconds_until(free).max(1)))
     }
 

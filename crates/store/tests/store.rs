@@ -526,7 +526,9 @@ async fn logins_are_throttled_and_sessions_are_shared_through_the_database() {
 /// An address that failed too often within the window, on any accounts
 /// (known or not), is refused before any password is checked, even a
 /// right one, until its oldest failure leaves the window; another address
-/// signs in. Failures older than the window neither count nor stay.
+/// signs in. Failures older than the window neither count nor stay, a
+/// login that succeeds is no failure, and of attempts made at once no
+/// more than the limit are checked.
 #[tokio::test]
 async fn an_address_that_fails_too_often_is_throttled_whatever_the_account() {
     use sqlx::Connection;
@@ -582,12 +584,15 @@ async fn an_address_that_fails_too_often_is_throttled_whatever_the_account() {
         let old = Instant::now()
             .plus_seconds(-ADDRESS_WINDOW_SECONDS - 60)
             .to_db();
-        for _ in 0..MAX_FAILED_LOGINS_PER_ADDRESS {
-            sqlx::query("INSERT INTO login_failures (address, at) VALUES ('192.0.2.1', $1)")
-                .bind(&old)
-                .execute(&mut conn)
-                .await
-                .unwrap();
+        for n in 0..MAX_FAILED_LOGINS_PER_ADDRESS {
+            sqlx::query(
+                "INSERT INTO login_attempts (attempt, address, at) VALUES ($1, '192.0.2.1', $2)",
+            )
+            .bind(format!("old{n}"))
+            .bind(&old)
+            .execute(&mut conn)
+            .await
+            .unwrap();
         }
         assert!(matches!(
             store
@@ -595,12 +600,45 @@ async fn an_address_that_fails_too_often_is_throttled_whatever_the_account() {
                 .await,
             Err(LoginError::Wrong)
         ));
-        let kept: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM login_failures WHERE address = '192.0.2.1'")
-                .fetch_one(&mut conn)
-                .await
-                .unwrap();
-        assert_eq!(kept, 1);
+        let count = |address: &'static str| {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM login_attempts WHERE address = $1")
+                .bind(address)
+        };
+        assert_eq!(count("192.0.2.1").fetch_one(&mut conn).await.unwrap(), 1);
+        // A login that succeeded is no failure of its address.
+        assert_eq!(count("198.51.100.7").fetch_one(&mut conn).await.unwrap(), 0);
+
+        // Attempts made at once: no more than the limit are checked.
+        let burst: Vec<_> = (0..MAX_FAILED_LOGINS_PER_ADDRESS + 10)
+            .map(|n| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .login(
+                            &format!("burst{n}"),
+                            "a guessed password",
+                            Some("192.0.2.77"),
+                        )
+                        .await
+                })
+            })
+            .collect();
+        let mut checked = 0;
+        for outcome in burst {
+            match outcome.await.unwrap() {
+                Err(LoginError::Wrong) => checked += 1,
+                Err(LoginError::Throttled { .. }) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(
+            checked <= MAX_FAILED_LOGINS_PER_ADDRESS,
+            "{checked} checked"
+        );
+        assert_eq!(
+            count("192.0.2.77").fetch_one(&mut conn).await.unwrap(),
+            checked
+        );
         conn.close().await.unwrap();
         store.close().await;
     }

@@ -61,7 +61,7 @@ pub async fn login(
     bytes: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let Login { user, password } = body(bytes)?;
-    let from = client_address(&state, peer, &request_headers);
+    let from = client_address(state.behind_proxy, peer, &request_headers);
     match state.store.login(&user, &password, Some(&from)).await {
         Ok(session) => {
             let mut headers = HeaderMap::new();
@@ -96,22 +96,50 @@ pub async fn login(
     }
 }
 
-/// The client's address: the peer's, or behind a reverse proxy the last
-/// address of `X-Forwarded-For` (the one the proxy appended; those before
-/// it come from the client and may be forged).
-fn client_address(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> String {
-    if state.behind_proxy
-        && let Some(forwarded) = headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .next_back()
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .and_then(|a| a.trim().parse::<std::net::IpAddr>().ok())
-    {
-        return forwarded.to_string();
+/// The key login throttling counts a client by: its address, the peer's
+/// or, behind a reverse proxy, the last entry of `X-Forwarded-For` (the
+/// one the proxy appended; those before it come from the client and may be
+/// forged). An IPv6 client is counted by its /64, the block one host is
+/// usually given. An entry that is no address is counted as it is, never
+/// as the proxy's address, which would throttle every client with it.
+fn client_address(behind_proxy: bool, peer: SocketAddr, headers: &HeaderMap) -> String {
+    let forwarded = behind_proxy
+        .then(|| headers.get_all("x-forwarded-for").iter().next_back())
+        .flatten()
+        .and_then(|v| v.as_bytes().rsplit(|&b| b == b',').next())
+        .map(|entry| String::from_utf8_lossy(entry).trim().to_owned())
+        .filter(|entry| !entry.is_empty());
+    let address = match forwarded {
+        Some(entry) => match parse_address(&entry) {
+            Some(ip) => ip,
+            None => return entry.chars().take(100).collect(),
+        },
+        None => peer.ip(),
+    };
+    match address {
+        std::net::IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            let block = std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+            format!("{block}/64")
+        }
+        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().expect("mapped").to_string(),
+        v4 => v4.to_string(),
     }
-    peer.ip().to_string()
+}
+
+/// An address as proxies write it: bare, with a port, or bracketed IPv6
+/// with a port.
+fn parse_address(entry: &str) -> Option<std::net::IpAddr> {
+    entry
+        .parse()
+        .ok()
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|a| a.ip()))
+        .or_else(|| {
+            entry
+                .strip_prefix('[')
+                .and_then(|e| e.split_once(']'))
+                .and_then(|(ip, _)| ip.parse().ok())
+        })
 }
 
 pub async fn logout(
@@ -468,4 +496,39 @@ pub async fn openapi() -> Json<Value> {
 
 pub async fn not_found() -> ApiError {
     ApiError::NotFound
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from(behind_proxy: bool, forwarded: Option<&[u8]>) -> String {
+        let mut headers = HeaderMap::new();
+        if let Some(v) = forwarded {
+            headers.insert("x-forwarded-for", HeaderValue::from_bytes(v).unwrap());
+        }
+        client_address(behind_proxy, "198.51.100.1:5000".parse().unwrap(), &headers)
+    }
+
+    #[test]
+    fn a_client_is_counted_by_the_address_the_proxy_appended() {
+        // Served directly, the header is the client's own and ignored.
+        assert_eq!(from(false, Some(b"203.0.113.9")), "198.51.100.1");
+        assert_eq!(from(true, None), "198.51.100.1");
+        assert_eq!(from(true, Some(b"10.0.0.1, 203.0.113.9")), "203.0.113.9");
+        assert_eq!(from(true, Some(b"203.0.113.9:4711")), "203.0.113.9");
+        assert_eq!(from(true, Some(b"\xff\xfe, 203.0.113.9")), "203.0.113.9");
+        assert_eq!(from(true, Some(b"::ffff:192.0.2.5")), "192.0.2.5");
+        // One IPv6 host usually has a /64 to rotate through.
+        assert_eq!(
+            from(true, Some(b"2001:db8:1:2:3:4:5:6")),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(
+            from(true, Some(b"[2001:db8:1:2:aa::1]:443")),
+            "2001:db8:1:2::/64"
+        );
+        // Not an address: counted as written, not as the proxy.
+        assert_eq!(from(true, Some(b"1.2.3.4, unknown")), "unknown");
+    }
 }
