@@ -187,10 +187,9 @@ impl GroupCommit {
         });
     }
 
-    /// Copies the WAL into the database file beside the writes, then, if
-    /// writes came meanwhile, under the writer lock the pages they wrote:
-    /// with the whole WAL copied, the next write starts it afresh instead
-    /// of growing it.
+    /// Copies the WAL into the database file beside the writes, then,
+    /// under the writer lock, the pages written meanwhile: with the whole
+    /// WAL copied, the next write starts it afresh instead of growing it.
     /// (Without the second step, the WAL grew by every page written for
     /// as long as the load lasted: some reader was always reading it.)
     /// That restart still needs a moment when no reader holds an old
@@ -205,14 +204,12 @@ impl GroupCommit {
                 empty.insert(conn)
             }
         };
-        let (frames, copied) = wal_checkpoint(conn, "PASSIVE").await?;
-        if copied >= frames {
-            // All copied: the next write starts the WAL afresh. A second
-            // checkpoint straight after a complete one, while another
-            // connection's commit restarts the WAL, is SQLite's "WAL-reset
-            // bug" (fixed in 3.51.3; sqlx 0.8 bundles 3.46), so none runs.
-            return Ok(());
-        }
+        let (frames, _) = wal_checkpoint(conn, "PASSIVE").await?;
+        // Under the lock no connection of this process commits (all their
+        // writes take it), so none can restart the WAL while the second
+        // checkpoint runs: a checkpoint straight after a complete one while
+        // another connection's commit restarts the WAL is SQLite's
+        // "WAL-reset bug" (fixed in 3.51.3; sqlx 0.8 bundles 3.46).
         let _writer = self.lock().await;
         let mode = if frames > RESTART_AT_FRAMES {
             "RESTART"

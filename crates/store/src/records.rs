@@ -452,12 +452,21 @@ impl std::ops::DerefMut for WriteTx {
 
 /// Opens a write transaction.
 pub(crate) async fn begin(store: &Store) -> Result<WriteTx, StoreError> {
+    let mut tx = writing(store).await?;
+    tx.execute(crate::begin_write(store.backend)).await?;
+    Ok(tx)
+}
+
+/// A connection for writes each committed by itself, holding SQLite's
+/// writer lock like [`begin`]'s. Every commit of this process then comes
+/// from a holder of that lock, which the checkpointer's step under it
+/// relies on (`group_commit.rs`).
+pub(crate) async fn writing(store: &Store) -> Result<WriteTx, StoreError> {
     let writer = match &store.writer {
         Some(group) => Some(group.lock().await),
         None => None,
     };
-    let mut conn = store.pool.acquire().await?;
-    conn.execute(crate::begin_write(store.backend)).await?;
+    let conn = store.pool.acquire().await?;
     Ok(WriteTx {
         conn,
         _writer: writer,

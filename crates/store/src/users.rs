@@ -13,7 +13,7 @@ use crate::Store;
 use crate::access::{Actor, Role, Scope};
 use crate::clock::Instant;
 use crate::error::StoreError;
-use crate::records::{StoredRecord, begin, finish};
+use crate::records::{StoredRecord, begin, finish, writing};
 use crate::state::audit;
 
 /// Failed logins before the account is locked.
@@ -197,7 +197,7 @@ impl Store {
         sqlx::query("UPDATE sessions SET expires_at = $1 WHERE user_name = $2")
             .bind(Instant::now().to_db())
             .bind(name)
-            .execute(&self.pool)
+            .execute(&mut *writing(self).await?)
             .await?;
         Ok(())
     }
@@ -344,7 +344,7 @@ impl Store {
             .bind(if lock.is_some() { 0 } else { failed })
             .bind(lock.clone())
             .bind(name)
-            .execute(&self.pool)
+            .execute(&mut *writing(self).await?)
             .await
             .map_err(StoreError::from)?;
             self.failed_login(
@@ -390,7 +390,7 @@ impl Store {
             Some(address) => format!("{why} (from {address})"),
             None => why.to_owned(),
         };
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = writing(self).await?;
         audit(
             &mut conn,
             &attempt.now,
@@ -413,7 +413,7 @@ impl Store {
         if attempt.from.is_some() {
             sqlx::query("DELETE FROM login_attempts WHERE at <= $1")
                 .bind(attempt.window_start())
-                .execute(&self.pool)
+                .execute(&mut *writing(self).await?)
                 .await?;
         }
         Ok(())
@@ -434,7 +434,7 @@ impl Store {
             .bind(&attempt.id)
             .bind(address)
             .bind(attempt.now.to_db())
-            .execute(&self.pool)
+            .execute(&mut *writing(self).await?)
             .await?;
         let counted: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM login_attempts WHERE address = $1 AND at > $2",
@@ -448,7 +448,7 @@ impl Store {
         }
         sqlx::query("DELETE FROM login_attempts WHERE attempt = $1")
             .bind(&attempt.id)
-            .execute(&self.pool)
+            .execute(&mut *writing(self).await?)
             .await?;
         // The others: one more attempt is allowed once all but
         // MAX - 1 of them have left the window.
@@ -499,7 +499,7 @@ impl Store {
         sqlx::query("UPDATE sessions SET expires_at = $1 WHERE token_hash = $2")
             .bind(Instant::now().to_db())
             .bind(token_hash(token))
-            .execute(&self.pool)
+            .execute(&mut *writing(self).await?)
             .await?;
         Ok(())
     }
