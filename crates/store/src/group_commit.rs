@@ -166,10 +166,24 @@ impl GroupCommit {
         }
     }
 
-    /// Counts a committed batch and starts a checkpoint when one is due
-    /// and none is running.
-    fn committed(self: &Arc<Self>) {
-        let due = self.checkpointer.batches.fetch_add(1, Ordering::Relaxed) + 1;
+    /// Counts a commit (a batch, or a write of [`crate::records::writing`])
+    /// and starts a checkpoint when one is due and none is running.
+    pub(crate) fn committed(self: &Arc<Self>) {
+        self.count_commits(1);
+    }
+
+    /// Starts a checkpoint now unless one is running (after an import,
+    /// which writes as much as thousands of batches).
+    pub(crate) fn checkpoint_due(self: &Arc<Self>) {
+        self.count_commits(BATCHES_PER_CHECKPOINT);
+    }
+
+    fn count_commits(self: &Arc<Self>, commits: u32) {
+        let due = self
+            .checkpointer
+            .batches
+            .fetch_add(commits, Ordering::Relaxed)
+            + commits;
         if due < BATCHES_PER_CHECKPOINT || self.checkpointer.closed.load(Ordering::Relaxed) {
             return;
         }
@@ -327,8 +341,6 @@ impl Store {
             empty => {
                 let mut conn = options.connect().await?;
                 sqlite_settings(&mut conn).await?;
-                // Checkpoints are the Checkpointer's, off this serial step.
-                conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
                 empty.insert(conn)
             }
         };

@@ -149,6 +149,10 @@ async fn sqlite_settings(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Err
     // 32 MiB of page cache instead of 2: a change reads its patient's
     // records from pages all over the file.
     conn.execute("PRAGMA cache_size = -32768").await?;
+    // Checkpoints are the group commit's checkpointer's alone, which takes
+    // them off the commits and runs them so that no connection of this
+    // process commits during its second step (see group_commit.rs).
+    conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
     Ok(())
 }
 

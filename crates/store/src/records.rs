@@ -432,21 +432,70 @@ pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
 /// A write transaction on a connection of its own, holding SQLite's
 /// writer lock so it queues behind the group commit instead of spinning in
 /// SQLite's busy handler.
+///
+/// Dropped before it is settled (the request was cancelled: a client hung
+/// up), a task of its own rolls back and waits for the statement in flight,
+/// which sqlx finishes regardless, before the connection goes back to the
+/// pool and the lock is released: otherwise the connection would return
+/// inside an open transaction, or a commit land without the lock.
 pub(crate) struct WriteTx {
-    conn: sqlx::pool::PoolConnection<sqlx::Any>,
-    _writer: Option<crate::group_commit::WriterGuard>,
+    conn: Option<sqlx::pool::PoolConnection<sqlx::Any>>,
+    writer: Option<crate::group_commit::WriterGuard>,
+    group: Option<std::sync::Arc<crate::group_commit::GroupCommit>>,
+    settled: bool,
+}
+
+impl WriteTx {
+    /// A pooled connection for a transaction that needs no lock of its
+    /// own: PostgreSQL's, or SQLite's under a batch's writer guard.
+    pub(crate) fn unlocked(conn: sqlx::pool::PoolConnection<sqlx::Any>) -> Self {
+        WriteTx {
+            conn: Some(conn),
+            writer: None,
+            group: None,
+            settled: false,
+        }
+    }
+
+    /// Marks the transaction (or the statement) as ended.
+    pub(crate) fn settle(&mut self) {
+        self.settled = true;
+    }
 }
 
 impl std::ops::Deref for WriteTx {
     type Target = AnyConnection;
     fn deref(&self) -> &AnyConnection {
-        &self.conn
+        self.conn.as_ref().expect("held until dropped")
     }
 }
 
 impl std::ops::DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut AnyConnection {
-        &mut self.conn
+        self.conn.as_mut().expect("held until dropped")
+    }
+}
+
+impl Drop for WriteTx {
+    fn drop(&mut self) {
+        if let Some(group) = &self.group {
+            group.committed();
+        }
+        if self.settled {
+            return;
+        }
+        let (Some(mut conn), writer) = (self.conn.take(), self.writer.take()) else {
+            return;
+        };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                // Fails harmlessly when no transaction is open; either way
+                // it runs after the statement in flight.
+                let _ = conn.execute("ROLLBACK").await;
+                drop(conn);
+                drop(writer);
+            });
+        }
     }
 }
 
@@ -460,7 +509,7 @@ pub(crate) async fn begin(store: &Store) -> Result<WriteTx, StoreError> {
 /// A connection for writes each committed by itself, holding SQLite's
 /// writer lock like [`begin`]'s. Every commit of this process then comes
 /// from a holder of that lock, which the checkpointer's step under it
-/// relies on (`group_commit.rs`).
+/// relies on (`group_commit.rs`). Settle it when its statements are done.
 pub(crate) async fn writing(store: &Store) -> Result<WriteTx, StoreError> {
     let writer = match &store.writer {
         Some(group) => Some(group.lock().await),
@@ -468,25 +517,98 @@ pub(crate) async fn writing(store: &Store) -> Result<WriteTx, StoreError> {
     };
     let conn = store.pool.acquire().await?;
     Ok(WriteTx {
-        conn,
-        _writer: writer,
+        conn: Some(conn),
+        writer,
+        group: store.writer.clone(),
+        settled: false,
     })
+}
+
+/// Runs one statement committed by itself, under SQLite's writer lock
+/// ([`writing`]).
+pub(crate) async fn execute_alone<'q>(
+    store: &Store,
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+) -> Result<sqlx::any::AnyQueryResult, StoreError> {
+    let mut tx = writing(store).await?;
+    let done = query.execute(&mut *tx).await;
+    tx.settle();
+    Ok(done?)
 }
 
 /// Ends a transaction (begun with [`begin`], or on a connection of the
 /// write path): commit on success, roll back otherwise.
 pub(crate) async fn finish<T, C>(mut tx: C, outcome: Result<T, StoreError>) -> Result<T, StoreError>
 where
-    C: std::ops::DerefMut<Target = AnyConnection>,
+    C: std::ops::DerefMut<Target = AnyConnection> + Settle,
 {
-    match outcome {
-        Ok(v) => {
-            tx.execute("COMMIT").await?;
-            Ok(v)
-        }
+    let ended = match outcome {
+        Ok(v) => tx
+            .execute("COMMIT")
+            .await
+            .map(|_| v)
+            .map_err(StoreError::from),
         Err(e) => {
             let _ = tx.execute("ROLLBACK").await;
             Err(e)
         }
+    };
+    tx.settle();
+    ended
+}
+
+/// A connection whose transaction [`finish`] has ended.
+pub(crate) trait Settle {
+    /// Marks it ended.
+    fn settle(&mut self);
+}
+
+impl Settle for WriteTx {
+    fn settle(&mut self) {
+        WriteTx::settle(self);
+    }
+}
+
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use super::*;
+    use crate::Role;
+    use crate::testing::TestDb;
+
+    /// A request cancelled inside a write transaction (a client hung up)
+    /// drops it unfinished: the change is rolled back, the writer lock comes
+    /// free, and the connection goes back to the pool outside any
+    /// transaction. (Checked: without `WriteTx`'s `Drop`, the next write
+    /// meets a connection still inside the transaction and fails.)
+    #[tokio::test]
+    async fn a_write_transaction_dropped_unfinished_is_rolled_back() {
+        let db = TestDb::sqlite("dropped-tx").await;
+        let store = db.open().await;
+        store
+            .add_user("amy", Role::Admin, &[], "a long enough password")
+            .await
+            .unwrap();
+        {
+            let mut tx = begin(&store).await.unwrap();
+            sqlx::query("UPDATE users SET role = 'monitor' WHERE user_name = 'amy'")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+        }
+        let writer = store.writer.as_ref().unwrap();
+        let freed = tokio::time::timeout(std::time::Duration::from_secs(5), writer.lock()).await;
+        drop(freed.expect("the writer lock comes free"));
+        for _ in 0..3 {
+            store
+                .reset_password("amy", "another long password")
+                .await
+                .unwrap();
+        }
+        let role: String = sqlx::query_scalar("SELECT role FROM users WHERE user_name = 'amy'")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(role, "admin");
+        store.close().await;
     }
 }

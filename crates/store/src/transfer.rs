@@ -207,7 +207,13 @@ impl Store {
             Ok(ImportSummary { records, queries: loaded.warnings.len() })
         }
         .await;
-        finish(conn, outcome).await
+        let imported = finish(conn, outcome).await;
+        // The import's pages are all in the WAL (no connection checkpoints
+        // by itself): copy them now rather than after 256 more writes.
+        if let (Ok(_), Some(writer)) = (&imported, &self.writer) {
+            writer.checkpoint_due();
+        }
+        imported
     }
 
     /// Writes the database, now or as of an instant, as a bundle folder.

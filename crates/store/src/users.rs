@@ -13,7 +13,7 @@ use crate::Store;
 use crate::access::{Actor, Role, Scope};
 use crate::clock::Instant;
 use crate::error::StoreError;
-use crate::records::{StoredRecord, begin, finish, writing};
+use crate::records::{StoredRecord, begin, execute_alone, finish, writing};
 use crate::state::audit;
 
 /// Failed logins before the account is locked.
@@ -21,7 +21,7 @@ pub const MAX_FAILED_LOGINS: i64 = 5;
 /// How long a lockout lasts.
 pub const LOCKOUT_SECONDS: i64 = 15 * 60;
 /// Failed logins from one client address within [`ADDRESS_WINDOW_SECONDS`]
-/// after which that address may not try again until the oldest of them is
+/// after which that address may not try again until enough of them are
 /// older than the window. The per-account lockout alone lets one client try
 /// four passwords on every account every 15 minutes.
 pub const MAX_FAILED_LOGINS_PER_ADDRESS: i64 = 20;
@@ -76,6 +76,14 @@ struct Attempt<'a> {
 }
 
 impl Attempt<'_> {
+    /// The audit entry's detail: why, and from where when known.
+    fn detail(&self, why: &str) -> String {
+        match self.from {
+            Some(address) => format!("{why} (from {address})"),
+            None => why.to_owned(),
+        }
+    }
+
     /// Where the address's window of counted failures starts.
     fn window_start(&self) -> String {
         self.now.plus_seconds(-ADDRESS_WINDOW_SECONDS).to_db()
@@ -194,11 +202,13 @@ impl Store {
             None,
         )
         .await?;
-        sqlx::query("UPDATE sessions SET expires_at = $1 WHERE user_name = $2")
-            .bind(Instant::now().to_db())
-            .bind(name)
-            .execute(&mut *writing(self).await?)
-            .await?;
+        execute_alone(
+            self,
+            sqlx::query("UPDATE sessions SET expires_at = $1 WHERE user_name = $2")
+                .bind(Instant::now().to_db())
+                .bind(name),
+        )
+        .await?;
         Ok(())
     }
 
@@ -338,15 +348,16 @@ impl Store {
             let failed = failed + 1;
             let lock =
                 (failed >= MAX_FAILED_LOGINS).then(|| now.plus_seconds(LOCKOUT_SECONDS).to_db());
-            sqlx::query(
-                "UPDATE users SET failed_logins = $1, locked_until = $2 WHERE user_name = $3",
+            execute_alone(
+                self,
+                sqlx::query(
+                    "UPDATE users SET failed_logins = $1, locked_until = $2 WHERE user_name = $3",
+                )
+                .bind(if lock.is_some() { 0 } else { failed })
+                .bind(lock.clone())
+                .bind(name),
             )
-            .bind(if lock.is_some() { 0 } else { failed })
-            .bind(lock.clone())
-            .bind(name)
-            .execute(&mut *writing(self).await?)
-            .await
-            .map_err(StoreError::from)?;
+            .await?;
             self.failed_login(
                 &attempt,
                 if lock.is_some() {
@@ -386,12 +397,9 @@ impl Store {
 
     /// Audits a refused attempt: `login_failed` with why and from where.
     async fn audit_login(&self, attempt: &Attempt<'_>, why: &str) -> Result<(), StoreError> {
-        let detail = match attempt.from {
-            Some(address) => format!("{why} (from {address})"),
-            None => why.to_owned(),
-        };
+        let detail = attempt.detail(why);
         let mut conn = writing(self).await?;
-        audit(
+        let audited = audit(
             &mut conn,
             &attempt.now,
             attempt.name,
@@ -402,21 +410,39 @@ impl Store {
             None,
             Some(detail),
         )
-        .await
+        .await;
+        conn.settle();
+        audited
     }
 
     /// Audits a failed attempt. Its row in `login_attempts` stays, as a
     /// failure of its address; every address's failures older than the
-    /// window go.
+    /// window go, in the same transaction.
     async fn failed_login(&self, attempt: &Attempt<'_>, why: &str) -> Result<(), StoreError> {
-        self.audit_login(attempt, why).await?;
-        if attempt.from.is_some() {
-            sqlx::query("DELETE FROM login_attempts WHERE at <= $1")
-                .bind(attempt.window_start())
-                .execute(&mut *writing(self).await?)
-                .await?;
+        let mut conn = begin(self).await?;
+        let outcome = async {
+            audit(
+                &mut conn,
+                &attempt.now,
+                attempt.name,
+                "login_failed",
+                None,
+                None,
+                None,
+                None,
+                Some(attempt.detail(why)),
+            )
+            .await?;
+            if attempt.from.is_some() {
+                sqlx::query("DELETE FROM login_attempts WHERE at <= $1")
+                    .bind(attempt.window_start())
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Ok(())
         }
-        Ok(())
+        .await;
+        finish(conn, outcome).await
     }
 
     /// Records the attempt against its address before its password is
@@ -430,29 +456,59 @@ impl Store {
         let Some(address) = attempt.from else {
             return Ok(None);
         };
-        sqlx::query("INSERT INTO login_attempts (attempt, address, at) VALUES ($1, $2, $3)")
-            .bind(&attempt.id)
-            .bind(address)
-            .bind(attempt.now.to_db())
-            .execute(&mut *writing(self).await?)
-            .await?;
-        let counted: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM login_attempts WHERE address = $1 AND at > $2",
+        // Refused by a read alone while the address is over its limit: a
+        // flood of attempts then writes nothing and queues no write.
+        let before = self.attempts_in_window(attempt, address).await?;
+        if before >= MAX_FAILED_LOGINS_PER_ADDRESS {
+            return self.retry_after(attempt, address, before).await.map(Some);
+        }
+        execute_alone(
+            self,
+            sqlx::query("INSERT INTO login_attempts (attempt, address, at) VALUES ($1, $2, $3)")
+                .bind(&attempt.id)
+                .bind(address)
+                .bind(attempt.now.to_db()),
         )
-        .bind(address)
-        .bind(attempt.window_start())
-        .fetch_one(&self.pool)
         .await?;
+        let counted = self.attempts_in_window(attempt, address).await?;
         if counted <= MAX_FAILED_LOGINS_PER_ADDRESS {
             return Ok(None);
         }
-        sqlx::query("DELETE FROM login_attempts WHERE attempt = $1")
-            .bind(&attempt.id)
-            .execute(&mut *writing(self).await?)
-            .await?;
-        // The others: one more attempt is allowed once all but
-        // MAX - 1 of them have left the window.
-        let others = counted - 1;
+        execute_alone(
+            self,
+            sqlx::query("DELETE FROM login_attempts WHERE attempt = $1").bind(&attempt.id),
+        )
+        .await?;
+        self.retry_after(attempt, address, counted - 1)
+            .await
+            .map(Some)
+    }
+
+    async fn attempts_in_window(
+        &self,
+        attempt: &Attempt<'_>,
+        address: &str,
+    ) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM login_attempts WHERE address = $1 AND at > $2",
+            )
+            .bind(address)
+            .bind(attempt.window_start())
+            .fetch_one(&self.pool)
+            .await?,
+        )
+    }
+
+    /// Seconds until one more attempt from `address` is allowed, given
+    /// `others` of its attempts in the window: once all but MAX - 1 of
+    /// them have left it.
+    async fn retry_after(
+        &self,
+        attempt: &Attempt<'_>,
+        address: &str,
+        others: i64,
+    ) -> Result<i64, StoreError> {
         let frees: Option<String> = sqlx::query_scalar(
             "SELECT at FROM login_attempts WHERE address = $1 AND at > $2 ORDER BY at LIMIT 1 OFFSET $3",
         )
@@ -463,13 +519,13 @@ impl Store {
         .await?;
         let Some(frees) = frees else {
             // Left the window meanwhile.
-            return Ok(Some(1));
+            return Ok(1);
         };
         let frees: Instant = frees
             .parse()
             .map_err(|e: crate::clock::BadInstant| StoreError::Database(e.to_string()))?;
         let free = frees.plus_seconds(ADDRESS_WINDOW_SECONDS);
-        Ok(Some(attempt.now.seconds_until(free).max(1)))
+        Ok(attempt.now.seconds_until(free).max(1))
     }
 
     /// The session of a cookie token, if valid and the user still enabled.
@@ -496,11 +552,13 @@ impl Store {
 
     /// Ends a session (it expires now; nothing is deleted).
     pub async fn logout(&self, token: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sessions SET expires_at = $1 WHERE token_hash = $2")
-            .bind(Instant::now().to_db())
-            .bind(token_hash(token))
-            .execute(&mut *writing(self).await?)
-            .await?;
+        execute_alone(
+            self,
+            sqlx::query("UPDATE sessions SET expires_at = $1 WHERE token_hash = $2")
+                .bind(Instant::now().to_db())
+                .bind(token_hash(token)),
+        )
+        .await?;
         Ok(())
     }
 

@@ -319,7 +319,7 @@ pub(crate) async fn write_alone(
     change: RecordChange,
     reason: Option<&str>,
 ) -> Result<Written, StoreError> {
-    let mut conn = pool.acquire().await?;
+    let mut conn = crate::records::WriteTx::unlocked(pool.acquire().await?);
     conn.execute(begin_write(backend)).await?;
     let outcome = match prepare(&mut conn, actor, spec, change, reason).await {
         Ok(prepared) => apply(&mut conn, prepared).await,

@@ -107,11 +107,11 @@ fn client_address(behind_proxy: bool, peer: SocketAddr, headers: &HeaderMap) -> 
         .then(|| headers.get_all("x-forwarded-for").iter().next_back())
         .flatten()
         .and_then(|v| v.as_bytes().rsplit(|&b| b == b',').next())
-        .map(|entry| String::from_utf8_lossy(entry).trim().to_owned())
-        .filter(|entry| !entry.is_empty());
+        .map(|entry| String::from_utf8_lossy(entry).trim().to_owned());
     let address = match forwarded {
         Some(entry) => match parse_address(&entry) {
             Some(ip) => ip,
+            None if entry.is_empty() => return "(empty X-Forwarded-For entry)".into(),
             None => return entry.chars().take(100).collect(),
         },
         None => peer.ip(),
@@ -530,5 +530,9 @@ mod tests {
         );
         // Not an address: counted as written, not as the proxy.
         assert_eq!(from(true, Some(b"1.2.3.4, unknown")), "unknown");
+        assert_eq!(
+            from(true, Some(b"1.2.3.4, ")),
+            "(empty X-Forwarded-For entry)"
+        );
     }
 }
