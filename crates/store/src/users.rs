@@ -76,12 +76,29 @@ struct Attempt<'a> {
 }
 
 impl Attempt<'_> {
-    /// The audit entry's detail: why, and from where when known.
-    fn detail(&self, why: &str) -> String {
-        match self.from {
+    /// Writes its `login_failed` audit entry: why, and from where when
+    /// known.
+    async fn audit_refusal(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        why: &str,
+    ) -> Result<(), StoreError> {
+        let detail = match self.from {
             Some(address) => format!("{why} (from {address})"),
             None => why.to_owned(),
-        }
+        };
+        audit(
+            conn,
+            &self.now,
+            self.name,
+            "login_failed",
+            None,
+            None,
+            None,
+            None,
+            Some(detail),
+        )
+        .await
     }
 
     /// Where the address's window of counted failures starts.
@@ -397,20 +414,8 @@ impl Store {
 
     /// Audits a refused attempt: `login_failed` with why and from where.
     async fn audit_login(&self, attempt: &Attempt<'_>, why: &str) -> Result<(), StoreError> {
-        let detail = attempt.detail(why);
         let mut conn = writing(self).await?;
-        let audited = audit(
-            &mut conn,
-            &attempt.now,
-            attempt.name,
-            "login_failed",
-            None,
-            None,
-            None,
-            None,
-            Some(detail),
-        )
-        .await;
+        let audited = attempt.audit_refusal(&mut conn, why).await;
         conn.settle();
         audited
     }
@@ -421,18 +426,7 @@ impl Store {
     async fn failed_login(&self, attempt: &Attempt<'_>, why: &str) -> Result<(), StoreError> {
         let mut conn = begin(self).await?;
         let outcome = async {
-            audit(
-                &mut conn,
-                &attempt.now,
-                attempt.name,
-                "login_failed",
-                None,
-                None,
-                None,
-                None,
-                Some(attempt.detail(why)),
-            )
-            .await?;
+            attempt.audit_refusal(&mut conn, why).await?;
             if attempt.from.is_some() {
                 sqlx::query("DELETE FROM login_attempts WHERE at <= $1")
                     .bind(attempt.window_start())
