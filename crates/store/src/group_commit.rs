@@ -46,11 +46,11 @@ use crate::{Backend, Store, begin_write, sqlite_settings};
 /// Changes one transaction takes at most, bounding the latency of its last.
 const MOST_PER_BATCH: usize = 64;
 
-/// Batches between two checkpoints: 2,500 to 6,500 WAL pages (10 to 25
-/// MiB) under load, where SQLite's own checkpoint comes every 1,000. A
+/// Commits (batches, and the writes outside them) between two checkpoints:
+/// 2,500 to 6,500 WAL pages (10 to 25 MiB) under load, where SQLite's own checkpoint comes every 1,000. A
 /// checkpoint copies each page once however often it changed since the
 /// last, and its writes slow the commits beside it.
-const BATCHES_PER_CHECKPOINT: u32 = 256;
+const COMMITS_PER_CHECKPOINT: u32 = 256;
 
 /// WAL frames (pages; 128 MiB) past which a checkpoint waits for the
 /// readers to restart the WAL, when its restarts by chance keep failing.
@@ -94,17 +94,18 @@ pub(crate) struct GroupCommit {
 struct Checkpointer {
     /// Set by `close`: a batch still running then starts no checkpoint.
     closed: AtomicBool,
-    batches: AtomicU32,
+    /// Commits since the last checkpoint began.
+    commits: AtomicU32,
     connection: Arc<tokio::sync::Mutex<Option<AnyConnection>>>,
 }
 
-/// Runs a checkpoint in `mode`; returns the frames in the WAL and those
-/// copied into the database file.
-async fn wal_checkpoint(conn: &mut AnyConnection, mode: &str) -> Result<(i64, i64), sqlx::Error> {
+/// Runs a checkpoint in `mode`; returns the frames the WAL held when it
+/// began.
+async fn wal_checkpoint(conn: &mut AnyConnection, mode: &str) -> Result<i64, sqlx::Error> {
     let row = sqlx::query(&format!("PRAGMA wal_checkpoint({mode})"))
         .fetch_one(conn)
         .await?;
-    Ok((row.get(1), row.get(2)))
+    Ok(row.get(1))
 }
 
 /// A thread of its own that runs the batches and checkpoints, with a
@@ -175,27 +176,27 @@ impl GroupCommit {
     /// Starts a checkpoint now unless one is running (after an import,
     /// which writes as much as thousands of batches).
     pub(crate) fn checkpoint_due(self: &Arc<Self>) {
-        self.count_commits(BATCHES_PER_CHECKPOINT);
+        self.count_commits(COMMITS_PER_CHECKPOINT);
     }
 
     fn count_commits(self: &Arc<Self>, commits: u32) {
         let due = self
             .checkpointer
-            .batches
+            .commits
             .fetch_add(commits, Ordering::Relaxed)
             + commits;
-        if due < BATCHES_PER_CHECKPOINT || self.checkpointer.closed.load(Ordering::Relaxed) {
+        if due < COMMITS_PER_CHECKPOINT || self.checkpointer.closed.load(Ordering::Relaxed) {
             return;
         }
         let Ok(slot) = self.checkpointer.connection.clone().try_lock_owned() else {
             return;
         };
-        self.checkpointer.batches.store(0, Ordering::Relaxed);
+        self.checkpointer.commits.store(0, Ordering::Relaxed);
         let this = self.clone();
         self.runner.handle.spawn(async move {
             let mut slot = slot;
             if let Err(e) = this.checkpoint(&mut slot).await {
-                tracing::warn!("WAL checkpoint failed (the next is due in {BATCHES_PER_CHECKPOINT} batches): {e}");
+                tracing::warn!("WAL checkpoint failed (the next is due in {COMMITS_PER_CHECKPOINT} commits): {e}");
                 *slot = None;
             }
         });
@@ -218,7 +219,7 @@ impl GroupCommit {
                 empty.insert(conn)
             }
         };
-        let (frames, _) = wal_checkpoint(conn, "PASSIVE").await?;
+        let frames = wal_checkpoint(conn, "PASSIVE").await?;
         // Under the lock no connection of this process commits (all their
         // writes take it), so none can restart the WAL while the second
         // checkpoint runs: a checkpoint straight after a complete one while
@@ -619,7 +620,7 @@ mod tests {
         let writer = store.writer.as_ref().unwrap();
         let mut wal_bytes = Vec::new();
         for cycle in 0..2 {
-            for n in 0..BATCHES_PER_CHECKPOINT {
+            for n in 0..COMMITS_PER_CHECKPOINT {
                 let ae = new_ae("P001", &format!("CK{cycle}{n:03}"), "2025-07-01");
                 store.write(&dm, ae.spec, ae.change, None).await.unwrap();
             }
@@ -638,7 +639,7 @@ mod tests {
                 .fetch_one(&mut conn)
                 .await
                 .unwrap_or(0);
-        assert_eq!(in_file, 2 * i64::from(BATCHES_PER_CHECKPOINT));
+        assert_eq!(in_file, 2 * i64::from(COMMITS_PER_CHECKPOINT));
         assert!(
             wal_bytes[1] < wal_bytes[0] * 3 / 2,
             "WAL file grew from {} to {} bytes",

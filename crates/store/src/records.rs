@@ -538,10 +538,10 @@ pub(crate) async fn execute_alone<'q>(
 
 /// Ends a transaction (begun with [`begin`], or on a connection of the
 /// write path): commit on success, roll back otherwise.
-pub(crate) async fn finish<T, C>(mut tx: C, outcome: Result<T, StoreError>) -> Result<T, StoreError>
-where
-    C: std::ops::DerefMut<Target = AnyConnection> + Settle,
-{
+pub(crate) async fn finish<T>(
+    mut tx: WriteTx,
+    outcome: Result<T, StoreError>,
+) -> Result<T, StoreError> {
     let ended = match outcome {
         Ok(v) => tx
             .execute("COMMIT")
@@ -555,18 +555,6 @@ where
     };
     tx.settle();
     ended
-}
-
-/// A connection whose transaction [`finish`] has ended.
-pub(crate) trait Settle {
-    /// Marks it ended.
-    fn settle(&mut self);
-}
-
-impl Settle for WriteTx {
-    fn settle(&mut self) {
-        WriteTx::settle(self);
-    }
 }
 
 #[cfg(all(test, feature = "testing"))]

@@ -57,12 +57,13 @@ type PatientRow = (String, Vec<String>);
 /// What a decision read that any later change would alter: the last
 /// version of the patient's records (every change to a patient's records,
 /// queries or site appends a version under the patient) and of the
-/// manifest. The patient's last version is read from the current
-/// pointers, which hold each record's last version: a record never moves
-/// to another patient, so the newest of them is the patient's newest
-/// version, and an index of `record_versions` by patient (a page written
-/// for every change) is not needed. A change decided outside the writer lock is written as
-/// decided only if its stamp still holds under the lock.
+/// manifest. A change decided outside the writer lock is written as
+/// decided only if its stamp still holds under the lock. The patient's
+/// last version is read from the current pointers, which hold each
+/// record's last version: a record never moves to another patient, so the
+/// newest of them is the patient's newest version, and an index of
+/// `record_versions` by patient (a page written for every change) is not
+/// needed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Stamp {
     pub patient: Option<i64>,

@@ -2,14 +2,14 @@
 //! create, change, retract, history), a patient's casebook, data queries,
 //! the audit trail, the lock, and the endpoints report now or as of a date.
 
+use std::net::SocketAddr;
+
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use std::net::SocketAddr;
-
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};

@@ -75,19 +75,13 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Throttled {
-            message,
-            retry_after_seconds,
-        } = self
-        {
-            let mut response =
-                ApiError::Login(message, StatusCode::TOO_MANY_REQUESTS).into_response();
-            response.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from(retry_after_seconds.max(1)),
-            );
-            return response;
-        }
+        let retry_after = match &self {
+            ApiError::Throttled {
+                retry_after_seconds,
+                ..
+            } => Some((*retry_after_seconds).max(1)),
+            _ => None,
+        };
         let (status, code, message, fields, current) = match self {
             ApiError::Malformed(m) => (StatusCode::BAD_REQUEST, "malformed_json", m, vec![], None),
             ApiError::Unauthenticated => (
@@ -134,7 +128,13 @@ impl IntoResponse for ApiError {
             }
             ApiError::Locked(m) => (StatusCode::LOCKED, "locked", m, vec![], None),
             ApiError::Login(m, status) => (status, "login_refused", m, vec![], None),
-            ApiError::Throttled { .. } => unreachable!("answered above"),
+            ApiError::Throttled { message, .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "login_refused",
+                message,
+                vec![],
+                None,
+            ),
             ApiError::Internal(m) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -143,7 +143,7 @@ impl IntoResponse for ApiError {
                 None,
             ),
         };
-        (
+        let mut response = (
             status,
             Json(Body {
                 error: code,
@@ -152,6 +152,13 @@ impl IntoResponse for ApiError {
                 current,
             }),
         )
-            .into_response()
+            .into_response();
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(seconds),
+            );
+        }
+        response
     }
 }
