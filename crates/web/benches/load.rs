@@ -5,6 +5,7 @@
 //! cargo bench -p isatrial-web --bench load              # 10 s per step
 //! cargo bench -p isatrial-web --bench load -- --quick   # 3 s per step
 //! cargo bench -p isatrial-web --bench load -- --sqlite-only
+//! cargo bench -p isatrial-web --bench load -- --only writes --clients 32   # for a profiler
 //! ```
 //!
 //! For SQLite (a file, WAL, synchronous=FULL) and PostgreSQL (the server of
@@ -35,12 +36,31 @@ const PASSWORD: &str = "load test password";
 
 struct Args {
     seconds: u64,
+    /// Runs only the steps of this kind (`writes`, `store-writes`,
+    /// `reads`); the engine's limit is measured whatever it says.
+    only: Option<String>,
+    /// Runs the client steps only at this number of clients.
+    clients: Option<usize>,
+}
+
+impl Args {
+    fn runs(&self, step: &str, clients: usize) -> bool {
+        self.only.as_deref().is_none_or(|o| o == step) && self.clients.is_none_or(|c| c == clients)
+    }
 }
 
 fn args() -> Args {
-    let quick = std::env::args().any(|a| a == "--quick");
+    let argv: Vec<String> = std::env::args().collect();
+    let value = |flag: &str| {
+        argv.iter()
+            .position(|a| a == flag)
+            .and_then(|i| argv.get(i + 1).cloned())
+    };
+    let quick = argv.iter().any(|a| a == "--quick");
     Args {
         seconds: if quick { 3 } else { 10 },
+        only: value("--only"),
+        clients: value("--clients").map(|c| c.parse().expect("--clients takes a number")),
     }
 }
 
@@ -278,7 +298,8 @@ async fn read_casebook(c: Arc<Client>, n: u64) -> bool {
     }
 }
 
-async fn run_backend(name: &str, db: TestDb, seconds: u64) -> Vec<String> {
+async fn run_backend(name: &str, db: TestDb, a: &Args) -> Vec<String> {
+    let seconds = a.seconds;
     let limit = durable_commit_rate(&db.url, seconds).await;
     let store = Store::open(&db.url).await.unwrap();
     let bundle = trial_bundle();
@@ -306,6 +327,9 @@ async fn run_backend(name: &str, db: TestDb, seconds: u64) -> Vec<String> {
         "| {name} | engine: durable single-row commits, 1 connection | 1 | {limit:.0}/s | — | — | — | — |"
     )];
     for clients in [1usize, 8, 32] {
+        if !a.runs("writes", clients) {
+            continue;
+        }
         let mut cs = Vec::new();
         for _ in 0..clients {
             cs.push(login(&base, "loader").await);
@@ -327,6 +351,9 @@ async fn run_backend(name: &str, db: TestDb, seconds: u64) -> Vec<String> {
         }
     }
     for clients in [32usize] {
+        if !a.runs("store-writes", clients) {
+            continue;
+        }
         let cs: Vec<Direct> = (0..clients)
             .map(|_| Direct {
                 store: store.clone(),
@@ -345,6 +372,9 @@ async fn run_backend(name: &str, db: TestDb, seconds: u64) -> Vec<String> {
         ));
     }
     for clients in [8usize] {
+        if !a.runs("reads", clients) {
+            continue;
+        }
         let mut cs = Vec::new();
         for _ in 0..clients {
             cs.push(login(&base, "loader").await);
@@ -366,12 +396,12 @@ async fn main() {
         "|---|---|---|---|---|---|---|---|".to_owned(),
     ];
     eprintln!("SQLite …");
-    rows.extend(run_backend("SQLite", TestDb::sqlite("load").await, a.seconds).await);
+    rows.extend(run_backend("SQLite", TestDb::sqlite("load").await, &a).await);
     if std::env::args().any(|a| a == "--sqlite-only") {
         println!("{}", rows.join("\n"));
         return;
     }
     eprintln!("PostgreSQL …");
-    rows.extend(run_backend("PostgreSQL", TestDb::postgres("load").await, a.seconds).await);
+    rows.extend(run_backend("PostgreSQL", TestDb::postgres("load").await, &a).await);
     println!("{}", rows.join("\n"));
 }

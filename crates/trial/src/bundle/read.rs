@@ -94,6 +94,13 @@ fn read_manifest(dir: &Path, problems: &mut Vec<Problem>) -> Option<(Date, Proto
 pub trait RowSource {
     /// The rows of one table; `Ok(None)` when the table is absent (no rows).
     fn open(&mut self, spec: &FileSpec) -> Result<Option<Opened>, Problem>;
+
+    /// Whether parsing is worth a second thread. Starting one costs tens
+    /// of microseconds; a patient's casebook, checked on every write,
+    /// parses in less.
+    fn is_large(&self) -> bool {
+        true
+    }
 }
 
 /// One table opened for reading; it owns its rows, so it can be read on
@@ -208,7 +215,14 @@ struct MemoryRows {
     rows: std::vec::IntoIter<(u64, csv::StringRecord)>,
 }
 
+/// Rows below which [`MemorySource`] parses on one thread.
+const LARGE_SOURCE_ROWS: usize = 10_000;
+
 impl RowSource for MemorySource {
+    fn is_large(&self) -> bool {
+        self.tables.values().map(Vec::len).sum::<usize>() >= LARGE_SOURCE_ROWS
+    }
+
     fn open(&mut self, spec: &FileSpec) -> Result<Option<Opened>, Problem> {
         let Some(rows) = self.tables.remove(spec.name) else {
             return Ok(None);
@@ -756,8 +770,8 @@ pub fn read_rows(
         parse_status(r, &ids, &mut texts)
     });
     // Assessments, questionnaires and stays are parsed on a second thread
-    // while this one reads the others (about half of the cells each);
-    // problems keep file order.
+    // (for a large source) while this one reads the others (about half of
+    // the cells each); problems keep file order.
     let (assessments, qlq, stays) = (
         source.open(&ASSESSMENTS),
         source.open(&QLQ_C30),
@@ -766,34 +780,42 @@ pub fn read_rows(
     let (mut dose_problems, mut assessment_problems, mut rest) =
         (Vec::new(), Vec::new(), Vec::new());
     let (mut qlq_problems, mut stay_problems) = (Vec::new(), Vec::new());
-    let ((assessments, qlq_c30, hospital_stays), (doses, mrd, adverse_events, sct, gvhd, relapses)) =
-        std::thread::scope(|scope| {
-            let side = scope.spawn(|| {
-                let mut texts = Texts::default();
-                let assessments =
-                    read_table(assessments, &ASSESSMENTS, &mut assessment_problems, |r| {
-                        parse_assessment(r, &ids)
-                    });
-                let qlq_c30 = read_table(qlq, &QLQ_C30, &mut qlq_problems, |r| parse_qlq(r, &ids));
-                let hospital_stays = read_table(stays, &HOSPITAL_STAYS, &mut stay_problems, |r| {
-                    parse_stay(r, &ids, &mut texts)
-                });
-                (assessments, qlq_c30, hospital_stays)
-            });
-            let doses = read_file(source, &DOSES, &mut dose_problems, |r| {
-                parse_dose(r, &ids, &mut texts)
-            });
-            let mrd = read_file(source, &MRD, &mut rest, |r| parse_mrd(r, &ids));
-            let mut ae_ids = rustc_hash::FxHashMap::default();
-            let adverse_events = read_file(source, &ADVERSE_EVENTS, &mut rest, |r| {
-                parse_adverse_event(r, &ids, dict, &mut texts, &mut ae_ids)
-            });
-            let sct = read_file(source, &SCT, &mut rest, |r| parse_sct(r, &ids));
-            let gvhd = read_file(source, &GVHD, &mut rest, |r| parse_gvhd(r, &ids));
-            let relapses = read_file(source, &RELAPSES, &mut rest, |r| parse_relapse(r, &ids));
-            let read = (doses, mrd, adverse_events, sct, gvhd, relapses);
-            (side.join().expect("reading does not panic"), read)
+    let large = source.is_large();
+    let side = || {
+        let mut texts = Texts::default();
+        let assessments = read_table(assessments, &ASSESSMENTS, &mut assessment_problems, |r| {
+            parse_assessment(r, &ids)
         });
+        let qlq_c30 = read_table(qlq, &QLQ_C30, &mut qlq_problems, |r| parse_qlq(r, &ids));
+        let hospital_stays = read_table(stays, &HOSPITAL_STAYS, &mut stay_problems, |r| {
+            parse_stay(r, &ids, &mut texts)
+        });
+        (assessments, qlq_c30, hospital_stays)
+    };
+    let mut main = || {
+        let doses = read_file(source, &DOSES, &mut dose_problems, |r| {
+            parse_dose(r, &ids, &mut texts)
+        });
+        let mrd = read_file(source, &MRD, &mut rest, |r| parse_mrd(r, &ids));
+        let mut ae_ids = rustc_hash::FxHashMap::default();
+        let adverse_events = read_file(source, &ADVERSE_EVENTS, &mut rest, |r| {
+            parse_adverse_event(r, &ids, dict, &mut texts, &mut ae_ids)
+        });
+        let sct = read_file(source, &SCT, &mut rest, |r| parse_sct(r, &ids));
+        let gvhd = read_file(source, &GVHD, &mut rest, |r| parse_gvhd(r, &ids));
+        let relapses = read_file(source, &RELAPSES, &mut rest, |r| parse_relapse(r, &ids));
+        (doses, mrd, adverse_events, sct, gvhd, relapses)
+    };
+    let ((assessments, qlq_c30, hospital_stays), (doses, mrd, adverse_events, sct, gvhd, relapses)) =
+        if large {
+            std::thread::scope(|scope| {
+                let side = scope.spawn(side);
+                let read = main();
+                (side.join().expect("reading does not panic"), read)
+            })
+        } else {
+            (side(), main())
+        };
     problems.extend(dose_problems);
     problems.extend(assessment_problems);
     problems.extend(rest);
