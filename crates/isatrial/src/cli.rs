@@ -310,6 +310,10 @@ pub struct KmArgs {
     /// Times at which to read the curve, comma-separated.
     #[arg(long, value_delimiter = ',', value_name = "T1,T2,...")]
     pub at: Vec<f64>,
+    /// Print every row of a readable table longer than 100 rows, not only
+    /// its first and last 10 (`--json` always holds the whole table).
+    #[arg(long, conflicts_with = "json")]
+    pub all_rows: bool,
 }
 
 /// Arguments of `stats cif`.
@@ -324,6 +328,10 @@ pub struct CifArgs {
     /// Times at which to read the incidence, comma-separated.
     #[arg(long, value_delimiter = ',', value_name = "T1,T2,...")]
     pub at: Vec<f64>,
+    /// Print every row of a readable table longer than 100 rows, not only
+    /// its first and last 10 (`--json` always holds the whole table).
+    #[arg(long, conflicts_with = "json")]
+    pub all_rows: bool,
 }
 
 /// Arguments of `stats logrank`.

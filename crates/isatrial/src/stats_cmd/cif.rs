@@ -5,7 +5,7 @@ use std::io::Write;
 use serde::Serialize;
 use stats::{CompetingStatus, CumulativeIncidence, GrayTest, Groups, IncidenceAt};
 
-use super::{fmt, print_json, split, table_output};
+use super::{Listing, fmt, print_json, split, table_output};
 use crate::Failure;
 use crate::cli::CifArgs;
 use crate::input::{Request, StatusCodes, read_columns};
@@ -120,7 +120,8 @@ pub fn run(args: &CifArgs) -> Result<(), Failure> {
             "{:>10} {:>10} {:>11} {:>9} {:>9}",
             "time", "estimate", "variance", "lower", "upper"
         )?;
-        for r in &g.table {
+        Listing::new(g.table.len(), args.all_rows).print(&mut out, |out, i| {
+            let r = &g.table[i];
             writeln!(
                 out,
                 "{:>10} {:>10} {:>11} {:>9} {:>9}",
@@ -129,8 +130,8 @@ pub fn run(args: &CifArgs) -> Result<(), Failure> {
                 fmt(r.variance),
                 fmt(r.lower),
                 fmt(r.upper)
-            )?;
-        }
+            )
+        })?;
         for a in &g.at {
             writeln!(
                 out,

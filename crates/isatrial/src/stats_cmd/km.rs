@@ -5,7 +5,7 @@ use std::io::Write;
 use serde::Serialize;
 use stats::KaplanMeier;
 
-use super::{fmt, split, table_output};
+use super::{Listing, fmt, split, table_output};
 use crate::Failure;
 use crate::cli::KmArgs;
 use crate::input::{Request, StatusCodes, read_columns};
@@ -22,8 +22,8 @@ struct Row {
     upper: f64,
 }
 
-fn rows(fit: &KaplanMeier) -> impl Iterator<Item = Row> + '_ {
-    (0..fit.time.len()).map(move |i| Row {
+fn row(fit: &KaplanMeier, i: usize) -> Row {
+    Row {
         time: fit.time[i],
         n_risk: fit.n_risk[i],
         n_event: fit.n_event[i],
@@ -32,7 +32,7 @@ fn rows(fit: &KaplanMeier) -> impl Iterator<Item = Row> + '_ {
         std_err: fit.surv[i] * fit.std_err_log[i],
         lower: fit.lower[i],
         upper: fit.upper[i],
-    })
+    }
 }
 
 /// Rows formatted per block; two blocks at a time, one per core.
@@ -190,7 +190,8 @@ pub fn run(args: &KmArgs) -> Result<(), Failure> {
             "{:>10} {:>7} {:>7} {:>8} {:>9} {:>9} {:>9} {:>9}",
             "time", "n.risk", "n.event", "n.censor", "survival", "std.err", "lower", "upper"
         )?;
-        for r in rows(fit) {
+        Listing::new(fit.time.len(), args.all_rows).print(&mut out, |out, i| {
+            let r = row(fit, i);
             writeln!(
                 out,
                 "{:>10} {:>7} {:>7} {:>8} {:>9} {:>9} {:>9} {:>9}",
@@ -202,8 +203,8 @@ pub fn run(args: &KmArgs) -> Result<(), Failure> {
                 fmt(r.std_err),
                 fmt(r.lower),
                 fmt(r.upper)
-            )?;
-        }
+            )
+        })?;
         let m = fit.median();
         writeln!(
             out,

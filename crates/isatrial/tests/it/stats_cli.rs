@@ -186,6 +186,110 @@ fn logrank_json_gives_survdiff_numbers() {
     assert_eq!(ours["df"], d["logrank"]["df"]);
 }
 
+/// The data rows of a readable table: the lines between its header (the
+/// line starting with `time`) and the first line that does not start
+/// with a number or the ellipsis of rows left out.
+fn table_lines(stdout: &str) -> Vec<&str> {
+    stdout
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("time"))
+        .skip(1)
+        .take_while(|l| {
+            let l = l.trim_start();
+            l.starts_with('…') || l.starts_with(|c: char| c.is_ascii_digit())
+        })
+        .collect()
+}
+
+#[test]
+fn a_readable_table_lists_every_row_of_a_short_table() {
+    let d = r_fixture("km.json", "ties_event_and_censor_same_time");
+    let dir = Scratch::new("km-readable");
+    let input = dir.file("lung.csv", &csv_of(&d, "status"));
+    let readable_args = [
+        "stats", "km", "--input", &input, "--time", "time", "--status", "status",
+    ];
+    let mut json_args = readable_args.to_vec();
+    json_args.push("--json");
+    let json = isatrial(&json_args);
+    let ours: Value = serde_json::from_str(&json.stdout).unwrap();
+    let rows = ours["groups"][0]["table"].as_array().unwrap();
+    let readable = isatrial(&readable_args);
+    assert_eq!(readable.code, 0, "{}", readable.stderr);
+    let lines = table_lines(&readable.stdout);
+    assert!(rows.len() <= 100, "the fixture is a short table");
+    assert_eq!(lines.len(), rows.len(), "{}", readable.stdout);
+    for (line, row) in lines.iter().zip(rows) {
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        let time: f64 = cells[0].parse().unwrap();
+        let t = row["time"].as_f64().unwrap();
+        assert!((time - t).abs() <= 1e-5 * t.abs(), "{line} vs {row}");
+        assert_eq!(cells[1], row["n_risk"].to_string(), "{line}");
+        assert_eq!(cells[2], row["n_event"].to_string(), "{line}");
+        assert_eq!(cells[3], row["n_censor"].to_string(), "{line}");
+    }
+    assert!(!readable.stdout.contains("not shown"));
+}
+
+#[test]
+fn a_readable_table_of_many_rows_shows_its_ends_unless_all_rows_are_asked() {
+    let dir = Scratch::new("long-readable");
+    let mut csv = String::from("time,status,cause\n");
+    for i in 1..=500 {
+        csv.push_str(&format!("{i}.5,{},{}\n", i % 2, i % 3));
+    }
+    let input = dir.file("long.csv", &csv);
+    for (command, status) in [("km", "status"), ("cif", "cause")] {
+        let base = [
+            "stats", command, "--input", &input, "--time", "time", "--status", status,
+        ];
+        let mut json = base.to_vec();
+        json.push("--json");
+        let json: Value = serde_json::from_str(&isatrial(&json).stdout).unwrap();
+        let times: Vec<f64> = json["groups"][0]["table"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["time"].as_f64().unwrap())
+            .collect();
+        let n = times.len();
+        assert!(n > 100, "{command}: a long table");
+        let time_of = |line: &str| {
+            line.split_whitespace()
+                .next()
+                .unwrap()
+                .parse::<f64>()
+                .unwrap()
+        };
+        let short = isatrial(&base);
+        assert_eq!(short.code, 0, "{}", short.stderr);
+        let lines = table_lines(&short.stdout);
+        assert_eq!(lines.len(), 21, "{command}: {}", short.stdout);
+        for i in 0..10 {
+            assert_eq!(time_of(lines[i]), times[i], "{command}: {}", lines[i]);
+            assert_eq!(
+                time_of(lines[11 + i]),
+                times[n - 10 + i],
+                "{command}: {}",
+                lines[11 + i]
+            );
+        }
+        assert!(
+            lines[10].contains(&format!("{} rows not shown", n - 20))
+                && lines[10].contains("--all-rows"),
+            "{}",
+            lines[10]
+        );
+        let mut all = base.to_vec();
+        all.push("--all-rows");
+        let full = isatrial(&all);
+        assert_eq!(full.code, 0, "{}", full.stderr);
+        let lines = table_lines(&full.stdout);
+        assert_eq!(lines.len(), n, "{command}");
+        assert!(!full.stdout.contains("not shown"));
+    }
+}
+
 fn refused(args: &[&str], expected: &[&str]) {
     let run = isatrial(args);
     assert_eq!(run.code, 2, "exit code for {args:?}; stderr {}", run.stderr);
