@@ -57,9 +57,16 @@ fn args() -> Args {
             .and_then(|i| argv.get(i + 1).cloned())
     };
     let quick = argv.iter().any(|a| a == "--quick");
+    let only = value("--only");
+    if let Some(step) = &only {
+        assert!(
+            ["writes", "store-writes", "reads"].contains(&step.as_str()),
+            "--only takes writes, store-writes or reads, not {step:?}"
+        );
+    }
     Args {
         seconds: if quick { 3 } else { 10 },
-        only: value("--only"),
+        only,
         clients: value("--clients").map(|c| c.parse().expect("--clients takes a number")),
     }
 }
