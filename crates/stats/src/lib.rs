@@ -24,6 +24,7 @@ mod confint;
 mod error;
 mod gray;
 mod groups;
+mod keysort;
 mod km;
 mod linalg;
 mod logrank;

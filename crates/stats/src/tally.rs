@@ -32,7 +32,7 @@ pub fn is_valid_time(t: f64) -> bool {
 }
 
 /// Observations needed before sorting runs on several threads.
-const PARALLEL_SORT_MIN: usize = 200_000;
+pub(crate) const PARALLEL_SORT_MIN: usize = 200_000;
 
 /// Smallest and largest time, and whether all are whole numbers.
 type Range = (f64, f64, bool);
@@ -64,6 +64,20 @@ fn key(t: f64) -> u64 {
     (t + 0.0).to_bits()
 }
 
+/// What checking the data found: the table, when the times could be
+/// counted without sorting, or the range of times that must be sorted.
+pub(crate) enum Prepared<const K: usize> {
+    /// Whole numbers in a range narrow enough to count by bucket.
+    Counted(Tally<K>),
+    /// Times to sort, all within `lo..=hi`.
+    Unsorted {
+        /// The smallest time.
+        lo: f64,
+        /// The largest time.
+        hi: f64,
+    },
+}
+
 impl<const K: usize> Tally<K> {
     /// Builds the table from parallel columns; `code` maps a status to
     /// `0..K` or `None` when it is outside the allowed set.
@@ -74,6 +88,21 @@ impl<const K: usize> Tally<K> {
         allowed: &'static str,
         raw: impl Fn(S) -> u8 + Sync,
     ) -> Result<Self, StatsError> {
+        match Self::prepare(times, status, &code, allowed, raw)? {
+            Prepared::Counted(tally) => Ok(tally),
+            Prepared::Unsorted { .. } => Ok(Self::by_sorting(times, status, &code)),
+        }
+    }
+
+    /// Checks every observation (the first bad one is the error) and
+    /// counts the table when that needs no sort.
+    pub(crate) fn prepare<S: Copy + Sync>(
+        times: &[f64],
+        status: &[S],
+        code: &(impl Fn(S) -> Option<usize> + Sync),
+        allowed: &'static str,
+        raw: impl Fn(S) -> u8 + Sync,
+    ) -> Result<Prepared<K>, StatsError> {
         if times.len() != status.len() {
             return Err(StatsError::LengthMismatch {
                 what: "times and statuses",
@@ -147,12 +176,18 @@ impl<const K: usize> Tally<K> {
             check(0, times, status)?
         };
         if let Some(days) = days {
-            return Ok(Self::from_buckets(&days, 0.0, times.len()));
+            return Ok(Prepared::Counted(Self::from_buckets(
+                &days,
+                0.0,
+                times.len(),
+            )));
         }
         if whole && hi - lo < bucket_limit(times.len()) {
-            Ok(Self::by_buckets(times, status, &code, lo, hi))
+            Ok(Prepared::Counted(Self::by_buckets(
+                times, status, code, lo, hi,
+            )))
         } else {
-            Ok(Self::by_sorting(times, status, &code))
+            Ok(Prepared::Unsorted { lo, hi })
         }
     }
 

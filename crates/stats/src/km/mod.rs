@@ -4,9 +4,11 @@
 
 use serde::Serialize;
 
+mod continuous;
+
 use crate::confint::ConfType;
 use crate::quantile::StepCurve;
-use crate::tally::Tally;
+use crate::tally::{Prepared, Tally};
 use crate::{StatsError, normal_quantile};
 
 /// Distinct times from which a fit's columns are computed on two threads.
@@ -82,13 +84,21 @@ pub struct Quantile {
 impl KaplanMeier {
     /// Fits the curve to `time` with `event` (true = event, false = censored).
     pub fn fit(time: &[f64], event: &[bool], conf_type: ConfType) -> Result<Self, StatsError> {
-        let tally = Tally::<2>::build(time, event, |e| Some(e as usize), "0, 1", |e| e as u8)?;
-        let [n_censor, n_event] = tally.counts;
-        // The tally's columns become the fit's: at ten million distinct
-        // times each copy would cost more than the arithmetic.
-        Ok(Self::from_columns(
-            tally.time, n_event, n_censor, tally.n, conf_type, 0.95,
-        ))
+        let code = |e: bool| Some(usize::from(e));
+        match Tally::<2>::prepare(time, event, &code, "0, 1", u8::from)? {
+            Prepared::Counted(tally) => {
+                let [n_censor, n_event] = tally.counts;
+                // The tally's columns become the fit's: at ten million
+                // distinct times each copy would cost more than the
+                // arithmetic.
+                Ok(Self::from_columns(
+                    tally.time, n_event, n_censor, tally.n, conf_type, 0.95,
+                ))
+            }
+            Prepared::Unsorted { lo, hi } => {
+                Ok(continuous::fit(time, event, (lo, hi), conf_type, 0.95))
+            }
+        }
     }
 
     /// Fits the curve from an event table, taking status `event_code` as the
@@ -335,33 +345,95 @@ pub fn median_follow_up(
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_long_curve_on_two_threads_is_the_row_by_row_product_limit() {
-        let n = 3 * PARALLEL_MIN;
-        let mut state = 5u64;
-        let mut next = move || {
+    fn draws(seed: u64) -> impl FnMut() -> u64 {
+        let mut state = seed;
+        move || {
             state = state
                 .wrapping_mul(6_364_136_223_846_793_005)
                 .wrapping_add(1);
             state >> 33
+        }
+    }
+
+    /// The curve recomputed row by row from the fit's own counts, in R's
+    /// order. `tolerance` 0 asks for the same bits; the continuous path's
+    /// second thread continues the first thread's products, which may
+    /// differ from the row-by-row products in the last bits.
+    fn assert_row_by_row(fit: &KaplanMeier, tolerance: f64) {
+        let z = normal_quantile(0.975);
+        let (mut s, mut greenwood) = (1.0f64, 0.0f64);
+        let close = |a: f64, b: f64| {
+            a.to_bits() == b.to_bits()
+                || a.is_nan() && b.is_nan()
+                || (a - b).abs() <= tolerance * b.abs()
         };
-        let time: Vec<f64> = (0..n).map(|_| (next() % 400_000) as f64 / 3.0).collect();
-        let event: Vec<bool> = (0..n).map(|_| next() % 5 < 2).collect();
-        for conf_type in [ConfType::LogLog, ConfType::Log, ConfType::Plain] {
-            let fit = KaplanMeier::fit(&time, &event, conf_type).unwrap();
-            let z = normal_quantile(0.975);
-            let (mut s, mut greenwood) = (1.0f64, 0.0f64);
-            for i in 0..fit.time.len() {
-                let (r, d) = (fit.n_risk[i] as f64, fit.n_event[i] as f64);
-                if d > 0.0 {
-                    s *= (r - d) / r;
-                    greenwood += d / (r * (r - d));
-                }
-                let (lo, hi) = conf_type.interval(s, greenwood.sqrt(), z);
-                let same = |a: f64, b: f64| a.to_bits() == b.to_bits() || a.is_nan() && b.is_nan();
-                assert!(same(fit.surv[i], s) && same(fit.lower[i], lo) && same(fit.upper[i], hi));
+        let mut left = fit.n;
+        for i in 0..fit.time.len() {
+            assert_eq!(fit.n_risk[i], left);
+            left -= fit.n_event[i] + fit.n_censor[i];
+            let (r, d) = (fit.n_risk[i] as f64, fit.n_event[i] as f64);
+            if d > 0.0 {
+                s *= (r - d) / r;
+                greenwood += d / (r * (r - d));
             }
-            assert_eq!(fit.n_risk[0], n as u64);
+            let (lo, hi) = fit.conf_type.interval(s, greenwood.sqrt(), z);
+            assert!(
+                close(fit.surv[i], s)
+                    && close(fit.std_err_log[i], greenwood.sqrt())
+                    && close(fit.lower[i], lo)
+                    && close(fit.upper[i], hi),
+                "row {i}"
+            );
+        }
+        assert_eq!(left, 0);
+    }
+
+    #[test]
+    fn a_long_curve_on_two_threads_is_the_row_by_row_product_limit() {
+        let n = 3 * PARALLEL_MIN;
+        let mut next = draws(5);
+        let event: Vec<bool> = (0..n).map(|_| next() % 5 < 2).collect();
+        let days: Vec<f64> = (0..n).map(|_| (next() % 4_000) as f64).collect();
+        let thirds: Vec<f64> = (0..n).map(|_| (next() % 400_000) as f64 / 3.0).collect();
+        for conf_type in [ConfType::LogLog, ConfType::Log, ConfType::Plain] {
+            assert_row_by_row(&KaplanMeier::fit(&days, &event, conf_type).unwrap(), 0.0);
+            assert_row_by_row(
+                &KaplanMeier::fit(&thirds, &event, conf_type).unwrap(),
+                1e-12,
+            );
+        }
+    }
+
+    /// Times that must be sorted go through the sorted keys; the table is
+    /// the event table's, row for row.
+    #[test]
+    fn sorted_keys_give_the_event_tables_rows() {
+        let mut next = draws(9);
+        for n in [1, 2, 40, 1_000, 3 * PARALLEL_MIN] {
+            let event: Vec<bool> = (0..n).map(|_| next().is_multiple_of(2)).collect();
+            let spreads: [&dyn Fn(u64) -> f64; 4] = [
+                &|r| (r % 1_000_000) as f64 / 7.0,
+                &|r| (r % 50) as f64 / 4.0,
+                &|_| 2.5,
+                &|r| {
+                    if r.is_multiple_of(1_000) {
+                        1e12 + 0.5
+                    } else {
+                        (r % 977) as f64 * 0.01
+                    }
+                },
+            ];
+            for spread in spreads {
+                let time: Vec<f64> = (0..n).map(|_| spread(next())).collect();
+                let fit = KaplanMeier::fit(&time, &event, ConfType::LogLog).unwrap();
+                let tally =
+                    Tally::<2>::build(&time, &event, |e| Some(usize::from(e)), "0, 1", u8::from)
+                        .unwrap();
+                assert_eq!(fit.time, tally.time);
+                assert_eq!(fit.n_event, tally.counts[1]);
+                assert_eq!(fit.n_censor, tally.counts[0]);
+                assert_row_by_row(&fit, 1e-12);
+            }
         }
     }
 }

@@ -1,0 +1,261 @@
+//! The curve of times that must be sorted (not whole days), from the
+//! sorted keys straight into the fit's columns.
+//!
+//! With ten million distinct times the fit is ten million rows, and the
+//! columns cost more than the arithmetic: fresh memory is written once,
+//! the sort's two buffers become the `time` and `surv` columns, and the
+//! work runs on two threads. Each thread first makes the rows of its part
+//! of the sorted keys, with survival and Greenwood's sum as if its part
+//! began the curve; then the second part's products are continued from
+//! the first part's last row while the bounds are computed.
+
+use super::KaplanMeier;
+use crate::ConfType;
+use crate::keysort::{self, SortedKeys};
+
+/// Fits the curve to valid `time` (all within `lo..=hi`) with `event`.
+pub(super) fn fit(
+    time: &[f64],
+    event: &[bool],
+    (lo, hi): (f64, f64),
+    conf_type: ConfType,
+    conf_level: f64,
+) -> KaplanMeier {
+    let n = time.len();
+    let z = crate::normal_quantile(1.0 - (1.0 - conf_level) / 2.0);
+    let SortedKeys { keys, spare, split } = keysort::sort(time, event, lo, hi);
+    let mut columns = Columns {
+        keys,
+        n_risk: vec![0; n],
+        n_event: vec![0; n],
+        n_censor: vec![0; n],
+        surv: bytemuck::allocation::cast_vec(spare),
+        std_err_log: vec![0.0; n],
+        lower: vec![0.0; n],
+        upper: vec![0.0; n],
+    };
+    let (first, second) = {
+        let (first, second) = columns.split_at_mut(split);
+        let at_risk = (n - split) as u64;
+        std::thread::scope(|scope| {
+            let second = (!second.keys.is_empty()).then(|| scope.spawn(|| rows(second, at_risk)));
+            let first = rows(first, n as u64);
+            let second = second.map_or(Running::EMPTY, |h| h.join().expect("rows do not panic"));
+            (first, second)
+        })
+    };
+    {
+        let (mut part_a, mut part_b) = columns.split_at_mut(split);
+        part_a.truncate(first.rows);
+        part_b.truncate(second.rows);
+        std::thread::scope(|scope| {
+            if !part_b.keys.is_empty() {
+                scope.spawn(|| finish(part_b, &first, conf_type, z));
+            }
+            finish(part_a, &Running::START, conf_type, z);
+        });
+    }
+    columns.close_gap(first.rows, split, second.rows);
+    let Columns {
+        keys,
+        n_risk,
+        n_event,
+        n_censor,
+        surv,
+        std_err_log,
+        lower,
+        upper,
+    } = columns;
+    KaplanMeier {
+        time: bytemuck::allocation::cast_vec(keys),
+        n_risk,
+        n_event,
+        n_censor,
+        surv,
+        std_err_log,
+        lower,
+        upper,
+        conf_type,
+        conf_level,
+        n: n as u64,
+    }
+}
+
+/// The fit's columns while they are made; `keys` becomes `time`, and
+/// `std_err_log` holds Greenwood's sum until the second pass.
+struct Columns {
+    keys: Vec<u64>,
+    n_risk: Vec<u64>,
+    n_event: Vec<u64>,
+    n_censor: Vec<u64>,
+    surv: Vec<f64>,
+    std_err_log: Vec<f64>,
+    lower: Vec<f64>,
+    upper: Vec<f64>,
+}
+
+/// One thread's share of every column.
+struct Part<'a> {
+    keys: &'a mut [u64],
+    n_risk: &'a mut [u64],
+    n_event: &'a mut [u64],
+    n_censor: &'a mut [u64],
+    surv: &'a mut [f64],
+    std_err_log: &'a mut [f64],
+    lower: &'a mut [f64],
+    upper: &'a mut [f64],
+}
+
+impl Columns {
+    fn split_at_mut(&mut self, at: usize) -> (Part<'_>, Part<'_>) {
+        let (keys_a, keys_b) = self.keys.split_at_mut(at);
+        let (n_risk_a, n_risk_b) = self.n_risk.split_at_mut(at);
+        let (n_event_a, n_event_b) = self.n_event.split_at_mut(at);
+        let (n_censor_a, n_censor_b) = self.n_censor.split_at_mut(at);
+        let (surv_a, surv_b) = self.surv.split_at_mut(at);
+        let (se_a, se_b) = self.std_err_log.split_at_mut(at);
+        let (lower_a, lower_b) = self.lower.split_at_mut(at);
+        let (upper_a, upper_b) = self.upper.split_at_mut(at);
+        (
+            Part {
+                keys: keys_a,
+                n_risk: n_risk_a,
+                n_event: n_event_a,
+                n_censor: n_censor_a,
+                surv: surv_a,
+                std_err_log: se_a,
+                lower: lower_a,
+                upper: upper_a,
+            },
+            Part {
+                keys: keys_b,
+                n_risk: n_risk_b,
+                n_event: n_event_b,
+                n_censor: n_censor_b,
+                surv: surv_b,
+                std_err_log: se_b,
+                lower: lower_b,
+                upper: upper_b,
+            },
+        )
+    }
+
+    /// Moves the second part's `rows` rows, made at `split`, to follow the
+    /// first part's `first` rows, and drops the rest.
+    fn close_gap(&mut self, first: usize, split: usize, rows: usize) {
+        let (from, total) = (split..split + rows, first + rows);
+        for column in [
+            &mut self.keys,
+            &mut self.n_risk,
+            &mut self.n_event,
+            &mut self.n_censor,
+        ] {
+            column.copy_within(from.clone(), first);
+            column.truncate(total);
+        }
+        for column in [
+            &mut self.surv,
+            &mut self.std_err_log,
+            &mut self.lower,
+            &mut self.upper,
+        ] {
+            column.copy_within(from.clone(), first);
+            column.truncate(total);
+        }
+    }
+}
+
+impl Part<'_> {
+    /// Keeps the first `rows` rows.
+    fn truncate(&mut self, rows: usize) {
+        fn cut<T>(column: &mut &mut [T], rows: usize) {
+            let whole = std::mem::take(column);
+            *column = &mut whole[..rows];
+        }
+        cut(&mut self.keys, rows);
+        cut(&mut self.n_risk, rows);
+        cut(&mut self.n_event, rows);
+        cut(&mut self.n_censor, rows);
+        cut(&mut self.surv, rows);
+        cut(&mut self.std_err_log, rows);
+        cut(&mut self.lower, rows);
+        cut(&mut self.upper, rows);
+    }
+}
+
+/// Where a part's running products ended.
+#[derive(Debug, Clone, Copy)]
+struct Running {
+    rows: usize,
+    surv: f64,
+    greenwood: f64,
+}
+
+impl Running {
+    /// Before the first row of the curve.
+    const START: Running = Running {
+        rows: 0,
+        surv: 1.0,
+        greenwood: 0.0,
+    };
+    /// A part without keys.
+    const EMPTY: Running = Running::START;
+}
+
+/// The rows of a part's sorted keys, written over the keys from the front
+/// (a row is never ahead of the keys it counts): each time once, its
+/// counts, and survival and Greenwood's sum as R accumulates them, from
+/// `at_risk` observations at the part's first time.
+fn rows(part: Part<'_>, mut at_risk: u64) -> Running {
+    let keys = part.keys;
+    let m = keys.len();
+    let (mut s, mut greenwood) = (1.0f64, 0.0f64);
+    let (mut i, mut row) = (0, 0);
+    while i < m {
+        let time = keysort::time_bits(keys[i]);
+        let (mut events, mut all) = (0u64, 0u64);
+        while i < m && keysort::time_bits(keys[i]) == time {
+            events += keys[i] & 1;
+            all += 1;
+            i += 1;
+        }
+        if events > 0 {
+            let (n, d) = (at_risk as f64, events as f64);
+            s *= (n - d) / n;
+            greenwood += d / (n * (n - d));
+        }
+        keys[row] = time;
+        part.n_risk[row] = at_risk;
+        part.n_event[row] = events;
+        part.n_censor[row] = all - events;
+        part.surv[row] = s;
+        part.std_err_log[row] = greenwood;
+        at_risk -= all;
+        row += 1;
+    }
+    Running {
+        rows: row,
+        surv: s,
+        greenwood,
+    }
+}
+
+/// Continues a part's products from where the part before it ended
+/// (`before`; for the first part, the start, which changes no bit), takes
+/// the square root of Greenwood's sum, and computes the bounds; a row
+/// without events repeats the bounds of the row before it.
+fn finish(part: Part<'_>, before: &Running, conf_type: ConfType, z: f64) {
+    let mut previous = None;
+    for i in 0..part.surv.len() {
+        let s = part.surv[i] * before.surv;
+        let se = (part.std_err_log[i] + before.greenwood).sqrt();
+        part.surv[i] = s;
+        part.std_err_log[i] = se;
+        let bounds = match previous {
+            Some(bounds) if part.n_event[i] == 0 => bounds,
+            _ => conf_type.interval(s, se, z),
+        };
+        (part.lower[i], part.upper[i]) = bounds;
+        previous = Some(bounds);
+    }
+}
