@@ -4,7 +4,8 @@
 //!
 //! Files without quote characters — what R's `write.csv(quote = FALSE)`,
 //! spreadsheets and our own exports produce for numbers — are split by hand
-//! on two threads; anything quoted goes through the `csv` crate.
+//! on two threads, each reading its half of the file in blocks; anything
+//! quoted goes through the `csv` crate.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -92,29 +93,38 @@ pub enum StatusCodes {
 }
 
 impl StatusCodes {
-    fn parse(self, cell: &str) -> Result<u8, String> {
+    /// The code of a status cell, compared as bytes: no cell of a
+    /// ten-million-row file is checked as UTF-8 unless it is refused.
+    fn parse(self, cell: &[u8]) -> Result<u8, String> {
+        let cell = cell.trim_ascii();
         let code = match cell {
-            "0" | "false" | "FALSE" => Some(0),
-            "1" | "true" | "TRUE" => Some(1),
-            "2" => Some(2),
+            b"0" | b"false" | b"FALSE" => Some(0),
+            b"1" | b"true" | b"TRUE" => Some(1),
+            b"2" => Some(2),
             _ => None,
         };
         match (self, code) {
             (StatusCodes::EventOrCensored, Some(c @ (0 | 1))) => Ok(c),
-            (StatusCodes::Competing, Some(c)) if cell != "true" && cell != "false" => Ok(c),
-            (StatusCodes::EventOrCensored, _) if cell.is_empty() => {
-                Err("missing value; status must be 0 (censored) or 1 (event)".into())
+            (StatusCodes::Competing, Some(c)) if cell != b"true" && cell != b"false" => Ok(c),
+            _ => Err(self.refusal(text(cell).trim())),
+        }
+    }
+
+    fn refusal(self, cell: &str) -> String {
+        match self {
+            StatusCodes::EventOrCensored if cell.is_empty() => {
+                "missing value; status must be 0 (censored) or 1 (event)".into()
             }
-            (StatusCodes::EventOrCensored, _) => Err(format!(
-                "\"{cell}\" is not a status; use 0 (censored) or 1 (event)"
-            )),
-            (StatusCodes::Competing, _) if cell.is_empty() => Err(
+            StatusCodes::EventOrCensored => {
+                format!("\"{cell}\" is not a status; use 0 (censored) or 1 (event)")
+            }
+            StatusCodes::Competing if cell.is_empty() => {
                 "missing value; status must be 0 (censored), 1 (event) or 2 (competing event)"
-                    .into(),
-            ),
-            (StatusCodes::Competing, _) => Err(format!(
+                    .into()
+            }
+            StatusCodes::Competing => format!(
                 "\"{cell}\" is not a status; use 0 (censored), 1 (event) or 2 (competing event)"
-            )),
+            ),
         }
     }
 }
@@ -145,46 +155,75 @@ pub struct Columns {
     pub labels: Vec<String>,
 }
 
-/// Rows per thread below which splitting the work does not pay.
-const PARALLEL_MIN_BYTES: usize = 4 << 20;
+/// Bytes of a file below which reading it on two threads does not pay.
+const PARALLEL_MIN_BYTES: u64 = 4 << 20;
+
+/// Bytes read at a time by each thread. The file is read in blocks into a
+/// buffer that is reused, not whole into one allocation: on the machines
+/// we measure, first touches of fresh memory cost more than the reading.
+const BLOCK: usize = 4 << 20;
 
 /// Reads the requested columns of `path`.
 pub fn read_columns(path: &Path, request: &Request) -> Result<Columns, InputError> {
-    let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| InputError::Io {
-        file: file.clone(),
+    read_columns_in_blocks(path, request, BLOCK)
+}
+
+/// Why the block reader stopped short.
+enum Stop {
+    /// A quote character: the general parser reads the file instead.
+    Quoted,
+    /// The file could not be read.
+    Io(std::io::Error),
+    /// A bad cell, at this byte offset of the file.
+    Fault(CellFault),
+}
+
+fn read_columns_in_blocks(
+    path: &Path,
+    request: &Request,
+    block: usize,
+) -> Result<Columns, InputError> {
+    let file_name = path.display().to_string();
+    let io = |source| InputError::Io {
+        file: file_name.clone(),
         source,
-    })?;
-    let data = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-    if memchr::memchr(b'"', data).is_some() {
-        return read_quoted(&file, data, request);
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    let (header, body_start, sample) = read_header(&file, len, block).map_err(io)?;
+    if memchr::memchr(b'"', &header).is_some() {
+        return read_whole_quoted(path, &file_name, request);
     }
-    let header_end = memchr::memchr(b'\n', data).unwrap_or(data.len());
-    let header = trim_cr(&data[..header_end]);
+    let header = header.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&header);
+    let header = trim_cr(header);
     if header.iter().all(u8::is_ascii_whitespace) {
-        return Err(InputError::Empty { file });
+        return Err(InputError::Empty { file: file_name });
     }
     let names: Vec<String> = header
         .split(|&b| b == b',')
         .map(|f| String::from_utf8_lossy(f).trim().to_owned())
         .collect();
-    let layout = Layout::new(&file, &names, request)?;
-    let body_start = (header_end + 1).min(data.len());
-    let body = &data[body_start..];
-    let chunks = split_at_lines(
-        body,
-        if body.len() >= PARALLEL_MIN_BYTES {
-            2
-        } else {
-            1
-        },
-    );
-    let parsed: Vec<Result<Chunk, CellFault>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = chunks
+    let layout = Layout::new(&file_name, &names, request)?;
+    let parts = if len - body_start >= PARALLEL_MIN_BYTES {
+        let middle =
+            line_start_after(&file, body_start + (len - body_start) / 2, len, block).map_err(io)?;
+        vec![(body_start, middle), (middle, len)]
+    } else {
+        vec![(body_start, len)]
+    };
+    // Rows expected in the whole file, from the lines at its start: the
+    // first part's columns are reserved for all of them (memory reserved
+    // but never written costs nothing), so the second part's rows are
+    // appended without moving the first's.
+    let expected = (len - body_start) as usize / sample.max(1) + 1;
+    let parsed: Vec<Result<Chunk, Stop>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
             .iter()
-            .map(|&(start, end)| {
-                let layout = &layout;
-                scope.spawn(move || parse_chunk(&body[start..end], start, layout))
+            .enumerate()
+            .map(|(k, &(from, to))| {
+                let (file, layout) = (&file, &layout);
+                let capacity = if k == 0 { expected } else { 0 };
+                scope.spawn(move || read_part(file, from, to, block, layout, capacity))
             })
             .collect();
         handles
@@ -192,13 +231,163 @@ pub fn read_columns(path: &Path, request: &Request) -> Result<Columns, InputErro
             .map(|h| h.join().expect("parser thread"))
             .collect()
     });
-    let mut columns = Columns::default();
-    let mut global: HashMap<String, u32> = HashMap::new();
+    let mut chunks = Vec::with_capacity(parsed.len());
     for chunk in parsed {
-        let chunk = chunk.map_err(|fault| {
-            let line = 2 + memchr::memchr_iter(b'\n', &body[..fault.offset]).count();
-            fault.into_error(&file, line, &layout)
-        })?;
+        match chunk {
+            Ok(chunk) => chunks.push(chunk),
+            Err(Stop::Quoted) => return read_whole_quoted(path, &file_name, request),
+            Err(Stop::Io(source)) => return Err(io(source)),
+            Err(Stop::Fault(fault)) => {
+                let line = line_of(&file, fault.offset, block).map_err(io)?;
+                return Err(fault.into_error(&file_name, line, &layout));
+            }
+        }
+    }
+    let columns = join_chunks(chunks);
+    if columns.time.is_empty() {
+        return Err(InputError::NoRows { file: file_name });
+    }
+    Ok(columns)
+}
+
+/// The header line, the offset where the data rows start, and the mean
+/// length of the data lines read with the header (0 when none were).
+fn read_header(
+    file: &std::fs::File,
+    len: u64,
+    block: usize,
+) -> std::io::Result<(Vec<u8>, u64, usize)> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; block.min(len as usize)];
+    loop {
+        file.read_exact_at(&mut buf, 0)?;
+        match memchr::memchr(b'\n', &buf) {
+            Some(end) => {
+                let rest = &buf[end + 1..];
+                let lines = memchr::memchr_iter(b'\n', rest).count();
+                let sample = if lines > 0 {
+                    memchr::memrchr(b'\n', rest).map_or(0, |last| (last + 1) / lines)
+                } else {
+                    0
+                };
+                let header = buf[..end].to_vec();
+                return Ok((header, end as u64 + 1, sample));
+            }
+            None if buf.len() as u64 == len => return Ok((buf, len, 0)),
+            None => buf.resize((2 * buf.len()).min(len as usize), 0),
+        }
+    }
+}
+
+/// The offset of the first line that starts at or after `at`.
+fn line_start_after(file: &std::fs::File, at: u64, len: u64, block: usize) -> std::io::Result<u64> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; block];
+    // A line starts at `at` when the byte before it ends a line.
+    let mut offset = at - 1;
+    while offset < len {
+        let size = block.min((len - offset) as usize);
+        file.read_exact_at(&mut buf[..size], offset)?;
+        if let Some(i) = memchr::memchr(b'\n', &buf[..size]) {
+            return Ok(offset + i as u64 + 1);
+        }
+        offset += size as u64;
+    }
+    Ok(len)
+}
+
+/// Parses the lines in `from..to` (whole lines) block by block.
+fn read_part(
+    file: &std::fs::File,
+    from: u64,
+    to: u64,
+    block: usize,
+    layout: &Layout,
+    capacity: usize,
+) -> Result<Chunk, Stop> {
+    use std::os::unix::fs::FileExt;
+    let mut parser = ChunkParser::new(layout, capacity);
+    let mut buf = vec![0u8; block.min((to - from) as usize).max(1)];
+    // `buf[..carry]` is the start of a line not yet parsed, beginning at
+    // file offset `base`; the next byte to read is at `offset`.
+    let (mut carry, mut base, mut offset) = (0usize, from, from);
+    while offset < to {
+        if carry == buf.len() {
+            // A line longer than the buffer.
+            buf.resize(2 * buf.len(), 0);
+        }
+        let size = (buf.len() - carry).min((to - offset) as usize);
+        file.read_exact_at(&mut buf[carry..carry + size], offset)
+            .map_err(Stop::Io)?;
+        offset += size as u64;
+        let filled = carry + size;
+        let complete = if offset == to {
+            filled
+        } else {
+            memchr::memrchr(b'\n', &buf[carry..filled]).map_or(0, |i| carry + i + 1)
+        };
+        if complete == 0 {
+            carry = filled;
+            continue;
+        }
+        if memchr::memchr(b'"', &buf[..complete]).is_some() {
+            return Err(Stop::Quoted);
+        }
+        parser.parse(&buf[..complete], base).map_err(Stop::Fault)?;
+        buf.copy_within(complete..filled, 0);
+        carry = filled - complete;
+        base += complete as u64;
+    }
+    Ok(parser.chunk)
+}
+
+/// The one-based line (the header is line 1) of the line that starts at
+/// byte `offset`: one more than the line ends before it.
+fn line_of(file: &std::fs::File, offset: u64, block: usize) -> std::io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; block];
+    let (mut at, mut ends) = (0u64, 0usize);
+    while at < offset {
+        let size = block.min((offset - at) as usize);
+        file.read_exact_at(&mut buf[..size], at)?;
+        ends += memchr::memchr_iter(b'\n', &buf[..size]).count();
+        at += size as u64;
+    }
+    Ok(ends + 1)
+}
+
+/// The general parser on the whole file, read at once: files with quotes
+/// are small in practice (spreadsheet exports), and rare.
+fn read_whole_quoted(path: &Path, file: &str, request: &Request) -> Result<Columns, InputError> {
+    let bytes = std::fs::read(path).map_err(|source| InputError::Io {
+        file: file.to_owned(),
+        source,
+    })?;
+    let data = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    read_quoted(file, data, request)
+}
+
+/// The parts' columns in file order, with group labels numbered in
+/// first-seen order across the file. The first part's columns are kept
+/// and the others appended to them.
+fn join_chunks(chunks: Vec<Chunk>) -> Columns {
+    let mut chunks = chunks.into_iter();
+    let Some(first) = chunks.next() else {
+        return Columns::default();
+    };
+    let mut columns = Columns {
+        time: first.time,
+        status: first.status,
+        group: first.group,
+        labels: first.labels,
+    };
+    let mut global: HashMap<String, u32> = columns
+        .labels
+        .iter()
+        .enumerate()
+        .map(|(i, label)| (label.clone(), i as u32))
+        .collect();
+    for chunk in chunks {
         columns.time.extend_from_slice(&chunk.time);
         columns.status.extend_from_slice(&chunk.status);
         let remap: Vec<u32> = chunk
@@ -216,10 +405,7 @@ pub fn read_columns(path: &Path, request: &Request) -> Result<Columns, InputErro
             .group
             .extend(chunk.group.iter().map(|&g| remap[g as usize]));
     }
-    if columns.time.is_empty() {
-        return Err(InputError::NoRows { file });
-    }
-    Ok(columns)
+    columns
 }
 
 /// Where the requested columns sit in a row.
@@ -271,9 +457,9 @@ struct Chunk {
     labels: Vec<String>,
 }
 
-/// A bad cell found by a parser thread: byte offset of its line in the body.
+/// A bad cell found by a parser thread: byte offset of its line in the file.
 struct CellFault {
-    offset: usize,
+    offset: u64,
     kind: FaultKind,
 }
 
@@ -313,60 +499,78 @@ impl CellFault {
     }
 }
 
-fn parse_chunk(body: &[u8], base: usize, layout: &Layout) -> Result<Chunk, CellFault> {
-    let estimate = body.len() / 16 + 1;
-    let mut chunk = Chunk {
-        time: Vec::with_capacity(estimate),
-        status: Vec::with_capacity(estimate),
-        group: Vec::new(),
-        labels: Vec::new(),
-    };
-    let mut seen: HashMap<Vec<u8>, u32> = HashMap::new();
-    let mut fields: Vec<&[u8]> = Vec::with_capacity(layout.width);
-    let mut start = 0;
-    while start < body.len() {
-        let end = memchr::memchr(b'\n', &body[start..]).map_or(body.len(), |i| start + i);
-        let line = trim_cr(&body[start..end]);
-        let offset = base + start;
-        start = end + 1;
-        if line.is_empty() {
-            continue;
-        }
-        fields.clear();
-        fields.extend(line.split(|&b| b == b',').take(layout.width));
-        if fields.len() < layout.width {
-            return Err(CellFault {
-                offset,
-                kind: FaultKind::Short {
-                    fields: fields.len(),
-                },
-            });
-        }
-        let fault = |column: usize, problem: String| CellFault {
-            offset,
-            kind: FaultKind::Cell { column, problem },
-        };
-        let time = parse_time(fields[layout.time.0]).map_err(|p| fault(layout.time.0, p))?;
-        let status = layout
-            .codes
-            .parse(text(fields[layout.status.0]).trim())
-            .map_err(|p| fault(layout.status.0, p))?;
-        chunk.time.push(time);
-        chunk.status.push(status);
-        if let Some((g, _)) = layout.group {
-            let label = fields[g].trim_ascii();
-            if label.is_empty() {
-                return Err(fault(g, "missing value; every row needs a group".into()));
-            }
-            let next = seen.len() as u32;
-            let id = *seen.entry(label.to_vec()).or_insert_with(|| {
-                chunk.labels.push(text(label).to_owned());
-                next
-            });
-            chunk.group.push(id);
+/// One thread's parser: its columns so far, and the group labels it has
+/// seen (numbered in its own first-seen order).
+struct ChunkParser<'a> {
+    layout: &'a Layout,
+    chunk: Chunk,
+    seen: HashMap<Vec<u8>, u32>,
+}
+
+impl<'a> ChunkParser<'a> {
+    fn new(layout: &'a Layout, capacity: usize) -> Self {
+        Self {
+            layout,
+            chunk: Chunk {
+                time: Vec::with_capacity(capacity),
+                status: Vec::with_capacity(capacity),
+                group: Vec::new(),
+                labels: Vec::new(),
+            },
+            seen: HashMap::new(),
         }
     }
-    Ok(chunk)
+
+    /// Parses whole lines; `base` is the file offset of `lines[0]`.
+    fn parse(&mut self, lines: &[u8], base: u64) -> Result<(), CellFault> {
+        let layout = self.layout;
+        let chunk = &mut self.chunk;
+        let mut fields: Vec<&[u8]> = Vec::with_capacity(layout.width);
+        let mut start = 0;
+        while start < lines.len() {
+            let end = memchr::memchr(b'\n', &lines[start..]).map_or(lines.len(), |i| start + i);
+            let line = trim_cr(&lines[start..end]);
+            let offset = base + start as u64;
+            start = end + 1;
+            if line.is_empty() {
+                continue;
+            }
+            fields.clear();
+            fields.extend(line.split(|&b| b == b',').take(layout.width));
+            if fields.len() < layout.width {
+                return Err(CellFault {
+                    offset,
+                    kind: FaultKind::Short {
+                        fields: fields.len(),
+                    },
+                });
+            }
+            let fault = |column: usize, problem: String| CellFault {
+                offset,
+                kind: FaultKind::Cell { column, problem },
+            };
+            let time = parse_time(fields[layout.time.0]).map_err(|p| fault(layout.time.0, p))?;
+            let status = layout
+                .codes
+                .parse(fields[layout.status.0])
+                .map_err(|p| fault(layout.status.0, p))?;
+            chunk.time.push(time);
+            chunk.status.push(status);
+            if let Some((g, _)) = layout.group {
+                let label = fields[g].trim_ascii();
+                if label.is_empty() {
+                    return Err(fault(g, "missing value; every row needs a group".into()));
+                }
+                let next = self.seen.len() as u32;
+                let id = *self.seen.entry(label.to_vec()).or_insert_with(|| {
+                    chunk.labels.push(text(label).to_owned());
+                    next
+                });
+                chunk.group.push(id);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A time: a finite number >= 0. Whole numbers (days) skip the float parser.
@@ -377,17 +581,20 @@ fn parse_time(cell: &[u8]) -> Result<f64, String> {
             .iter()
             .fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0')) as f64);
     }
-    let s = text(cell);
-    if s.is_empty() {
+    if cell.is_empty() {
         return Err("missing value; a time is needed on every row".into());
     }
-    match s.parse::<f64>() {
-        Ok(t) if !t.is_finite() => Err(format!("\"{s}\" is not a finite time")),
+    // The same correctly rounded parse as `str::parse` (the standard
+    // library adopted this algorithm), from the bytes: no cell is checked
+    // as UTF-8 unless it is refused.
+    match fast_float2::parse::<f64, _>(cell) {
+        Ok(t) if !t.is_finite() => Err(format!("\"{}\" is not a finite time", text(cell))),
         Ok(t) if t < 0.0 => Err(format!(
-            "{s} is negative; times are counted from the origin and must be >= 0"
+            "{} is negative; times are counted from the origin and must be >= 0",
+            text(cell)
         )),
         Ok(t) => Ok(t),
-        Err(_) => Err(format!("\"{s}\" is not a number")),
+        Err(_) => Err(format!("\"{}\" is not a number", text(cell))),
     }
 }
 
@@ -397,20 +604,6 @@ fn text(bytes: &[u8]) -> &str {
 
 fn trim_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
-}
-
-/// Splits `body` into about `parts` pieces ending at line ends.
-fn split_at_lines(body: &[u8], parts: usize) -> Vec<(usize, usize)> {
-    let mut out = Vec::with_capacity(parts);
-    let mut start = 0;
-    for k in 1..parts {
-        let target = (body.len() * k / parts).max(start);
-        let end = memchr::memchr(b'\n', &body[target..]).map_or(body.len(), |i| target + i + 1);
-        out.push((start, end));
-        start = end;
-    }
-    out.push((start, body.len()));
-    out
 }
 
 /// The general path, for files with quoted fields.
@@ -469,7 +662,7 @@ fn read_quoted(file: &str, data: &[u8], request: &Request) -> Result<Columns, In
         columns.status.push(
             layout
                 .codes
-                .parse(text(&record[layout.status.0]).trim())
+                .parse(&record[layout.status.0])
                 .map_err(|p| cell_error(&layout.status, p))?,
         );
         if let Some(g) = &layout.group {
@@ -494,4 +687,145 @@ fn read_quoted(file: &str, data: &[u8], request: &Request) -> Result<Columns, In
         });
     }
     Ok(columns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(group: Option<&'static str>) -> Request<'static> {
+        Request {
+            time: "t",
+            status: "s",
+            codes: StatusCodes::EventOrCensored,
+            group,
+        }
+    }
+
+    fn write(name: &str, content: &[u8]) -> std::path::PathBuf {
+        let path =
+            std::env::temp_dir().join(format!("isatrial-input-{}-{name}.csv", std::process::id()));
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+
+    fn read(path: &Path, group: Option<&'static str>, block: usize) -> Columns {
+        read_columns_in_blocks(path, &request(group), block).unwrap()
+    }
+
+    /// Every block size, down to one byte (lines cut anywhere, lines
+    /// longer than a block), reads what one block holding the file reads.
+    #[test]
+    fn block_boundaries_change_nothing() {
+        let mut content = b"\xEF\xBB\xBFg,t,s\r\n".to_vec();
+        for i in 0..300 {
+            let group = ["a", "bb", "c"][i % 3];
+            let time = if i % 7 == 0 {
+                format!("{}.{}", i, "5".repeat(i % 40))
+            } else {
+                i.to_string()
+            };
+            content.extend_from_slice(format!("{group},{time},{}\r\n", i % 2).as_bytes());
+            if i % 50 == 0 {
+                content.extend_from_slice(b"\n");
+            }
+        }
+        content.extend_from_slice(b"a,1.25,1");
+        let path = write("blocks", &content);
+        let whole = read(&path, Some("g"), 1 << 20);
+        assert_eq!(whole.time.len(), 301);
+        assert_eq!(whole.labels, ["a", "bb", "c"]);
+        for block in [1, 2, 3, 7, 64, 1000] {
+            let part = read(&path, Some("g"), block);
+            assert_eq!(part.time, whole.time, "block {block}");
+            assert_eq!(part.status, whole.status, "block {block}");
+            assert_eq!(part.group, whole.group, "block {block}");
+            assert_eq!(part.labels, whole.labels, "block {block}");
+        }
+        std::fs::remove_file(path).unwrap();
+    }
+
+    /// Two threads: the second part's labels are numbered after the
+    /// first's, in first-seen order of the whole file, and a bad cell in
+    /// the second part names its line.
+    #[test]
+    fn two_parts_join_in_file_order() {
+        let mut content = String::from("t,s,g\n");
+        let rows = 400_000;
+        for i in 0..rows {
+            let group = if i < rows / 2 { "early" } else { "late" };
+            content.push_str(&format!("{}.5,{},{group}\n", i % 1000, i % 2));
+        }
+        assert!(content.len() as u64 > PARALLEL_MIN_BYTES);
+        let path = write("parts", content.as_bytes());
+        let columns = read(&path, Some("g"), 4096);
+        assert_eq!(columns.time.len(), rows);
+        assert_eq!(columns.labels, ["early", "late"]);
+        assert_eq!(columns.group[0], 0);
+        assert_eq!(columns.group[rows - 1], 1);
+        assert_eq!(columns.time[rows - 1], ((rows - 1) % 1000) as f64 + 0.5);
+        let bad = content.replacen("999.5,1,late", "999.5,x,late", 1);
+        std::fs::write(&path, bad.as_bytes()).unwrap();
+        let line = content.lines().position(|l| l == "999.5,1,late").unwrap() + 1;
+        let err = read_columns_in_blocks(&path, &request(Some("g")), 4096).unwrap_err();
+        assert!(
+            err.to_string().contains(&format!("line {line},")),
+            "{err} (expected line {line})"
+        );
+        std::fs::remove_file(path).unwrap();
+    }
+
+    /// Times parse from their bytes exactly as `str::parse` parses them,
+    /// and what it refuses is refused.
+    #[test]
+    fn times_parse_as_the_standard_library_parses_them() {
+        for cell in [
+            "0",
+            "7",
+            "0.1",
+            "1.",
+            ".5",
+            "+3",
+            "1e5",
+            "2.5E-3",
+            "1e-320",
+            "123456789012345678",
+            "0.30000000000000004",
+            "-0",
+            " 4.25 ",
+            "9007199254740993",
+        ] {
+            let ours = parse_time(cell.as_bytes()).unwrap();
+            let std: f64 = cell.trim().parse().unwrap();
+            assert_eq!(ours.to_bits(), std.to_bits(), "{cell}");
+        }
+        for (cell, refusal) in [
+            ("", "missing value"),
+            ("abc", "is not a number"),
+            ("1,5", "is not a number"),
+            ("-2", "is negative"),
+            ("inf", "is not a finite time"),
+            ("NaN", "is not a finite time"),
+            ("1e999", "is not a finite time"),
+        ] {
+            let err = parse_time(cell.as_bytes()).unwrap_err();
+            assert!(err.contains(refusal), "{cell}: {err}");
+        }
+    }
+
+    /// A quote anywhere, also past the first block, sends the whole file
+    /// to the general parser.
+    #[test]
+    fn a_quote_late_in_the_file_goes_to_the_general_parser() {
+        let mut content = String::from("t,s\n");
+        for i in 0..100 {
+            content.push_str(&format!("{i},1\n"));
+        }
+        content.push_str("\"7\",0\n");
+        let path = write("quote", content.as_bytes());
+        let columns = read(&path, None, 16);
+        assert_eq!(columns.time.len(), 101);
+        assert_eq!(columns.time[100], 7.0);
+        std::fs::remove_file(path).unwrap();
+    }
 }
