@@ -155,20 +155,17 @@ pub(crate) fn sort(time: &[f64], event: &[bool], lo: f64, hi: f64) -> SortedKeys
         let (spare_first, spare_second) = spare.split_at(half);
         let sort_buckets = |out: &mut [u64], from: usize, to: usize| {
             let base = start[from];
-            let mut gathered = Vec::with_capacity(4 * BUCKET_KEYS);
             let mut counts = Vec::new();
             for b in from..to {
                 if start[b] == start[b + 1] {
                     continue;
                 }
-                gathered.clear();
-                gathered.extend_from_slice(&spare_first[part_start[0][b]..part_start[0][b + 1]]);
-                gathered.extend_from_slice(&spare_second[part_start[1][b]..part_start[1][b + 1]]);
-                sort_bucket(
-                    &gathered,
-                    &mut out[start[b] - base..start[b + 1] - base],
-                    &mut counts,
-                );
+                let parts = [
+                    &spare_first[part_start[0][b]..part_start[0][b + 1]],
+                    &spare_second[part_start[1][b]..part_start[1][b + 1]],
+                ];
+                let out = &mut out[start[b] - base..start[b + 1] - base];
+                sort_bucket(parts, out, (linear, b), &mut counts);
             }
         };
         let (first, second) = keys.split_at_mut(split);
@@ -182,33 +179,76 @@ pub(crate) fn sort(time: &[f64], event: &[bool], lo: f64, hi: f64) -> SortedKeys
     SortedKeys { keys, spare, split }
 }
 
-/// Sorts `src` into `dst` (of the same length): by a linear split between
-/// its own smallest and largest time into pieces of about two keys, each
-/// then sorted in place.
-fn sort_bucket(src: &[u64], dst: &mut [u64], counts: &mut Vec<usize>) {
-    let m = src.len();
+/// A bucket of more keys than this was crowded by the first pass's split
+/// (a far outlier stretched it): its own range is split instead.
+const CROWDED: usize = 8 * BUCKET_KEYS;
+
+/// Sorts the keys of bucket `b` of the first pass's split, gathered from
+/// `parts`, into `out` (as long as both together): by a linear split into
+/// pieces of about two keys, each then sorted in place. A bucket of usual
+/// size is split on its share of the first pass's line, which needs no
+/// extra pass over it; a crowded one, between its own smallest and largest
+/// time.
+fn sort_bucket(
+    parts: [&[u64]; 2],
+    out: &mut [u64],
+    (first_pass, b): (Linear, usize),
+    counts: &mut Vec<usize>,
+) {
+    let m = out.len();
     if m <= SMALL {
-        dst.copy_from_slice(src);
-        insertion_sort(dst);
+        let (head, tail) = out.split_at_mut(parts[0].len());
+        head.copy_from_slice(parts[0]);
+        tail.copy_from_slice(parts[1]);
+        insertion_sort(out);
+        return;
+    }
+    let pieces = (m / 2).next_power_of_two();
+    if m <= CROWDED && first_pass.last > 0 {
+        let stretch = pieces as f64;
+        let last = pieces - 1;
+        let bucket = b as f64;
+        split_into(parts, out, pieces, counts, |k| {
+            // The same rounding of the same product as the first pass, so
+            // this bucket's keys lie in [b, b + 1) of it (or past it, in
+            // the last bucket, which the clamp keeps in the last piece).
+            let x = (time_of(k) - first_pass.lo) * first_pass.scale;
+            (((x - bucket) * stretch) as usize).min(last)
+        });
         return;
     }
     let (mut low, mut high) = (u64::MAX, 0);
-    for &k in src {
+    for &k in parts.iter().flat_map(|part| part.iter()) {
         low = low.min(k);
         high = high.max(k);
     }
-    let pieces = (m / 2).next_power_of_two();
-    let linear = Linear::new(time_of(low), time_of(high), pieces);
-    if linear.last == 0 {
+    let own = Linear::new(time_of(low), time_of(high), pieces);
+    if own.last == 0 {
         // One time (with both flags) or times too close to divide.
-        dst.copy_from_slice(src);
-        dst.sort_unstable();
+        let (head, tail) = out.split_at_mut(parts[0].len());
+        head.copy_from_slice(parts[0]);
+        tail.copy_from_slice(parts[1]);
+        out.sort_unstable();
         return;
     }
+    split_into(parts, out, pieces, counts, |k| own.bucket(time_of(k)));
+}
+
+/// Scatters the keys of `parts` into `out` by `piece` (monotone in the
+/// key, below `pieces`), then sorts each piece in place.
+fn split_into(
+    parts: [&[u64]; 2],
+    out: &mut [u64],
+    pieces: usize,
+    counts: &mut Vec<usize>,
+    piece: impl Fn(u64) -> usize,
+) {
     counts.clear();
     counts.resize(pieces, 0);
-    for &k in src {
-        counts[linear.bucket(time_of(k))] += 1;
+    for part in parts {
+        for &k in part {
+            counts[piece(k)] += 1;
+        }
     }
     let mut start = 0;
     for c in counts.iter_mut() {
@@ -216,15 +256,17 @@ fn sort_bucket(src: &[u64], dst: &mut [u64], counts: &mut Vec<usize>) {
         *c = start;
         start += size;
     }
-    for &k in src {
-        let piece = linear.bucket(time_of(k));
-        dst[counts[piece]] = k;
-        counts[piece] += 1;
+    for part in parts {
+        for &k in part {
+            let p = piece(k);
+            out[counts[p]] = k;
+            counts[p] += 1;
+        }
     }
     // Each count is now where its piece ends.
     let mut from = 0;
     for &to in counts.iter() {
-        let piece = &mut dst[from..to];
+        let piece = &mut out[from..to];
         if piece.len() <= SMALL {
             insertion_sort(piece);
         } else {
