@@ -97,7 +97,19 @@ pub(crate) fn sort(time: &[f64], event: &[bool], lo: f64, hi: f64) -> SortedKeys
     let n = time.len();
     let buckets = (n / BUCKET_KEYS).clamp(1, MAX_BUCKETS);
     let linear = Linear::new(lo, hi, buckets);
-    let mut spare = vec![0u64; n];
+    // Both buffers at once, one on each thread: memory the allocator kept
+    // from an earlier sort is cleared by the thread that allocates it.
+    let (mut spare, mut keys) = if n >= PARALLEL_SORT_MIN {
+        std::thread::scope(|scope| {
+            let keys = scope.spawn(|| vec![0u64; n]);
+            (
+                vec![0u64; n],
+                keys.join().expect("allocating does not panic"),
+            )
+        })
+    } else {
+        (vec![0u64; n], vec![0u64; n])
+    };
     // First pass: each thread counts and scatters its half of the input
     // into its half of the spare buffer, bucket after bucket.
     let half = if n >= PARALLEL_SORT_MIN { n / 2 } else { n };
@@ -150,7 +162,6 @@ pub(crate) fn sort(time: &[f64], event: &[bool], lo: f64, hi: f64) -> SortedKeys
         buckets
     };
     let split = start[split_bucket];
-    let mut keys = vec![0u64; n];
     {
         let (spare_first, spare_second) = spare.split_at(half);
         let sort_buckets = |out: &mut [u64], from: usize, to: usize| {

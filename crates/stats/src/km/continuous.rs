@@ -24,15 +24,23 @@ pub(super) fn fit(
     let n = time.len();
     let z = crate::normal_quantile(1.0 - (1.0 - conf_level) / 2.0);
     let SortedKeys { keys, spare, split } = keysort::sort(time, event, lo, hi);
+    // Zeroed memory is free when it comes fresh from the kernel, but
+    // memory the allocator kept from an earlier fit is cleared by the
+    // allocating thread: half the columns are allocated on each thread.
+    let ([n_risk, n_event, n_censor], [std_err_log, lower, upper]) = std::thread::scope(|scope| {
+        let floats = scope.spawn(|| [vec![0.0; n], vec![0.0; n], vec![0.0; n]]);
+        let counts = [vec![0; n], vec![0; n], vec![0; n]];
+        (counts, floats.join().expect("allocating does not panic"))
+    });
     let mut columns = Columns {
         keys,
-        n_risk: vec![0; n],
-        n_event: vec![0; n],
-        n_censor: vec![0; n],
+        n_risk,
+        n_event,
+        n_censor,
         surv: bytemuck::allocation::cast_vec(spare),
-        std_err_log: vec![0.0; n],
-        lower: vec![0.0; n],
-        upper: vec![0.0; n],
+        std_err_log,
+        lower,
+        upper,
     };
     let (first, second) = {
         let (first, second) = columns.split_at_mut(split);
