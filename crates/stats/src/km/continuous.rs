@@ -150,15 +150,20 @@ impl Columns {
 
     /// Moves the second part's `rows` rows, made at `split`, to follow the
     /// first part's `first` rows, and drops the rest.
+    /// Distinct times leave no gap: then nothing is moved (a move onto
+    /// itself would still copy every byte of the second part).
     fn close_gap(&mut self, first: usize, split: usize, rows: usize) {
         let (from, total) = (split..split + rows, first + rows);
+        let moved = first != split;
         for column in [
             &mut self.keys,
             &mut self.n_risk,
             &mut self.n_event,
             &mut self.n_censor,
         ] {
-            column.copy_within(from.clone(), first);
+            if moved {
+                column.copy_within(from.clone(), first);
+            }
             column.truncate(total);
         }
         for column in [
@@ -167,7 +172,9 @@ impl Columns {
             &mut self.lower,
             &mut self.upper,
         ] {
-            column.copy_within(from.clone(), first);
+            if moved {
+                column.copy_within(from.clone(), first);
+            }
             column.truncate(total);
         }
     }
