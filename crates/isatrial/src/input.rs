@@ -521,53 +521,73 @@ impl<'a> ChunkParser<'a> {
         }
     }
 
-    /// Parses whole lines; `base` is the file offset of `lines[0]`.
+    /// Parses whole lines; `base` is the file offset of `lines[0]`. The
+    /// commas and line ends are found together by one vectorised search
+    /// over the block, not line by line and byte by byte.
     fn parse(&mut self, lines: &[u8], base: u64) -> Result<(), CellFault> {
-        let layout = self.layout;
-        let chunk = &mut self.chunk;
-        let mut fields: Vec<&[u8]> = Vec::with_capacity(layout.width);
-        let mut start = 0;
-        while start < lines.len() {
-            let end = memchr::memchr(b'\n', &lines[start..]).map_or(lines.len(), |i| start + i);
-            let line = trim_cr(&lines[start..end]);
-            let offset = base + start as u64;
-            start = end + 1;
-            if line.is_empty() {
-                continue;
+        let width = self.layout.width;
+        let mut fields: Vec<&[u8]> = Vec::with_capacity(width);
+        // Fields seen so far on the current line (only the first `width`
+        // are kept), and where the line and the current cell start.
+        let mut count = 0;
+        let (mut line_start, mut cell_start) = (0, 0);
+        let unended = (lines.last() != Some(&b'\n')).then_some(lines.len());
+        for at in memchr::memchr2_iter(b',', b'\n', lines).chain(unended) {
+            let line_ends = at == lines.len() || lines[at] == b'\n';
+            if count < width {
+                let cell = &lines[cell_start..at];
+                fields.push(if line_ends { trim_cr(cell) } else { cell });
             }
-            fields.clear();
-            fields.extend(line.split(|&b| b == b',').take(layout.width));
-            if fields.len() < layout.width {
-                return Err(CellFault {
-                    offset,
-                    kind: FaultKind::Short {
-                        fields: fields.len(),
-                    },
-                });
-            }
-            let fault = |column: usize, problem: String| CellFault {
-                offset,
-                kind: FaultKind::Cell { column, problem },
-            };
-            let time = parse_time(fields[layout.time.0]).map_err(|p| fault(layout.time.0, p))?;
-            let status = layout
-                .codes
-                .parse(fields[layout.status.0])
-                .map_err(|p| fault(layout.status.0, p))?;
-            chunk.time.push(time);
-            chunk.status.push(status);
-            if let Some((g, _)) = layout.group {
-                let label = fields[g].trim_ascii();
-                if label.is_empty() {
-                    return Err(fault(g, "missing value; every row needs a group".into()));
+            count += 1;
+            cell_start = at + 1;
+            if line_ends {
+                let blank = count == 1 && fields[0].is_empty();
+                if !blank {
+                    self.row(&fields, base + line_start as u64)?;
                 }
-                let next = self.seen.len() as u32;
-                let id = *self.seen.entry(label.to_vec()).or_insert_with(|| {
-                    chunk.labels.push(text(label).to_owned());
-                    next
-                });
-                chunk.group.push(id);
+                fields.clear();
+                count = 0;
+                line_start = at + 1;
             }
+        }
+        Ok(())
+    }
+
+    /// One line's first `layout.width` fields (fewer when it is short);
+    /// `offset` is where the line starts in the file.
+    fn row(&mut self, fields: &[&[u8]], offset: u64) -> Result<(), CellFault> {
+        let layout = self.layout;
+        if fields.len() < layout.width {
+            return Err(CellFault {
+                offset,
+                kind: FaultKind::Short {
+                    fields: fields.len(),
+                },
+            });
+        }
+        let fault = |column: usize, problem: String| CellFault {
+            offset,
+            kind: FaultKind::Cell { column, problem },
+        };
+        let time = parse_time(fields[layout.time.0]).map_err(|p| fault(layout.time.0, p))?;
+        let status = layout
+            .codes
+            .parse(fields[layout.status.0])
+            .map_err(|p| fault(layout.status.0, p))?;
+        let chunk = &mut self.chunk;
+        chunk.time.push(time);
+        chunk.status.push(status);
+        if let Some((g, _)) = layout.group {
+            let label = fields[g].trim_ascii();
+            if label.is_empty() {
+                return Err(fault(g, "missing value; every row needs a group".into()));
+            }
+            let next = self.seen.len() as u32;
+            let id = *self.seen.entry(label.to_vec()).or_insert_with(|| {
+                chunk.labels.push(text(label).to_owned());
+                next
+            });
+            chunk.group.push(id);
         }
         Ok(())
     }
