@@ -94,19 +94,27 @@ pub enum StatusCodes {
 
 impl StatusCodes {
     /// The code of a status cell, compared as bytes: no cell of a
-    /// ten-million-row file is checked as UTF-8 unless it is refused.
+    /// ten-million-row file is checked as UTF-8 unless it is refused. Other
+    /// spaces than ASCII ones (a no-break space from a spreadsheet) are
+    /// trimmed as `str::trim` trims them.
     fn parse(self, cell: &[u8]) -> Result<u8, String> {
-        let cell = cell.trim_ascii();
+        if let Some(code) = self.code(cell.trim_ascii()) {
+            return Ok(code);
+        }
+        let cell = text(cell).trim();
+        self.code(cell.as_bytes()).ok_or_else(|| self.refusal(cell))
+    }
+
+    fn code(self, cell: &[u8]) -> Option<u8> {
         let code = match cell {
-            b"0" | b"false" | b"FALSE" => Some(0),
-            b"1" | b"true" | b"TRUE" => Some(1),
-            b"2" => Some(2),
-            _ => None,
+            b"0" | b"false" | b"FALSE" => 0,
+            b"1" | b"true" | b"TRUE" => 1,
+            b"2" => 2,
+            _ => return None,
         };
-        match (self, code) {
-            (StatusCodes::EventOrCensored, Some(c @ (0 | 1))) => Ok(c),
-            (StatusCodes::Competing, Some(c)) if cell != b"true" && cell != b"false" => Ok(c),
-            _ => Err(self.refusal(text(cell).trim())),
+        match self {
+            StatusCodes::EventOrCensored => (code < 2).then_some(code),
+            StatusCodes::Competing => (cell != b"true" && cell != b"false").then_some(code),
         }
     }
 
@@ -178,6 +186,74 @@ enum Stop {
     Fault(CellFault),
 }
 
+/// Where the bytes come from: a regular file, read in blocks at any
+/// offset; or the whole input read at once, for what cannot be read at an
+/// offset (a pipe such as `/dev/stdin`, a process substitution; any file
+/// where positional reads are not available).
+enum Source {
+    #[cfg(unix)]
+    File {
+        file: std::fs::File,
+        len: u64,
+    },
+    Bytes(Vec<u8>),
+}
+
+impl Source {
+    fn open(path: &Path) -> std::io::Result<Self> {
+        use std::io::Read;
+        let mut file = std::fs::File::open(path)?;
+        let metadata = file.metadata()?;
+        #[cfg(unix)]
+        if metadata.is_file() {
+            let len = metadata.len();
+            return Ok(Source::File { file, len });
+        }
+        let mut bytes = Vec::with_capacity(metadata.len() as usize);
+        file.read_to_end(&mut bytes)?;
+        Ok(Source::Bytes(bytes))
+    }
+
+    fn len(&self) -> u64 {
+        match self {
+            #[cfg(unix)]
+            Source::File { len, .. } => *len,
+            Source::Bytes(bytes) => bytes.len() as u64,
+        }
+    }
+
+    /// Fills `buf` from `offset`; short of bytes is an error.
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        match self {
+            #[cfg(unix)]
+            Source::File { file, .. } => {
+                std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+            }
+            Source::Bytes(bytes) => {
+                let start = offset as usize;
+                let part = bytes
+                    .get(start..start + buf.len())
+                    .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::UnexpectedEof))?;
+                buf.copy_from_slice(part);
+                Ok(())
+            }
+        }
+    }
+
+    /// Every byte.
+    fn whole(&self) -> std::io::Result<std::borrow::Cow<'_, [u8]>> {
+        match self {
+            #[cfg(unix)]
+            Source::File { len, .. } => {
+                let mut bytes = vec![0; *len as usize];
+                self.read_exact_at(&mut bytes, 0)?;
+                Ok(std::borrow::Cow::Owned(bytes))
+            }
+            Source::Bytes(bytes) => Ok(std::borrow::Cow::Borrowed(bytes)),
+        }
+    }
+}
+
 fn read_columns_in_blocks(
     path: &Path,
     request: &Request,
@@ -188,11 +264,11 @@ fn read_columns_in_blocks(
         file: file_name.clone(),
         source,
     };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let len = file.metadata().map_err(io)?.len();
+    let file = Source::open(path).map_err(io)?;
+    let len = file.len();
     let (header, body_start, sample) = read_header(&file, len, block).map_err(io)?;
     if memchr::memchr(b'"', &header).is_some() {
-        return read_whole_quoted(path, &file_name, request);
+        return read_whole_quoted(&file, &file_name, request);
     }
     let header = header.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&header);
     let header = trim_cr(header);
@@ -215,7 +291,9 @@ fn read_columns_in_blocks(
     // first part's columns are reserved for all of them (memory reserved
     // but never written costs nothing), so the second part's rows are
     // appended without moving the first's.
-    let expected = (len - body_start) as usize / sample.max(1) + 1;
+    let expected = ((len - body_start) as usize)
+        .checked_div(sample)
+        .map_or(0, |rows| rows + 1);
     let parsed: Vec<Result<Chunk, Stop>> = std::thread::scope(|scope| {
         let handles: Vec<_> = parts
             .iter()
@@ -235,7 +313,7 @@ fn read_columns_in_blocks(
     for chunk in parsed {
         match chunk {
             Ok(chunk) => chunks.push(chunk),
-            Err(Stop::Quoted) => return read_whole_quoted(path, &file_name, request),
+            Err(Stop::Quoted) => return read_whole_quoted(&file, &file_name, request),
             Err(Stop::Io(source)) => return Err(io(source)),
             Err(Stop::Fault(fault)) => {
                 let line = line_of(&file, fault.offset, block).map_err(io)?;
@@ -252,12 +330,7 @@ fn read_columns_in_blocks(
 
 /// The header line, the offset where the data rows start, and the mean
 /// length of the data lines read with the header (0 when none were).
-fn read_header(
-    file: &std::fs::File,
-    len: u64,
-    block: usize,
-) -> std::io::Result<(Vec<u8>, u64, usize)> {
-    use std::os::unix::fs::FileExt;
+fn read_header(file: &Source, len: u64, block: usize) -> std::io::Result<(Vec<u8>, u64, usize)> {
     let mut buf = vec![0u8; block.min(len as usize)];
     loop {
         file.read_exact_at(&mut buf, 0)?;
@@ -280,8 +353,7 @@ fn read_header(
 }
 
 /// The offset of the first line that starts at or after `at`.
-fn line_start_after(file: &std::fs::File, at: u64, len: u64, block: usize) -> std::io::Result<u64> {
-    use std::os::unix::fs::FileExt;
+fn line_start_after(file: &Source, at: u64, len: u64, block: usize) -> std::io::Result<u64> {
     let mut buf = vec![0u8; block];
     // A line starts at `at` when the byte before it ends a line.
     let mut offset = at - 1;
@@ -298,14 +370,13 @@ fn line_start_after(file: &std::fs::File, at: u64, len: u64, block: usize) -> st
 
 /// Parses the lines in `from..to` (whole lines) block by block.
 fn read_part(
-    file: &std::fs::File,
+    file: &Source,
     from: u64,
     to: u64,
     block: usize,
     layout: &Layout,
     capacity: usize,
 ) -> Result<Chunk, Stop> {
-    use std::os::unix::fs::FileExt;
     let mut parser = ChunkParser::new(layout, capacity);
     let mut buf = vec![0u8; block.min((to - from) as usize).max(1)];
     // `buf[..carry]` is the start of a line not yet parsed, beginning at
@@ -343,8 +414,7 @@ fn read_part(
 
 /// The one-based line (the header is line 1) of the line that starts at
 /// byte `offset`: one more than the line ends before it.
-fn line_of(file: &std::fs::File, offset: u64, block: usize) -> std::io::Result<usize> {
-    use std::os::unix::fs::FileExt;
+fn line_of(file: &Source, offset: u64, block: usize) -> std::io::Result<usize> {
     let mut buf = vec![0u8; block];
     let (mut at, mut ends) = (0u64, 0usize);
     while at < offset {
@@ -358,8 +428,12 @@ fn line_of(file: &std::fs::File, offset: u64, block: usize) -> std::io::Result<u
 
 /// The general parser on the whole file, read at once: files with quotes
 /// are small in practice (spreadsheet exports), and rare.
-fn read_whole_quoted(path: &Path, file: &str, request: &Request) -> Result<Columns, InputError> {
-    let bytes = std::fs::read(path).map_err(|source| InputError::Io {
+fn read_whole_quoted(
+    source: &Source,
+    file: &str,
+    request: &Request,
+) -> Result<Columns, InputError> {
+    let bytes = source.whole().map_err(|source| InputError::Io {
         file: file.to_owned(),
         source,
     })?;
@@ -582,16 +656,27 @@ impl<'a> ChunkParser<'a> {
             if label.is_empty() {
                 return Err(fault(g, "missing value; every row needs a group".into()));
             }
-            let next = self.seen.len() as u32;
-            let id = *self.seen.entry(label.to_vec()).or_insert_with(|| {
-                chunk.labels.push(text(label).to_owned());
-                next
-            });
+            let id = match self.seen.get(label) {
+                Some(&id) => id,
+                None => {
+                    let name =
+                        std::str::from_utf8(label).map_err(|_| fault(g, NOT_UTF8_LABEL.into()))?;
+                    let id = self.seen.len() as u32;
+                    self.seen.insert(label.to_vec(), id);
+                    chunk.labels.push(name.to_owned());
+                    id
+                }
+            };
             chunk.group.push(id);
         }
         Ok(())
     }
 }
+
+/// Why a group label that is not UTF-8 is refused rather than shown with
+/// replacement characters: two different labels could then look the same.
+const NOT_UTF8_LABEL: &str =
+    "not UTF-8 text; save the file as UTF-8 so that each group keeps its own name";
 
 /// A time: a finite number >= 0. Whole numbers (days) skip the float parser.
 fn parse_time(cell: &[u8]) -> Result<f64, String> {
@@ -686,7 +771,10 @@ fn read_quoted(file: &str, data: &[u8], request: &Request) -> Result<Columns, In
                 .map_err(|p| cell_error(&layout.status, p))?,
         );
         if let Some(g) = &layout.group {
-            let label = text(&record[g.0]).trim().to_owned();
+            let label = std::str::from_utf8(&record[g.0])
+                .map_err(|_| cell_error(g, NOT_UTF8_LABEL.into()))?
+                .trim()
+                .to_owned();
             if label.is_empty() {
                 return Err(cell_error(
                     g,
@@ -830,6 +918,47 @@ mod tests {
         ] {
             let err = parse_time(cell.as_bytes()).unwrap_err();
             assert!(err.contains(refusal), "{cell}: {err}");
+        }
+    }
+
+    /// A status cell padded with a no-break space (spreadsheet exports)
+    /// is read as `str::trim` reads it; a refusal names the cell trimmed.
+    #[test]
+    fn status_cells_are_trimmed_of_any_space() {
+        let codes = StatusCodes::EventOrCensored;
+        assert_eq!(codes.parse(b" 1 "), Ok(1));
+        assert_eq!(codes.parse("1\u{a0}".as_bytes()), Ok(1));
+        assert_eq!(codes.parse("\u{2003}0".as_bytes()), Ok(0));
+        assert_eq!(
+            codes.parse("2\u{a0}".as_bytes()),
+            Err("\"2\" is not a status; use 0 (censored) or 1 (event)".to_owned())
+        );
+        assert_eq!(StatusCodes::Competing.parse(b"2"), Ok(2));
+        assert!(StatusCodes::Competing.parse(b"true").is_err());
+        assert_eq!(StatusCodes::Competing.parse(b"TRUE"), Ok(1));
+    }
+
+    /// Group labels that are not UTF-8 (a Latin-1 export) are refused by
+    /// line and column: shown with replacement characters, two different
+    /// labels could look the same.
+    #[test]
+    fn a_group_label_that_is_not_utf8_is_refused() {
+        for (name, content) in [
+            (
+                "latin1",
+                b"t,s,g\n1,1,Plac\xe9bo\n2,0,Contr\xf4le\n".to_vec(),
+            ),
+            ("latin1-quoted", b"t,s,g\n1,1,\"Plac\xe9bo\"\n".to_vec()),
+        ] {
+            let path = write(name, &content);
+            let err = read_columns_in_blocks(&path, &request(Some("g")), 1 << 20).unwrap_err();
+            let message = err.to_string();
+            assert!(
+                message.contains("line 2") && message.contains("column \"g\""),
+                "{message}"
+            );
+            assert!(message.contains("not UTF-8"), "{message}");
+            std::fs::remove_file(path).unwrap();
         }
     }
 

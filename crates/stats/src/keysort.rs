@@ -11,7 +11,8 @@
 //! the small pieces sorted in place. Data that defeats the linear split (a
 //! far outlier, a cluster of near-equal times) only lands in larger pieces,
 //! which the standard library's sort orders: always correct, at worst
-//! `O(n log n)`.
+//! `O(n log n)` and on one thread (a far outlier leaves all other keys in
+//! the first bucket).
 
 use crate::tally::PARALLEL_SORT_MIN;
 
@@ -56,7 +57,8 @@ pub(crate) struct SortedKeys {
     pub split: usize,
 }
 
-/// The bucket of a time in a linear split of `lo..=lo + width / scale`.
+/// The bucket of a time in a linear split into `last + 1` buckets from
+/// `lo` on, each `1 / scale` wide; times past the last bucket go into it.
 #[derive(Clone, Copy)]
 struct Linear {
     lo: f64,

@@ -112,7 +112,8 @@ impl<'a> StepCurve<'a> {
     fn split(&self) -> Shape {
         let n = self.len();
         let first = (1..n).find(|&r| !self.y(r).is_nan()).unwrap_or(n);
-        let end = if first == n || self.y(first).is_nan() || self.y(first) < self.y(0) {
+        // Point `first` is not `NaN`, by its definition.
+        let end = if first == n || self.y(first) < self.y(0) {
             first
         } else {
             // Point `first + i` is `1 - curve[first - 1 + i]`.
@@ -285,7 +286,8 @@ impl<'a> StepCurve<'a> {
 }
 
 /// The first `i >= 1` where `1 - curve[i]` is `NaN` or below
-/// `1 - curve[i - 1]`, or `curve.len()`. A curve of ten million steps is
+/// `1 - curve[i - 1]` (or where `curve[i - 1]` is `NaN`, which `split`
+/// never passes), or `curve.len()`. A curve of ten million steps is
 /// read a block at a time without a branch per step, which the compiler
 /// turns into vector instructions; only a block that falls is searched
 /// step by step.

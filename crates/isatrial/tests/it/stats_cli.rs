@@ -424,6 +424,54 @@ fn bad_input_is_refused_with_line_and_column() {
     );
 }
 
+/// A pipe cannot be read at an offset: `--input /dev/stdin` reads it
+/// whole, and gives the same table as the file.
+#[test]
+fn a_csv_piped_to_standard_input_reads_as_the_file() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let dir = Scratch::new("stdin");
+    let mut content = String::from("t,s\r\n");
+    for i in 0..3_000 {
+        content.push_str(&format!("{}.25,{}\r\n", i % 701, i % 3 % 2));
+    }
+    let file = dir.file("piped.csv", &content);
+    let from_file = isatrial(&[
+        "stats", "km", "--input", &file, "--time", "t", "--status", "s", "--json",
+    ]);
+    assert_eq!(from_file.code, 0, "{}", from_file.stderr);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_isatrial"))
+        .args([
+            "stats",
+            "km",
+            "--input",
+            "/dev/stdin",
+            "--time",
+            "t",
+            "--status",
+            "s",
+            "--json",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(content.as_bytes())
+        .unwrap();
+    let piped = child.wait_with_output().unwrap();
+    assert!(
+        piped.status.success(),
+        "{}",
+        String::from_utf8_lossy(&piped.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&piped.stdout), from_file.stdout);
+}
+
 #[test]
 fn an_error_deep_in_a_large_file_names_its_exact_line() {
     let dir = Scratch::new("large");

@@ -4,10 +4,11 @@
 //! With ten million distinct times the fit is ten million rows, and the
 //! columns cost more than the arithmetic: fresh memory is written once,
 //! the sort's two buffers become the `time` and `surv` columns, and the
-//! work runs on two threads. Each thread first makes the rows of its part
-//! of the sorted keys, with survival and Greenwood's sum as if its part
-//! began the curve; then the second part's products are continued from
-//! the first part's last row while the bounds are computed.
+//! work runs on two threads. First each thread makes the rows of its part
+//! of the sorted keys, the first thread with survival and Greenwood's sum.
+//! Then the first thread computes its part's bounds while the second
+//! continues the running product and sum from the first part's last row,
+//! one row at a time as R does, so that every number has R's bits.
 
 use super::KaplanMeier;
 use crate::ConfType;
@@ -27,11 +28,16 @@ pub(super) fn fit(
     // Zeroed memory is free when it comes fresh from the kernel, but
     // memory the allocator kept from an earlier fit is cleared by the
     // allocating thread: half the columns are allocated on each thread.
-    let ([n_risk, n_event, n_censor], [std_err_log, lower, upper]) = std::thread::scope(|scope| {
-        let floats = scope.spawn(|| [vec![0.0; n], vec![0.0; n], vec![0.0; n]]);
-        let counts = [vec![0; n], vec![0; n], vec![0; n]];
-        (counts, floats.join().expect("allocating does not panic"))
-    });
+    let floats = || [vec![0.0; n], vec![0.0; n], vec![0.0; n]];
+    let counts = || [vec![0; n], vec![0; n], vec![0; n]];
+    let ([n_risk, n_event, n_censor], [std_err_log, lower, upper]) = if split < n {
+        std::thread::scope(|scope| {
+            let floats = scope.spawn(floats);
+            (counts(), floats.join().expect("allocating does not panic"))
+        })
+    } else {
+        (counts(), floats())
+    };
     let mut columns = Columns {
         keys,
         n_risk,
@@ -46,9 +52,10 @@ pub(super) fn fit(
         let (first, second) = columns.split_at_mut(split);
         let at_risk = (n - split) as u64;
         std::thread::scope(|scope| {
-            let second = (!second.keys.is_empty()).then(|| scope.spawn(|| rows(second, at_risk)));
-            let first = rows(first, n as u64);
-            let second = second.map_or(Running::EMPTY, |h| h.join().expect("rows do not panic"));
+            let second =
+                (!second.keys.is_empty()).then(|| scope.spawn(|| rows::<false>(second, at_risk)));
+            let first = rows::<true>(first, n as u64);
+            let second = second.map_or(Running::START, |h| h.join().expect("rows do not panic"));
             (first, second)
         })
     };
@@ -58,9 +65,9 @@ pub(super) fn fit(
         part_b.truncate(second.rows);
         std::thread::scope(|scope| {
             if !part_b.keys.is_empty() {
-                scope.spawn(|| finish(part_b, &first, conf_type, z));
+                scope.spawn(|| finish(part_b, Some(first), conf_type, z));
             }
-            finish(part_a, &Running::START, conf_type, z);
+            finish(part_a, None, conf_type, z);
         });
     }
     columns.close_gap(first.rows, split, second.rows);
@@ -150,8 +157,8 @@ impl Columns {
 
     /// Moves the second part's `rows` rows, made at `split`, to follow the
     /// first part's `first` rows, and drops the rest.
-    /// Distinct times leave no gap: then nothing is moved (a move onto
-    /// itself would still copy every byte of the second part).
+    /// When the first part had no tied times its rows fill it and nothing
+    /// is moved (a move onto itself would still copy every byte).
     fn close_gap(&mut self, first: usize, split: usize, rows: usize) {
         let (from, total) = (split..split + rows, first + rows);
         let moved = first != split;
@@ -207,21 +214,20 @@ struct Running {
 }
 
 impl Running {
-    /// Before the first row of the curve.
+    /// Before the first row of the curve (and a part without keys).
     const START: Running = Running {
         rows: 0,
         surv: 1.0,
         greenwood: 0.0,
     };
-    /// A part without keys.
-    const EMPTY: Running = Running::START;
 }
 
 /// The rows of a part's sorted keys, written over the keys from the front
-/// (a row is never ahead of the keys it counts): each time once, its
-/// counts, and survival and Greenwood's sum as R accumulates them, from
-/// `at_risk` observations at the part's first time.
-fn rows(part: Part<'_>, mut at_risk: u64) -> Running {
+/// (a row is never ahead of the keys it counts): each time once and its
+/// counts, from `at_risk` observations at the part's first time. With
+/// `PRODUCTS` (the part that starts the curve) also survival and
+/// Greenwood's sum, accumulated as R accumulates them.
+fn rows<const PRODUCTS: bool>(part: Part<'_>, mut at_risk: u64) -> Running {
     let keys = part.keys;
     let m = keys.len();
     let (mut s, mut greenwood) = (1.0f64, 0.0f64);
@@ -234,17 +240,15 @@ fn rows(part: Part<'_>, mut at_risk: u64) -> Running {
             all += 1;
             i += 1;
         }
-        if events > 0 {
-            let (n, d) = (at_risk as f64, events as f64);
-            s *= (n - d) / n;
-            greenwood += d / (n * (n - d));
-        }
         keys[row] = time;
         part.n_risk[row] = at_risk;
         part.n_event[row] = events;
         part.n_censor[row] = all - events;
-        part.surv[row] = s;
-        part.std_err_log[row] = greenwood;
+        if PRODUCTS {
+            (s, greenwood) = step(s, greenwood, at_risk, events);
+            part.surv[row] = s;
+            part.std_err_log[row] = greenwood;
+        }
         at_risk -= all;
         row += 1;
     }
@@ -255,16 +259,31 @@ fn rows(part: Part<'_>, mut at_risk: u64) -> Running {
     }
 }
 
-/// Continues a part's products from where the part before it ended
-/// (`before`; for the first part, the start, which changes no bit), takes
-/// the square root of Greenwood's sum, and computes the bounds; a row
-/// without events repeats the bounds of the row before it.
-fn finish(part: Part<'_>, before: &Running, conf_type: ConfType, z: f64) {
+/// One row of the product-limit estimate: survival and Greenwood's sum
+/// after `events` events among `at_risk`, in R's operations and order.
+fn step(s: f64, greenwood: f64, at_risk: u64, events: u64) -> (f64, f64) {
+    if events == 0 {
+        return (s, greenwood);
+    }
+    let (n, d) = (at_risk as f64, events as f64);
+    (s * ((n - d) / n), greenwood + d / (n * (n - d)))
+}
+
+/// Takes the square root of Greenwood's sum and computes the bounds of a
+/// part; a row without events repeats the bounds of the row before it.
+/// `continued`: the part's products are not made yet, and continue from
+/// where the part before it ended.
+fn finish(part: Part<'_>, continued: Option<Running>, conf_type: ConfType, z: f64) {
+    let (mut s, mut greenwood) = continued.map_or((1.0, 0.0), |r| (r.surv, r.greenwood));
     let mut previous = None;
     for i in 0..part.surv.len() {
-        let s = part.surv[i] * before.surv;
-        let se = (part.std_err_log[i] + before.greenwood).sqrt();
-        part.surv[i] = s;
+        if continued.is_some() {
+            (s, greenwood) = step(s, greenwood, part.n_risk[i], part.n_event[i]);
+            part.surv[i] = s;
+        } else {
+            (s, greenwood) = (part.surv[i], part.std_err_log[i]);
+        }
+        let se = greenwood.sqrt();
         part.std_err_log[i] = se;
         let bounds = match previous {
             Some(bounds) if part.n_event[i] == 0 => bounds,
