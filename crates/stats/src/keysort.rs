@@ -87,18 +87,41 @@ impl Linear {
     }
 
     /// Rounding is monotone, so a larger time never gets a smaller bucket;
-    /// the float-to-integer cast saturates, and the rounding that could
-    /// reach `count` is clamped.
+    /// the float-to-integer cast saturates (a time below `lo` gets bucket
+    /// 0), and a time past the last bucket is clamped into it.
     fn bucket(self, t: f64) -> usize {
         (((t - self.lo) * self.scale) as usize).min(self.last)
     }
+}
+
+/// Times sampled to place the first pass's line.
+const SAMPLE: usize = 1 << 16;
+
+/// Where the first pass's line runs: between the 0.1 % and 99.9 %
+/// quantiles of evenly spaced times, so that a far outlier (a time keyed
+/// in days where the rest are in hours, or 1e300) does not stretch the
+/// line and leave every other time in the first bucket, on one thread.
+/// Times outside it go into the first or last bucket. Any range gives the
+/// same order; this one gives even buckets. The smallest and largest time
+/// when the sample cannot tell.
+fn bulk(time: &[f64], lo: f64, hi: f64) -> (f64, f64) {
+    let step = time.len() / SAMPLE;
+    if step == 0 {
+        return (lo, hi);
+    }
+    let mut sample: Vec<f64> = time.iter().step_by(step).copied().collect();
+    sample.sort_unstable_by(f64::total_cmp);
+    let tail = sample.len() / 1000;
+    let (from, to) = (sample[tail], sample[sample.len() - 1 - tail]);
+    if from < to { (from, to) } else { (lo, hi) }
 }
 
 /// Sorts the keys of valid `time` (all within `lo..=hi`) with `event`.
 pub(crate) fn sort(time: &[f64], event: &[bool], lo: f64, hi: f64) -> SortedKeys {
     let n = time.len();
     let buckets = (n / BUCKET_KEYS).clamp(1, MAX_BUCKETS);
-    let linear = Linear::new(lo, hi, buckets);
+    let (from, to) = bulk(time, lo, hi);
+    let linear = Linear::new(from, to, buckets);
     // Both buffers at once, one on each thread: memory the allocator kept
     // from an earlier sort is cleared by the thread that allocates it.
     let (mut spare, mut keys) = if n >= PARALLEL_SORT_MIN {
@@ -223,8 +246,9 @@ fn sort_bucket(
         let bucket = b as f64;
         split_into(parts, out, pieces, counts, |k| {
             // The same rounding of the same product as the first pass, so
-            // this bucket's keys lie in [b, b + 1) of it (or past it, in
-            // the last bucket, which the clamp keeps in the last piece).
+            // this bucket's keys lie in [b, b + 1) of it; in the first and
+            // last bucket also below or past the line, which the cast
+            // (saturating at 0) and the clamp keep in the end pieces.
             let x = (time_of(k) - first_pass.lo) * first_pass.scale;
             (((x - bucket) * stretch) as usize).min(last)
         });
