@@ -160,30 +160,20 @@ impl Columns {
     /// When the first part had no tied times its rows fill it and nothing
     /// is moved (a move onto itself would still copy every byte).
     fn close_gap(&mut self, first: usize, split: usize, rows: usize) {
-        let (from, total) = (split..split + rows, first + rows);
-        let moved = first != split;
-        for column in [
-            &mut self.keys,
-            &mut self.n_risk,
-            &mut self.n_event,
-            &mut self.n_censor,
-        ] {
-            if moved {
-                column.copy_within(from.clone(), first);
+        fn close<T: Copy>(column: &mut Vec<T>, first: usize, split: usize, rows: usize) {
+            if first != split {
+                column.copy_within(split..split + rows, first);
             }
-            column.truncate(total);
+            column.truncate(first + rows);
         }
-        for column in [
-            &mut self.surv,
-            &mut self.std_err_log,
-            &mut self.lower,
-            &mut self.upper,
-        ] {
-            if moved {
-                column.copy_within(from.clone(), first);
-            }
-            column.truncate(total);
-        }
+        close(&mut self.keys, first, split, rows);
+        close(&mut self.n_risk, first, split, rows);
+        close(&mut self.n_event, first, split, rows);
+        close(&mut self.n_censor, first, split, rows);
+        close(&mut self.surv, first, split, rows);
+        close(&mut self.std_err_log, first, split, rows);
+        close(&mut self.lower, first, split, rows);
+        close(&mut self.upper, first, split, rows);
     }
 }
 
