@@ -71,25 +71,15 @@ pub(super) fn fit(
         });
     }
     columns.close_gap(first.rows, split, second.rows);
-    let Columns {
-        keys,
-        n_risk,
-        n_event,
-        n_censor,
-        surv,
-        std_err_log,
-        lower,
-        upper,
-    } = columns;
     KaplanMeier {
-        time: bytemuck::allocation::cast_vec(keys),
-        n_risk,
-        n_event,
-        n_censor,
-        surv,
-        std_err_log,
-        lower,
-        upper,
+        time: bytemuck::allocation::cast_vec(columns.keys),
+        n_risk: columns.n_risk,
+        n_event: columns.n_event,
+        n_censor: columns.n_censor,
+        surv: columns.surv,
+        std_err_log: columns.std_err_log,
+        lower: columns.lower,
+        upper: columns.upper,
         conf_type,
         conf_level,
         n: n as u64,
