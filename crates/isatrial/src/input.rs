@@ -260,15 +260,28 @@ fn read_columns_in_blocks(
     block: usize,
 ) -> Result<Columns, InputError> {
     let file_name = path.display().to_string();
+    let file = Source::open(path).map_err(|source| InputError::Io {
+        file: file_name.clone(),
+        source,
+    })?;
+    read_source(&file, file_name, request, block)
+}
+
+/// The columns of `file`, named `file_name` in messages.
+fn read_source(
+    file: &Source,
+    file_name: String,
+    request: &Request,
+    block: usize,
+) -> Result<Columns, InputError> {
     let io = |source| InputError::Io {
         file: file_name.clone(),
         source,
     };
-    let file = Source::open(path).map_err(io)?;
     let len = file.len();
-    let (header, body_start, sample) = read_header(&file, len, block).map_err(io)?;
+    let (header, body_start, sample) = read_header(file, len, block).map_err(io)?;
     if memchr::memchr(b'"', &header).is_some() {
-        return read_whole_quoted(&file, &file_name, request);
+        return read_whole_quoted(file, &file_name, request);
     }
     let header = header.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&header);
     let header = trim_cr(header);
@@ -282,7 +295,7 @@ fn read_columns_in_blocks(
     let layout = Layout::new(&file_name, &names, request)?;
     let parts = if len - body_start >= PARALLEL_MIN_BYTES {
         let middle =
-            line_start_after(&file, body_start + (len - body_start) / 2, len, block).map_err(io)?;
+            line_start_after(file, body_start + (len - body_start) / 2, len, block).map_err(io)?;
         vec![(body_start, middle), (middle, len)]
     } else {
         vec![(body_start, len)]
@@ -299,7 +312,7 @@ fn read_columns_in_blocks(
             .iter()
             .enumerate()
             .map(|(k, &(from, to))| {
-                let (file, layout) = (&file, &layout);
+                let layout = &layout;
                 let capacity = if k == 0 { expected } else { 0 };
                 scope.spawn(move || read_part(file, from, to, block, layout, capacity))
             })
@@ -313,10 +326,10 @@ fn read_columns_in_blocks(
     for chunk in parsed {
         match chunk {
             Ok(chunk) => chunks.push(chunk),
-            Err(Stop::Quoted) => return read_whole_quoted(&file, &file_name, request),
+            Err(Stop::Quoted) => return read_whole_quoted(file, &file_name, request),
             Err(Stop::Io(source)) => return Err(io(source)),
             Err(Stop::Fault(fault)) => {
-                let line = line_of(&file, fault.offset, block).map_err(io)?;
+                let line = line_of(file, fault.offset, block).map_err(io)?;
                 return Err(fault.into_error(&file_name, line, &layout));
             }
         }
@@ -872,6 +885,18 @@ mod tests {
         assert_eq!(columns.group[0], 0);
         assert_eq!(columns.group[rows - 1], 1);
         assert_eq!(columns.time[rows - 1], ((rows - 1) % 1000) as f64 + 0.5);
+        // The same bytes from a pipe (read whole, then in the same parts).
+        let piped = read_source(
+            &Source::Bytes(content.clone().into_bytes()),
+            "piped".into(),
+            &request(Some("g")),
+            4096,
+        )
+        .unwrap();
+        assert_eq!(piped.time, columns.time);
+        assert_eq!(piped.status, columns.status);
+        assert_eq!(piped.group, columns.group);
+        assert_eq!(piped.labels, columns.labels);
         let bad = content.replacen("999.5,1,late", "999.5,x,late", 1);
         std::fs::write(&path, bad.as_bytes()).unwrap();
         let line = content.lines().position(|l| l == "999.5,1,late").unwrap() + 1;

@@ -366,7 +366,8 @@ mod tests {
 
     #[test]
     fn every_spread_of_times_sorts_as_the_standard_sort() {
-        for n in [1, 2, 33, 5_000, 3 * PARALLEL_SORT_MIN / 2] {
+        // Below and above the sample's size, one thread and two.
+        for n in [1, 2, 33, 5_000, 100_000, 3 * PARALLEL_SORT_MIN / 2] {
             let mut next = draws(n as u64);
             let uniform = |r: u64| r as f64 / (1u64 << 53) as f64;
             let event: Vec<bool> = (0..n).map(|_| next().is_multiple_of(3)).collect();
