@@ -299,20 +299,21 @@ fn split_into(
             counts[p] += 1;
         }
     }
-    // Each count is now where its piece ends.
+    // Each count is now where its piece ends. The pieces are in order:
+    // the long ones are sorted here, and then one insertion sort over the
+    // whole bucket moves each key at most across its own short piece,
+    // without a loop per piece of one to three keys.
     let mut from = 0;
     for &to in counts.iter() {
-        let piece = &mut out[from..to];
-        if piece.len() <= SMALL {
-            insertion_sort(piece);
-        } else {
-            piece.sort_unstable();
+        if to - from > SMALL {
+            out[from..to].sort_unstable();
         }
         from = to;
     }
+    insertion_sort(out);
 }
 
-/// The fastest sort of a few keys, most pieces holding one to three.
+/// The fastest sort of a few keys, or of keys each near its place.
 fn insertion_sort(keys: &mut [u64]) {
     for i in 1..keys.len() {
         let key = keys[i];
