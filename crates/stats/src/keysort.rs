@@ -220,7 +220,7 @@ const CROWDED: usize = 8 * BUCKET_KEYS;
 
 /// Sorts the keys of bucket `b` of the first pass's split, gathered from
 /// `parts`, into `out` (as long as both together): by a linear split into
-/// pieces of about two keys, each then sorted in place. A bucket of usual
+/// at least as many pieces as keys, then sorted in place. A bucket of usual
 /// size is split on its share of the first pass's line, which needs no
 /// extra pass over it; a crowded one, between its own smallest and largest
 /// time.
@@ -238,7 +238,7 @@ fn sort_bucket(
         insertion_sort(out);
         return;
     }
-    let pieces = (m / 2).next_power_of_two();
+    let pieces = m.next_power_of_two();
     if m <= CROWDED && first_pass.last > 0 {
         let stretch = pieces as f64;
         let last = pieces - 1;
