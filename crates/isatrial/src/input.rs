@@ -307,7 +307,7 @@ fn read_source(
     let expected = ((len - body_start) as usize)
         .checked_div(sample)
         .map_or(0, |rows| rows + 1);
-    let parsed: Vec<Result<Chunk, Stop>> = std::thread::scope(|scope| {
+    let parsed: Vec<Result<Columns, Stop>> = std::thread::scope(|scope| {
         let handles: Vec<_> = parts
             .iter()
             .enumerate()
@@ -389,7 +389,7 @@ fn read_part(
     block: usize,
     layout: &Layout,
     capacity: usize,
-) -> Result<Chunk, Stop> {
+) -> Result<Columns, Stop> {
     let mut parser = ChunkParser::new(layout, capacity);
     let mut buf = vec![0u8; block.min((to - from) as usize).max(1)];
     // `buf[..carry]` is the start of a line not yet parsed, beginning at
@@ -457,17 +457,12 @@ fn read_whole_quoted(
 /// The parts' columns in file order, with group labels numbered in
 /// first-seen order across the file. The first part's columns are kept
 /// and the others appended to them.
-fn join_chunks(chunks: Vec<Chunk>) -> Columns {
+fn join_chunks(chunks: Vec<Columns>) -> Columns {
     let mut chunks = chunks.into_iter();
     let Some(first) = chunks.next() else {
         return Columns::default();
     };
-    let mut columns = Columns {
-        time: first.time,
-        status: first.status,
-        group: first.group,
-        labels: first.labels,
-    };
+    let mut columns = first;
     let mut global: HashMap<String, u32> = columns
         .labels
         .iter()
@@ -537,13 +532,6 @@ impl Layout {
     }
 }
 
-struct Chunk {
-    time: Vec<f64>,
-    status: Vec<u8>,
-    group: Vec<u32>,
-    labels: Vec<String>,
-}
-
 /// A bad cell found by a parser thread: byte offset of its line in the file.
 struct CellFault {
     offset: u64,
@@ -590,7 +578,7 @@ impl CellFault {
 /// seen (numbered in its own first-seen order).
 struct ChunkParser<'a> {
     layout: &'a Layout,
-    chunk: Chunk,
+    chunk: Columns,
     seen: HashMap<Vec<u8>, u32>,
 }
 
@@ -598,7 +586,7 @@ impl<'a> ChunkParser<'a> {
     fn new(layout: &'a Layout, capacity: usize) -> Self {
         Self {
             layout,
-            chunk: Chunk {
+            chunk: Columns {
                 time: Vec::with_capacity(capacity),
                 status: Vec::with_capacity(capacity),
                 group: Vec::new(),

@@ -232,9 +232,7 @@ fn sort_bucket(
 ) {
     let m = out.len();
     if m <= SMALL {
-        let (head, tail) = out.split_at_mut(parts[0].len());
-        head.copy_from_slice(parts[0]);
-        tail.copy_from_slice(parts[1]);
+        gather(parts, out);
         insertion_sort(out);
         return;
     }
@@ -261,13 +259,18 @@ fn sort_bucket(
     let own = Linear::new(time_of(low), time_of(high), pieces);
     if own.last == 0 {
         // One time (with both flags) or times too close to divide.
-        let (head, tail) = out.split_at_mut(parts[0].len());
-        head.copy_from_slice(parts[0]);
-        tail.copy_from_slice(parts[1]);
+        gather(parts, out);
         out.sort_unstable();
         return;
     }
     split_into(parts, out, pieces, counts, |k| own.bucket(time_of(k)));
+}
+
+/// Copies `parts` one after the other into `out`, as long as both.
+fn gather(parts: [&[u64]; 2], out: &mut [u64]) {
+    let (head, tail) = out.split_at_mut(parts[0].len());
+    head.copy_from_slice(parts[0]);
+    tail.copy_from_slice(parts[1]);
 }
 
 /// Scatters the keys of `parts` into `out` by `piece` (monotone in the

@@ -85,7 +85,7 @@ fn print_json<T: Serialize>(value: &T) -> Result<(), Failure> {
 /// Rows a readable table prints whole. A longer one prints its first and
 /// last [`EDGE_ROWS`] and a line saying how many it leaves out, as R's
 /// tibbles do: nobody reads ten million rows on a terminal, and printing
-/// them took 13.5 s of a command that now takes 1.4–2.1 s.
+/// them took most of the command's 13.5 s (BENCHMARKS.md).
 /// `--all-rows` prints every row; `--json` always holds the whole table.
 const WHOLE_TABLE_ROWS: usize = 100;
 const EDGE_ROWS: usize = 10;

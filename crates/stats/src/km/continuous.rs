@@ -10,7 +10,7 @@
 //! continues the running product and sum from the first part's last row,
 //! one row at a time as R does, so that every number has R's bits.
 
-use super::KaplanMeier;
+use super::{Bounds, KaplanMeier, step};
 use crate::ConfType;
 use crate::keysort::{self, SortedKeys};
 
@@ -206,7 +206,8 @@ impl Running {
 /// (a row is never ahead of the keys it counts): each time once and its
 /// counts, from `at_risk` observations at the part's first time. With
 /// `PRODUCTS` (the part that starts the curve) also survival and
-/// Greenwood's sum, accumulated as R accumulates them.
+/// Greenwood's sum, accumulated as R accumulates them; without, only the
+/// returned number of rows means anything.
 fn rows<const PRODUCTS: bool>(part: Part<'_>, mut at_risk: u64) -> Running {
     let keys = part.keys;
     let m = keys.len();
@@ -239,23 +240,13 @@ fn rows<const PRODUCTS: bool>(part: Part<'_>, mut at_risk: u64) -> Running {
     }
 }
 
-/// One row of the product-limit estimate: survival and Greenwood's sum
-/// after `events` events among `at_risk`, in R's operations and order.
-fn step(s: f64, greenwood: f64, at_risk: u64, events: u64) -> (f64, f64) {
-    if events == 0 {
-        return (s, greenwood);
-    }
-    let (n, d) = (at_risk as f64, events as f64);
-    (s * ((n - d) / n), greenwood + d / (n * (n - d)))
-}
-
 /// Takes the square root of Greenwood's sum and computes the bounds of a
-/// part; a row without events repeats the bounds of the row before it.
+/// part.
 /// `continued`: the part's products are not made yet, and continue from
 /// where the part before it ended.
 fn finish(part: Part<'_>, continued: Option<Running>, conf_type: ConfType, z: f64) {
     let (mut s, mut greenwood) = continued.map_or((1.0, 0.0), |r| (r.surv, r.greenwood));
-    let mut previous = None;
+    let mut bounds = Bounds::new(conf_type, z);
     for i in 0..part.surv.len() {
         if continued.is_some() {
             (s, greenwood) = step(s, greenwood, part.n_risk[i], part.n_event[i]);
@@ -265,11 +256,6 @@ fn finish(part: Part<'_>, continued: Option<Running>, conf_type: ConfType, z: f6
         }
         let se = greenwood.sqrt();
         part.std_err_log[i] = se;
-        let bounds = match previous {
-            Some(bounds) if part.n_event[i] == 0 => bounds,
-            _ => conf_type.interval(s, se, z),
-        };
-        (part.lower[i], part.upper[i]) = bounds;
-        previous = Some(bounds);
+        (part.lower[i], part.upper[i]) = bounds.row(part.n_event[i], s, se);
     }
 }

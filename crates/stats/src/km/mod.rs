@@ -151,11 +151,7 @@ impl KaplanMeier {
             let (mut surv, mut std_err_log) = (Vec::with_capacity(m), Vec::with_capacity(m));
             let (mut s, mut greenwood, mut left) = (1.0f64, 0.0f64, n);
             for (&d, &c) in n_event.iter().zip(&n_censor) {
-                if d > 0 {
-                    let (n, d) = (left as f64, d as f64);
-                    s *= (n - d) / n;
-                    greenwood += d / (n * (n - d));
-                }
+                (s, greenwood) = step(s, greenwood, left, d);
                 left -= d + c;
                 surv.push(s);
                 std_err_log.push(greenwood.sqrt());
@@ -185,15 +181,10 @@ impl KaplanMeier {
         };
         let (mut lower, mut upper) = (vec![0.0; m], vec![0.0; m]);
         let intervals = |from: usize, lower: &mut [f64], upper: &mut [f64]| {
-            let mut previous = None;
+            let mut bounds = Bounds::new(conf_type, z);
             for (i, (lo, hi)) in lower.iter_mut().zip(upper.iter_mut()).enumerate() {
                 let i = from + i;
-                let bounds = match previous {
-                    Some(bounds) if n_event[i] == 0 => bounds,
-                    _ => conf_type.interval(surv[i], std_err_log[i], z),
-                };
-                (*lo, *hi) = bounds;
-                previous = Some(bounds);
+                (*lo, *hi) = bounds.row(n_event[i], surv[i], std_err_log[i]);
             }
         };
         if parallel {
@@ -326,6 +317,46 @@ impl KaplanMeier {
                     .unwrap_or(0)
             })
             .collect()
+    }
+}
+
+/// One row of the product-limit estimate: survival and Greenwood's sum
+/// after `events` events among `at_risk`, in R's operations and order.
+fn step(s: f64, greenwood: f64, at_risk: u64, events: u64) -> (f64, f64) {
+    if events == 0 {
+        return (s, greenwood);
+    }
+    let (n, d) = (at_risk as f64, events as f64);
+    (s * ((n - d) / n), greenwood + d / (n * (n - d)))
+}
+
+/// The pointwise bounds of consecutive rows. A row without events has the
+/// survival and error of the row before it, so it repeats its bounds
+/// instead of computing them again (four `ln`/`exp` under log-log).
+struct Bounds {
+    conf_type: ConfType,
+    z: f64,
+    previous: Option<(f64, f64)>,
+}
+
+impl Bounds {
+    fn new(conf_type: ConfType, z: f64) -> Self {
+        Self {
+            conf_type,
+            z,
+            previous: None,
+        }
+    }
+
+    /// The bounds of the next row: `events` at it, survival `s` and the
+    /// standard error of its log `se`.
+    fn row(&mut self, events: u64, s: f64, se: f64) -> (f64, f64) {
+        let bounds = match self.previous {
+            Some(bounds) if events == 0 => bounds,
+            _ => self.conf_type.interval(s, se, self.z),
+        };
+        self.previous = Some(bounds);
+        bounds
     }
 }
 
