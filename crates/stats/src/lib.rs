@@ -21,6 +21,7 @@
 mod binom;
 mod cif;
 mod confint;
+mod elementary;
 mod error;
 mod gray;
 mod groups;

@@ -10,7 +10,7 @@
 //! continues the running product and sum from the first part's last row,
 //! one row at a time as R does, so that every number has R's bits.
 
-use super::{Bounds, KaplanMeier, step};
+use super::{KaplanMeier, bounds, step};
 use crate::ConfType;
 use crate::keysort::{self, SortedKeys};
 
@@ -241,21 +241,33 @@ fn rows<const PRODUCTS: bool>(part: Part<'_>, mut at_risk: u64) -> Running {
 }
 
 /// Takes the square root of Greenwood's sum and computes the bounds of a
-/// part.
+/// part, a block at a time while the block's columns are in cache.
 /// `continued`: the part's products are not made yet, and continue from
 /// where the part before it ended.
 fn finish(part: Part<'_>, continued: Option<Running>, conf_type: ConfType, z: f64) {
     let (mut s, mut greenwood) = continued.map_or((1.0, 0.0), |r| (r.surv, r.greenwood));
-    let mut bounds = Bounds::new(conf_type, z);
-    for i in 0..part.surv.len() {
+    let mut before = conf_type.interval(s, greenwood.sqrt(), z);
+    let m = part.surv.len();
+    for start in (0..m).step_by(bounds::BLOCK) {
+        let block = start..m.min(start + bounds::BLOCK);
         if continued.is_some() {
-            (s, greenwood) = step(s, greenwood, part.n_risk[i], part.n_event[i]);
-            part.surv[i] = s;
+            for i in block.clone() {
+                (s, greenwood) = step(s, greenwood, part.n_risk[i], part.n_event[i]);
+                part.surv[i] = s;
+                part.std_err_log[i] = greenwood.sqrt();
+            }
         } else {
-            (s, greenwood) = (part.surv[i], part.std_err_log[i]);
+            for se in &mut part.std_err_log[block.clone()] {
+                *se = se.sqrt();
+            }
         }
-        let se = greenwood.sqrt();
-        part.std_err_log[i] = se;
-        (part.lower[i], part.upper[i]) = bounds.row(part.n_event[i], s, se);
+        let rows = bounds::Rows {
+            n_event: &part.n_event[block.clone()],
+            surv: &part.surv[block.clone()],
+            se_log: &part.std_err_log[block.clone()],
+            lower: &mut part.lower[block.clone()],
+            upper: &mut part.upper[block],
+        };
+        before = bounds::fill(conf_type, z, before, rows);
     }
 }

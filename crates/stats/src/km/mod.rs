@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+mod bounds;
 mod continuous;
 
 use crate::confint::ConfType;
@@ -134,8 +135,7 @@ impl KaplanMeier {
     /// Survival and Greenwood's sum are running products and sums, so they
     /// are computed in order, as R does. The interval of each row depends
     /// on that row only; it is computed on two threads for long curves
-    /// (mostly `ln` and `exp`, and the first touch of fresh memory), and a
-    /// row without events repeats the row before it, so it is copied.
+    /// (mostly `ln` and `exp`, and the first touch of fresh memory).
     fn from_columns(
         time: Vec<f64>,
         n_event: Vec<u64>,
@@ -180,23 +180,31 @@ impl KaplanMeier {
             (running(), at_risk())
         };
         let (mut lower, mut upper) = (vec![0.0; m], vec![0.0; m]);
-        let intervals = |from: usize, lower: &mut [f64], upper: &mut [f64]| {
-            let mut bounds = Bounds::new(conf_type, z);
-            for (i, (lo, hi)) in lower.iter_mut().zip(upper.iter_mut()).enumerate() {
-                let i = from + i;
-                (*lo, *hi) = bounds.row(n_event[i], surv[i], std_err_log[i]);
-            }
+        let fill = |from: usize, lower: &mut [f64], upper: &mut [f64]| {
+            let before = match from.checked_sub(1) {
+                Some(i) => conf_type.interval(surv[i], std_err_log[i], z),
+                None => conf_type.interval(1.0, 0.0, z),
+            };
+            let to = from + lower.len();
+            let rows = bounds::Rows {
+                n_event: &n_event[from..to],
+                surv: &surv[from..to],
+                se_log: &std_err_log[from..to],
+                lower,
+                upper,
+            };
+            bounds::fill(conf_type, z, before, rows);
         };
         if parallel {
             let half = m / 2;
             let (lower_a, lower_b) = lower.split_at_mut(half);
             let (upper_a, upper_b) = upper.split_at_mut(half);
             std::thread::scope(|scope| {
-                scope.spawn(|| intervals(half, lower_b, upper_b));
-                intervals(0, lower_a, upper_a);
+                scope.spawn(|| fill(half, lower_b, upper_b));
+                fill(0, lower_a, upper_a);
             });
         } else {
-            intervals(0, &mut lower, &mut upper);
+            fill(0, &mut lower, &mut upper);
         }
         Self {
             time,
@@ -328,36 +336,6 @@ fn step(s: f64, greenwood: f64, at_risk: u64, events: u64) -> (f64, f64) {
     }
     let (n, d) = (at_risk as f64, events as f64);
     (s * ((n - d) / n), greenwood + d / (n * (n - d)))
-}
-
-/// The pointwise bounds of consecutive rows. A row without events has the
-/// survival and error of the row before it, so it repeats its bounds
-/// instead of computing them again (four `ln`/`exp` under log-log).
-struct Bounds {
-    conf_type: ConfType,
-    z: f64,
-    previous: Option<(f64, f64)>,
-}
-
-impl Bounds {
-    fn new(conf_type: ConfType, z: f64) -> Self {
-        Self {
-            conf_type,
-            z,
-            previous: None,
-        }
-    }
-
-    /// The bounds of the next row: `events` at it, survival `s` and the
-    /// standard error of its log `se`.
-    fn row(&mut self, events: u64, s: f64, se: f64) -> (f64, f64) {
-        let bounds = match self.previous {
-            Some(bounds) if events == 0 => bounds,
-            _ => self.conf_type.interval(s, se, self.z),
-        };
-        self.previous = Some(bounds);
-        bounds
-    }
 }
 
 /// Median follow-up by the reverse Kaplan–Meier method: the median of the
