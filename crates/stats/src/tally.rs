@@ -31,6 +31,9 @@ pub fn is_valid_time(t: f64) -> bool {
     t.is_finite() && t >= 0.0
 }
 
+/// Observations checked at a time once only validity and range are left.
+const CHUNK: usize = 4096;
+
 /// Observations needed before sorting runs on several threads.
 pub(crate) const PARALLEL_SORT_MIN: usize = 200_000;
 
@@ -122,38 +125,57 @@ impl<const K: usize> Tally<K> {
             // below the day limit: for whole days (the common case) the
             // check's one pass over the data is then the only pass.
             let (mut days, mut counting): (Vec<[u64; K]>, bool) = (Vec::new(), true);
-            for (i, (&t, &s)) in times.iter().zip(status).enumerate() {
-                if !is_valid_time(t) {
-                    return Err(StatsError::BadTime {
-                        index: from + i,
-                        value: t,
-                    });
+            for (c, (times, status)) in times.chunks(CHUNK).zip(status.chunks(CHUNK)).enumerate() {
+                let from = from + c * CHUNK;
+                if !counting && !whole {
+                    // Once the times are neither days nor whole numbers only
+                    // validity and the range are left to check: a chunk at a
+                    // time without a jump per time. A chunk with a bad
+                    // observation goes through the loop below, which names it.
+                    let (mut valid, mut chunk_lo, mut chunk_hi) = (true, lo, hi);
+                    for (&t, &s) in times.iter().zip(status) {
+                        valid &= is_valid_time(t) & code(s).is_some();
+                        chunk_lo = if t < chunk_lo { t } else { chunk_lo };
+                        chunk_hi = if t > chunk_hi { t } else { chunk_hi };
+                    }
+                    if valid {
+                        (lo, hi) = (chunk_lo, chunk_hi);
+                        continue;
+                    }
                 }
-                let Some(k) = code(s) else {
-                    return Err(StatsError::BadStatus {
-                        index: from + i,
-                        value: raw(s),
-                        allowed,
-                    });
-                };
-                // Valid, so neither is NaN: plain comparisons suffice.
-                lo = if t < lo { t } else { lo };
-                hi = if t > hi { t } else { hi };
-                // Below the limit (far below 2^63) a signed conversion is
-                // exact for whole numbers and one instruction each way.
-                let day = t as i64;
-                if counting && t < limit && day as f64 == t {
-                    let day = day as usize;
-                    if day >= days.len() {
-                        days.resize((day + 1).max(2 * days.len()), [0; K]);
+                for (i, (&t, &s)) in times.iter().zip(status).enumerate() {
+                    if !is_valid_time(t) {
+                        return Err(StatsError::BadTime {
+                            index: from + i,
+                            value: t,
+                        });
                     }
-                    days[day][k] += 1;
-                } else if whole {
-                    if counting {
-                        counting = false;
-                        days = Vec::new();
+                    let Some(k) = code(s) else {
+                        return Err(StatsError::BadStatus {
+                            index: from + i,
+                            value: raw(s),
+                            allowed,
+                        });
+                    };
+                    // Valid, so neither is NaN: plain comparisons suffice.
+                    lo = if t < lo { t } else { lo };
+                    hi = if t > hi { t } else { hi };
+                    // Below the limit (far below 2^63) a signed conversion is
+                    // exact for whole numbers and one instruction each way.
+                    let day = t as i64;
+                    if counting && t < limit && day as f64 == t {
+                        let day = day as usize;
+                        if day >= days.len() {
+                            days.resize((day + 1).max(2 * days.len()), [0; K]);
+                        }
+                        days[day][k] += 1;
+                    } else if whole {
+                        if counting {
+                            counting = false;
+                            days = Vec::new();
+                        }
+                        whole = is_whole(t);
                     }
-                    whole = is_whole(t);
                 }
             }
             Ok(((lo, hi, whole), counting.then_some(days)))
@@ -513,5 +535,45 @@ mod tests {
         times[n / 2 - 1] = f64::NAN;
         let err = Tally::<2>::build(&times, &vec![0u8; n], |s| Some(s as usize), "0, 1", |s| s);
         assert!(matches!(err, Err(StatsError::BadTime { index, .. }) if index == n / 2 - 1));
+    }
+
+    /// Past the first fractional time the check goes a chunk at a time:
+    /// the range is still exact, and a bad observation anywhere, at a
+    /// chunk's edges too, is still named.
+    #[test]
+    fn chunked_checks_keep_the_range_and_name_the_bad_observation() {
+        let n = 5 * CHUNK + 11;
+        let times: Vec<f64> = (0..n).map(|i| 1.5 + (i * 7 % 1000) as f64).collect();
+        let code = |s: u8| (s < 2).then_some(usize::from(s));
+        for (at, value) in [(3 * CHUNK - 1, 0.25), (3 * CHUNK, 1e6), (n - 1, 0.0)] {
+            let mut times = times.clone();
+            times[at] = value;
+            let Ok(Prepared::Unsorted { lo, hi }) =
+                Tally::<2>::prepare(&times, &vec![1u8; n], &code, "0, 1", |s| s)
+            else {
+                panic!("fractional times are sorted");
+            };
+            let lo_expected = times.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi_expected = times.iter().copied().fold(0.0, f64::max);
+            assert_eq!((lo, hi), (lo_expected, hi_expected));
+        }
+        for at in [CHUNK - 1, CHUNK, CHUNK + 1, 4 * CHUNK + 7, n - 1] {
+            for bad in [f64::NAN, -0.5, f64::INFINITY] {
+                let mut times = times.clone();
+                times[at] = bad;
+                let err = Tally::<2>::prepare(&times, &vec![0u8; n], &code, "0, 1", |s| s);
+                assert!(
+                    matches!(err, Err(StatsError::BadTime { index, .. }) if index == at),
+                    "{bad} at {at}"
+                );
+            }
+            let mut status = vec![1u8; n];
+            status[at] = 9;
+            let err = Tally::<2>::prepare(&times, &status, &code, "0, 1", |s| s);
+            assert!(
+                matches!(err, Err(StatsError::BadStatus { index, value: 9, .. }) if index == at),
+                "status at {at}"
+            );
+        }
     }
 }
