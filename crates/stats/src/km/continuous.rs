@@ -248,6 +248,7 @@ fn finish(part: Part<'_>, continued: Option<Running>, conf_type: ConfType, z: f6
     let (mut s, mut greenwood) = continued.map_or((1.0, 0.0), |r| (r.surv, r.greenwood));
     let mut before = conf_type.interval(s, greenwood.sqrt(), z);
     let m = part.surv.len();
+    let mut gathered = bounds::Gathered::default();
     for start in (0..m).step_by(bounds::BLOCK) {
         let block = start..m.min(start + bounds::BLOCK);
         if continued.is_some() {
@@ -268,6 +269,6 @@ fn finish(part: Part<'_>, continued: Option<Running>, conf_type: ConfType, z: f6
             lower: &mut part.lower[block.clone()],
             upper: &mut part.upper[block],
         };
-        before = bounds::fill(conf_type, z, before, rows);
+        before = gathered.fill(conf_type, z, before, rows);
     }
 }

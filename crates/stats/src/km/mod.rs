@@ -193,7 +193,7 @@ impl KaplanMeier {
                 lower,
                 upper,
             };
-            bounds::fill(conf_type, z, before, rows);
+            bounds::Gathered::default().fill(conf_type, z, before, rows);
         };
         if parallel {
             let half = m / 2;
@@ -432,6 +432,26 @@ mod tests {
                 assert_eq!(fit.time, tally.time);
                 assert_eq!(fit.n_event, tally.counts[1]);
                 assert_eq!(fit.n_censor, tally.counts[0]);
+                assert_row_by_row(&fit);
+            }
+        }
+    }
+
+    /// A stretch of more than a block without events, across the middle
+    /// where a second thread takes over: whole days (the event table's
+    /// path) and thirds of a day (the sorted keys'), every bound the row
+    /// by row one.
+    #[test]
+    fn a_long_stretch_without_events_repeats_its_bounds_across_threads() {
+        let n = 3 * PARALLEL_MIN;
+        let quiet = n / 2 - 3 * bounds::BLOCK / 2..n / 2 + 3 * bounds::BLOCK / 2;
+        let event: Vec<bool> = (0..n).map(|i| !quiet.contains(&i) && i % 3 != 0).collect();
+        let days: Vec<f64> = (0..n).map(|i| i as f64).collect();
+        let thirds: Vec<f64> = (0..n).map(|i| i as f64 / 3.0).collect();
+        for conf_type in [ConfType::LogLog, ConfType::Log, ConfType::Plain] {
+            for time in [&days, &thirds] {
+                let fit = KaplanMeier::fit(time, &event, conf_type).unwrap();
+                assert_eq!(fit.time.len(), n);
                 assert_row_by_row(&fit);
             }
         }
