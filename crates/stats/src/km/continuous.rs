@@ -10,7 +10,8 @@
 //! continues the running product and sum from the first part's last row,
 //! one row at a time as R does, so that every number has R's bits.
 
-use super::{KaplanMeier, bounds, step};
+use super::products::{self, Products};
+use super::{KaplanMeier, bounds};
 use crate::ConfType;
 use crate::keysort::{self, SortedKeys};
 
@@ -225,13 +226,17 @@ fn rows<const PRODUCTS: bool>(part: Part<'_>, mut at_risk: u64) -> Running {
         part.n_risk[row] = at_risk;
         part.n_event[row] = events;
         part.n_censor[row] = all - events;
-        if PRODUCTS {
-            (s, greenwood) = step(s, greenwood, at_risk, events);
-            part.surv[row] = s;
-            part.std_err_log[row] = greenwood;
-        }
         at_risk -= all;
         row += 1;
+    }
+    if PRODUCTS {
+        let rows = products::Rows {
+            n_risk: &part.n_risk[..row],
+            n_event: &part.n_event[..row],
+            surv: &mut part.surv[..row],
+            greenwood: &mut part.std_err_log[..row],
+        };
+        (s, greenwood) = Products::default().run((s, greenwood), rows);
     }
     Running {
         rows: row,
@@ -249,18 +254,20 @@ fn finish(part: Part<'_>, continued: Option<Running>, conf_type: ConfType, z: f6
     let mut before = conf_type.interval(s, greenwood.sqrt(), z);
     let m = part.surv.len();
     let mut gathered = bounds::Gathered::default();
+    let mut products = Products::default();
     for start in (0..m).step_by(bounds::BLOCK) {
         let block = start..m.min(start + bounds::BLOCK);
         if continued.is_some() {
-            for i in block.clone() {
-                (s, greenwood) = step(s, greenwood, part.n_risk[i], part.n_event[i]);
-                part.surv[i] = s;
-                part.std_err_log[i] = greenwood.sqrt();
-            }
-        } else {
-            for se in &mut part.std_err_log[block.clone()] {
-                *se = se.sqrt();
-            }
+            let rows = products::Rows {
+                n_risk: &part.n_risk[block.clone()],
+                n_event: &part.n_event[block.clone()],
+                surv: &mut part.surv[block.clone()],
+                greenwood: &mut part.std_err_log[block.clone()],
+            };
+            (s, greenwood) = products.run((s, greenwood), rows);
+        }
+        for se in &mut part.std_err_log[block.clone()] {
+            *se = se.sqrt();
         }
         let rows = bounds::Rows {
             n_event: &part.n_event[block.clone()],

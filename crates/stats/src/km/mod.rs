@@ -6,11 +6,13 @@ use serde::Serialize;
 
 mod bounds;
 mod continuous;
+mod products;
 
 use crate::confint::ConfType;
 use crate::quantile::StepCurve;
 use crate::tally::{Prepared, Tally};
 use crate::{StatsError, normal_quantile};
+use products::Products;
 
 /// Distinct times from which a fit's columns are computed on two threads.
 const PARALLEL_MIN: usize = 100_000;
@@ -133,9 +135,10 @@ impl KaplanMeier {
     /// The product-limit estimate from the event table's columns.
     ///
     /// Survival and Greenwood's sum are running products and sums, so they
-    /// are computed in order, as R does. The interval of each row depends
-    /// on that row only; it is computed on two threads for long curves
-    /// (mostly `ln` and `exp`, and the first touch of fresh memory).
+    /// are accumulated in order, as R does (`products.rs`). The interval of
+    /// each row depends on that row only; it is computed on two threads for
+    /// long curves (mostly `ln` and `exp`, and the first touch of fresh
+    /// memory).
     fn from_columns(
         time: Vec<f64>,
         n_event: Vec<u64>,
@@ -147,38 +150,27 @@ impl KaplanMeier {
         let z = normal_quantile(1.0 - (1.0 - conf_level) / 2.0);
         let m = time.len();
         let parallel = m >= PARALLEL_MIN;
-        let running = || {
-            let (mut surv, mut std_err_log) = (Vec::with_capacity(m), Vec::with_capacity(m));
-            let (mut s, mut greenwood, mut left) = (1.0f64, 0.0f64, n);
-            for (&d, &c) in n_event.iter().zip(&n_censor) {
-                (s, greenwood) = step(s, greenwood, left, d);
+        let mut left = n;
+        let n_risk: Vec<u64> = n_event
+            .iter()
+            .zip(&n_censor)
+            .map(|(&d, &c)| {
+                let here = left;
                 left -= d + c;
-                surv.push(s);
-                std_err_log.push(greenwood.sqrt());
-            }
-            (surv, std_err_log)
-        };
-        let at_risk = || {
-            let mut left = n;
-            let n_risk: Vec<u64> = n_event
-                .iter()
-                .zip(&n_censor)
-                .map(|(&d, &c)| {
-                    let here = left;
-                    left -= d + c;
-                    here
-                })
-                .collect();
-            n_risk
-        };
-        let ((surv, std_err_log), n_risk) = if parallel {
-            std::thread::scope(|scope| {
-                let n_risk = scope.spawn(at_risk);
-                (running(), n_risk.join().expect("n_risk does not panic"))
+                here
             })
-        } else {
-            (running(), at_risk())
+            .collect();
+        let (mut surv, mut std_err_log) = (vec![0.0; m], vec![0.0; m]);
+        let rows = products::Rows {
+            n_risk: &n_risk,
+            n_event: &n_event,
+            surv: &mut surv,
+            greenwood: &mut std_err_log,
         };
+        Products::default().run((1.0, 0.0), rows);
+        for se in &mut std_err_log {
+            *se = se.sqrt();
+        }
         let (mut lower, mut upper) = (vec![0.0; m], vec![0.0; m]);
         let fill = |from: usize, lower: &mut [f64], upper: &mut [f64]| {
             let before = match from.checked_sub(1) {
@@ -326,16 +318,6 @@ impl KaplanMeier {
             })
             .collect()
     }
-}
-
-/// One row of the product-limit estimate: survival and Greenwood's sum
-/// after `events` events among `at_risk`, in R's operations and order.
-fn step(s: f64, greenwood: f64, at_risk: u64, events: u64) -> (f64, f64) {
-    if events == 0 {
-        return (s, greenwood);
-    }
-    let (n, d) = (at_risk as f64, events as f64);
-    (s * ((n - d) / n), greenwood + d / (n * (n - d)))
 }
 
 /// Median follow-up by the reverse Kaplan–Meier method: the median of the
