@@ -31,7 +31,8 @@ pub fn is_valid_time(t: f64) -> bool {
     t.is_finite() && t >= 0.0
 }
 
-/// Observations checked at a time once only validity and range are left.
+/// Observations checked at a time once only validity and the range are
+/// left to check.
 const CHUNK: usize = 4096;
 
 /// Observations needed before sorting runs on several threads.
@@ -81,6 +82,53 @@ pub(crate) enum Prepared<const K: usize> {
     },
 }
 
+/// Checks the observations past the first fractional time, where only
+/// validity and the range are left to check: a chunk at a time, without a
+/// jump per time; a chunk with a bad observation is searched for it.
+/// `from` is the index of the first; returns the range widened by theirs.
+/// Kept out of line, so that the loop before it compiles as it would alone:
+/// it is the whole check of whole-day times, the common case.
+#[inline(never)]
+fn check_the_rest<S: Copy>(
+    from: usize,
+    (times, status): (&[f64], &[S]),
+    (code, raw, allowed): (
+        &impl Fn(S) -> Option<usize>,
+        &impl Fn(S) -> u8,
+        &'static str,
+    ),
+    (mut lo, mut hi): (f64, f64),
+) -> Result<(f64, f64), StatsError> {
+    for (c, (times, status)) in times.chunks(CHUNK).zip(status.chunks(CHUNK)).enumerate() {
+        let mut valid = true;
+        for (&t, &s) in times.iter().zip(status) {
+            valid &= is_valid_time(t) & code(s).is_some();
+            lo = if t < lo { t } else { lo };
+            hi = if t > hi { t } else { hi };
+        }
+        if valid {
+            continue;
+        }
+        let from = from + c * CHUNK;
+        for (i, (&t, &s)) in times.iter().zip(status).enumerate() {
+            if !is_valid_time(t) {
+                return Err(StatsError::BadTime {
+                    index: from + i,
+                    value: t,
+                });
+            }
+            if code(s).is_none() {
+                return Err(StatsError::BadStatus {
+                    index: from + i,
+                    value: raw(s),
+                    allowed,
+                });
+            }
+        }
+    }
+    Ok((lo, hi))
+}
+
 impl<const K: usize> Tally<K> {
     /// Builds the table from parallel columns; `code` maps a status to
     /// `0..K` or `None` when it is outside the allowed set.
@@ -125,58 +173,53 @@ impl<const K: usize> Tally<K> {
             // below the day limit: for whole days (the common case) the
             // check's one pass over the data is then the only pass.
             let (mut days, mut counting): (Vec<[u64; K]>, bool) = (Vec::new(), true);
-            for (c, (times, status)) in times.chunks(CHUNK).zip(status.chunks(CHUNK)).enumerate() {
-                let from = from + c * CHUNK;
-                if !counting && !whole {
-                    // Once the times are neither days nor whole numbers only
-                    // validity and the range are left to check: a chunk at a
-                    // time without a jump per time. A chunk with a bad
-                    // observation goes through the loop below, which names it.
-                    let (mut valid, mut chunk_lo, mut chunk_hi) = (true, lo, hi);
-                    for (&t, &s) in times.iter().zip(status) {
-                        valid &= is_valid_time(t) & code(s).is_some();
-                        chunk_lo = if t < chunk_lo { t } else { chunk_lo };
-                        chunk_hi = if t > chunk_hi { t } else { chunk_hi };
+            // Where the times stopped being whole numbers, if they did.
+            let mut fractional_from = None;
+            for (i, (&t, &s)) in times.iter().zip(status).enumerate() {
+                if !is_valid_time(t) {
+                    return Err(StatsError::BadTime {
+                        index: from + i,
+                        value: t,
+                    });
+                }
+                let Some(k) = code(s) else {
+                    return Err(StatsError::BadStatus {
+                        index: from + i,
+                        value: raw(s),
+                        allowed,
+                    });
+                };
+                // Valid, so neither is NaN: plain comparisons suffice.
+                lo = if t < lo { t } else { lo };
+                hi = if t > hi { t } else { hi };
+                // Below the limit (far below 2^63) a signed conversion is
+                // exact for whole numbers and one instruction each way.
+                let day = t as i64;
+                if counting && t < limit && day as f64 == t {
+                    let day = day as usize;
+                    if day >= days.len() {
+                        days.resize((day + 1).max(2 * days.len()), [0; K]);
                     }
-                    if valid {
-                        (lo, hi) = (chunk_lo, chunk_hi);
-                        continue;
+                    days[day][k] += 1;
+                } else if whole {
+                    if counting {
+                        counting = false;
+                        days = Vec::new();
+                    }
+                    whole = is_whole(t);
+                    if !whole {
+                        fractional_from = Some(i + 1);
+                        break;
                     }
                 }
-                for (i, (&t, &s)) in times.iter().zip(status).enumerate() {
-                    if !is_valid_time(t) {
-                        return Err(StatsError::BadTime {
-                            index: from + i,
-                            value: t,
-                        });
-                    }
-                    let Some(k) = code(s) else {
-                        return Err(StatsError::BadStatus {
-                            index: from + i,
-                            value: raw(s),
-                            allowed,
-                        });
-                    };
-                    // Valid, so neither is NaN: plain comparisons suffice.
-                    lo = if t < lo { t } else { lo };
-                    hi = if t > hi { t } else { hi };
-                    // Below the limit (far below 2^63) a signed conversion is
-                    // exact for whole numbers and one instruction each way.
-                    let day = t as i64;
-                    if counting && t < limit && day as f64 == t {
-                        let day = day as usize;
-                        if day >= days.len() {
-                            days.resize((day + 1).max(2 * days.len()), [0; K]);
-                        }
-                        days[day][k] += 1;
-                    } else if whole {
-                        if counting {
-                            counting = false;
-                            days = Vec::new();
-                        }
-                        whole = is_whole(t);
-                    }
-                }
+            }
+            if let Some(start) = fractional_from {
+                (lo, hi) = check_the_rest(
+                    from + start,
+                    (&times[start..], &status[start..]),
+                    (code, &raw, allowed),
+                    (lo, hi),
+                )?;
             }
             Ok(((lo, hi, whole), counting.then_some(days)))
         };
