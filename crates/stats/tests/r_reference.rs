@@ -59,13 +59,14 @@ impl Check {
         }
     }
 
-    fn counts(&mut self, what: &str, actual: &[u64], expected: &Value) {
+    fn counts<C: Copy + Into<u64>>(&mut self, what: &str, actual: &[C], expected: &Value) {
         self.compared += 1;
+        let actual: Vec<u64> = actual.iter().map(|&c| c.into()).collect();
         let expected: Vec<u64> = as_array(expected)
             .iter()
             .map(|v| v.as_f64().unwrap() as u64)
             .collect();
-        if actual != expected.as_slice() {
+        if actual != expected {
             self.failures
                 .push(format!("{what}: ours {actual:?}, R {expected:?}"));
         }

@@ -13,9 +13,9 @@ use crate::input::{Request, StatusCodes, read_columns};
 /// One row of the readable table.
 struct Row {
     time: f64,
-    n_risk: u64,
-    n_event: u64,
-    n_censor: u64,
+    n_risk: u32,
+    n_event: u32,
+    n_censor: u32,
     surv: f64,
     std_err: f64,
     lower: f64,
@@ -62,7 +62,7 @@ fn write_table(out: &mut impl Write, fit: &KaplanMeier) -> std::io::Result<()> {
                 }
             };
             number(buf, "{\"time\":", fit.time[i]);
-            let mut count = |key: &str, n: u64| {
+            let mut count = |key: &str, n: u32| {
                 buf.extend_from_slice(key.as_bytes());
                 buf.extend_from_slice(integers.format(n).as_bytes());
             };
@@ -125,7 +125,7 @@ fn write_json(
         json(&0.95)
     )?;
     for (k, (fit, label)) in fits.iter().zip(labels).enumerate() {
-        let events: u64 = fit.n_event.iter().sum();
+        let events: u64 = fit.n_event.iter().map(|&d| u64::from(d)).sum();
         write!(
             out,
             "{}{{\"group\":{},\"n\":{},\"events\":{events},\"censored\":{},\"table\":",
@@ -173,7 +173,7 @@ pub fn run(args: &KmArgs) -> Result<(), Failure> {
     }
     let mut out = table_output()?;
     for (fit, label) in fits.iter().zip(&parts.labels) {
-        let events: u64 = fit.n_event.iter().sum();
+        let events: u64 = fit.n_event.iter().map(|&d| u64::from(d)).sum();
         writeln!(
             out,
             "Kaplan–Meier{}: n = {}, events = {}; 95 % interval on the {} scale",

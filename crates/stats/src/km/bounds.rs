@@ -16,7 +16,7 @@ pub(super) const BLOCK: usize = 8192;
 
 /// The bounds of a run of rows.
 pub(super) struct Rows<'a> {
-    pub n_event: &'a [u64],
+    pub n_event: &'a [u32],
     pub surv: &'a [f64],
     pub se_log: &'a [f64],
     pub lower: &'a mut [f64],

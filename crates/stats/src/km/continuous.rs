@@ -15,7 +15,8 @@ use super::{KaplanMeier, bounds};
 use crate::ConfType;
 use crate::keysort::{self, SortedKeys};
 
-/// Fits the curve to valid `time` (all within `lo..=hi`) with `event`.
+/// Fits the curve to valid `time` (all within `lo..=hi`, at most
+/// `u32::MAX` of them) with `event`.
 pub(super) fn fit(
     time: &[f64],
     event: &[bool],
@@ -28,16 +29,17 @@ pub(super) fn fit(
     let SortedKeys { keys, spare, split } = keysort::sort(time, event, lo, hi);
     // Zeroed memory is free when it comes fresh from the kernel, but
     // memory the allocator kept from an earlier fit is cleared by the
-    // allocating thread: half the columns are allocated on each thread.
-    let floats = || [vec![0.0; n], vec![0.0; n], vec![0.0; n]];
-    let counts = || [vec![0; n], vec![0; n], vec![0; n]];
-    let ([n_risk, n_event, n_censor], [std_err_log, lower, upper]) = if split < n {
+    // allocating thread: about half the memory is allocated on each
+    // thread (the counts are 32-bit).
+    let bounds = || [vec![0.0; n], vec![0.0; n]];
+    let rest = || ([vec![0; n], vec![0; n], vec![0; n]], vec![0.0; n]);
+    let (([n_risk, n_event, n_censor], std_err_log), [lower, upper]) = if split < n {
         std::thread::scope(|scope| {
-            let floats = scope.spawn(floats);
-            (counts(), floats.join().expect("allocating does not panic"))
+            let bounds = scope.spawn(bounds);
+            (rest(), bounds.join().expect("allocating does not panic"))
         })
     } else {
-        (counts(), floats())
+        (rest(), bounds())
     };
     let mut columns = Columns {
         keys,
@@ -51,11 +53,11 @@ pub(super) fn fit(
     };
     let (first, second) = {
         let (first, second) = columns.split_at_mut(split);
-        let at_risk = (n - split) as u64;
+        let at_risk = (n - split) as u32;
         std::thread::scope(|scope| {
             let second =
                 (!second.keys.is_empty()).then(|| scope.spawn(|| rows::<false>(second, at_risk)));
-            let first = rows::<true>(first, n as u64);
+            let first = rows::<true>(first, n as u32);
             let second = second.map_or(Running::START, |h| h.join().expect("rows do not panic"));
             (first, second)
         })
@@ -91,9 +93,9 @@ pub(super) fn fit(
 /// `std_err_log` holds Greenwood's sum until the second pass.
 struct Columns {
     keys: Vec<u64>,
-    n_risk: Vec<u64>,
-    n_event: Vec<u64>,
-    n_censor: Vec<u64>,
+    n_risk: Vec<u32>,
+    n_event: Vec<u32>,
+    n_censor: Vec<u32>,
     surv: Vec<f64>,
     std_err_log: Vec<f64>,
     lower: Vec<f64>,
@@ -103,9 +105,9 @@ struct Columns {
 /// One thread's share of every column.
 struct Part<'a> {
     keys: &'a mut [u64],
-    n_risk: &'a mut [u64],
-    n_event: &'a mut [u64],
-    n_censor: &'a mut [u64],
+    n_risk: &'a mut [u32],
+    n_event: &'a mut [u32],
+    n_censor: &'a mut [u32],
     surv: &'a mut [f64],
     std_err_log: &'a mut [f64],
     lower: &'a mut [f64],
@@ -209,16 +211,16 @@ impl Running {
 /// `PRODUCTS` (the part that starts the curve) also survival and
 /// Greenwood's sum, accumulated as R accumulates them; without, only the
 /// returned number of rows means anything.
-fn rows<const PRODUCTS: bool>(part: Part<'_>, mut at_risk: u64) -> Running {
+fn rows<const PRODUCTS: bool>(part: Part<'_>, mut at_risk: u32) -> Running {
     let keys = part.keys;
     let m = keys.len();
     let (mut s, mut greenwood) = (1.0f64, 0.0f64);
     let (mut i, mut row) = (0, 0);
     while i < m {
         let time = keysort::time_bits(keys[i]);
-        let (mut events, mut all) = (0u64, 0u64);
+        let (mut events, mut all) = (0u32, 0u32);
         while i < m && keysort::time_bits(keys[i]) == time {
-            events += keys[i] & 1;
+            events += (keys[i] & 1) as u32;
             all += 1;
             i += 1;
         }

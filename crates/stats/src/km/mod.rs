@@ -23,12 +23,15 @@ const PARALLEL_MIN: usize = 100_000;
 pub struct KaplanMeier {
     /// Distinct times, ascending.
     pub time: Vec<f64>,
-    /// Number at risk just before each time.
-    pub n_risk: Vec<u64>,
+    /// Number at risk just before each time. Counts are 32-bit, as R's
+    /// integers are: a fit of ten million rows writes eight columns, and
+    /// narrower counts are less memory to write (`fit` refuses more than
+    /// `u32::MAX` observations).
+    pub n_risk: Vec<u32>,
     /// Events at each time.
-    pub n_event: Vec<u64>,
+    pub n_event: Vec<u32>,
     /// Censorings at each time.
-    pub n_censor: Vec<u64>,
+    pub n_censor: Vec<u32>,
     /// Survival just after each time.
     pub surv: Vec<f64>,
     /// Greenwood standard error of log survival (R's `fit$std.err`);
@@ -88,14 +91,18 @@ impl KaplanMeier {
     /// Fits the curve to `time` with `event` (true = event, false = censored).
     pub fn fit(time: &[f64], event: &[bool], conf_type: ConfType) -> Result<Self, StatsError> {
         let code = |e: bool| Some(usize::from(e));
+        countable(time.len() as u64)?;
         match Tally::<2>::prepare(time, event, &code, "0, 1", u8::from)? {
             Prepared::Counted(tally) => {
                 let [n_censor, n_event] = tally.counts;
-                // The tally's columns become the fit's: at ten million
-                // distinct times each copy would cost more than the
-                // arithmetic.
+                // The tally's time column becomes the fit's.
                 Ok(Self::from_columns(
-                    tally.time, n_event, n_censor, tally.n, conf_type, 0.95,
+                    tally.time,
+                    narrow(&n_event),
+                    narrow(&n_censor),
+                    tally.n,
+                    conf_type,
+                    0.95,
                 ))
             }
             Prepared::Unsorted { lo, hi } => {
@@ -112,24 +119,25 @@ impl KaplanMeier {
         event_code: usize,
         conf_type: ConfType,
         conf_level: f64,
-    ) -> Self {
+    ) -> Result<Self, StatsError> {
+        countable(tally.n)?;
         let m = tally.time.len();
-        let n_censor: Vec<u64> = (0..m)
+        let n_censor: Vec<u32> = (0..m)
             .map(|i| {
                 (0..K)
                     .filter(|&k| k != event_code)
-                    .map(|k| tally.counts[k][i])
+                    .map(|k| tally.counts[k][i] as u32)
                     .sum()
             })
             .collect();
-        Self::from_columns(
+        Ok(Self::from_columns(
             tally.time.clone(),
-            tally.counts[event_code].clone(),
+            narrow(&tally.counts[event_code]),
             n_censor,
             tally.n,
             conf_type,
             conf_level,
-        )
+        ))
     }
 
     /// The product-limit estimate from the event table's columns.
@@ -141,8 +149,8 @@ impl KaplanMeier {
     /// memory).
     fn from_columns(
         time: Vec<f64>,
-        n_event: Vec<u64>,
-        n_censor: Vec<u64>,
+        n_event: Vec<u32>,
+        n_censor: Vec<u32>,
         n: u64,
         conf_type: ConfType,
         conf_level: f64,
@@ -150,8 +158,8 @@ impl KaplanMeier {
         let z = normal_quantile(1.0 - (1.0 - conf_level) / 2.0);
         let m = time.len();
         let parallel = m >= PARALLEL_MIN;
-        let mut left = n;
-        let n_risk: Vec<u64> = n_event
+        let mut left = n as u32;
+        let n_risk: Vec<u32> = n_event
             .iter()
             .zip(&n_censor)
             .map(|(&d, &c)| {
@@ -234,9 +242,8 @@ impl KaplanMeier {
         let n_risk = self
             .n_risk
             .get(self.time.partition_point(|&x| x < t))
-            .copied()
-            .unwrap_or(0);
-        let events = self.n_event[..upto].iter().sum();
+            .map_or(0, |&r| u64::from(r));
+        let events = self.n_event[..upto].iter().map(|&d| u64::from(d)).sum();
         let last = *self.time.last().expect("a fit has at least one row");
         let within = t <= last;
         if upto == 0 {
@@ -313,11 +320,26 @@ impl KaplanMeier {
             .map(|&t| {
                 self.n_risk
                     .get(self.time.partition_point(|&x| x < t))
-                    .copied()
-                    .unwrap_or(0)
+                    .map_or(0, |&r| u64::from(r))
             })
             .collect()
     }
+}
+
+/// Refuses more observations than a 32-bit count holds.
+fn countable(n: u64) -> Result<(), StatsError> {
+    if n > u64::from(u32::MAX) {
+        return Err(StatsError::BadCount(format!(
+            "{n} observations: a Kaplan–Meier fit counts at most {}",
+            u32::MAX
+        )));
+    }
+    Ok(())
+}
+
+/// An event table's counts, each at most its `n`, which `countable` checked.
+fn narrow(counts: &[u64]) -> Vec<u32> {
+    counts.iter().map(|&c| c as u32).collect()
 }
 
 /// Median follow-up by the reverse Kaplan–Meier method: the median of the
@@ -354,8 +376,8 @@ mod tests {
         let close = |a: f64, b: f64| a.to_bits() == b.to_bits() || a.is_nan() && b.is_nan();
         let mut left = fit.n;
         for i in 0..fit.time.len() {
-            assert_eq!(fit.n_risk[i], left);
-            left -= fit.n_event[i] + fit.n_censor[i];
+            assert_eq!(u64::from(fit.n_risk[i]), left);
+            left -= u64::from(fit.n_event[i] + fit.n_censor[i]);
             let (r, d) = (fit.n_risk[i] as f64, fit.n_event[i] as f64);
             if d > 0.0 {
                 s *= (r - d) / r;
@@ -412,8 +434,8 @@ mod tests {
                     Tally::<2>::build(&time, &event, |e| Some(usize::from(e)), "0, 1", u8::from)
                         .unwrap();
                 assert_eq!(fit.time, tally.time);
-                assert_eq!(fit.n_event, tally.counts[1]);
-                assert_eq!(fit.n_censor, tally.counts[0]);
+                assert_eq!(fit.n_event, narrow(&tally.counts[1]));
+                assert_eq!(fit.n_censor, narrow(&tally.counts[0]));
                 assert_row_by_row(&fit);
             }
         }
@@ -437,5 +459,17 @@ mod tests {
                 assert_row_by_row(&fit);
             }
         }
+    }
+
+    #[test]
+    fn counts_beyond_32_bits_are_refused_by_name() {
+        assert_eq!(countable(u64::from(u32::MAX)), Ok(()));
+        let Err(StatsError::BadCount(message)) = countable(u64::from(u32::MAX) + 1) else {
+            panic!("2^32 observations are refused");
+        };
+        assert_eq!(
+            message,
+            "4294967296 observations: a Kaplan–Meier fit counts at most 4294967295"
+        );
     }
 }

@@ -12,8 +12,8 @@ use super::bounds::BLOCK;
 
 /// The columns a run of rows reads and writes.
 pub(super) struct Rows<'a> {
-    pub n_risk: &'a [u64],
-    pub n_event: &'a [u64],
+    pub n_risk: &'a [u32],
+    pub n_event: &'a [u32],
     pub surv: &'a mut [f64],
     /// Greenwood's sum (not yet its square root).
     pub greenwood: &'a mut [f64],

@@ -211,7 +211,8 @@ impl<'a> Context<'a> {
             1,
             self.protocol.conf_type(),
             self.protocol.analysis.conf_level,
-        );
+        )
+        .expect("a trial's patients are far fewer than a 32-bit count holds");
         for at in fit.at(times) {
             // The step function's value at t (PROTOCOL.md §5), carried past
             // the last observation as a report reads it; R's `summary`
