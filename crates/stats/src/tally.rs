@@ -619,4 +619,32 @@ mod tests {
             );
         }
     }
+
+    /// Whole days first, then a fractional time in the middle: the check
+    /// goes on a chunk at a time from the observation after it, which is
+    /// named when bad, and the range still covers every time.
+    #[test]
+    fn a_first_fractional_time_mid_data_hands_over_to_the_chunks() {
+        let n = 3 * CHUNK;
+        let code = |s: u8| (s < 2).then_some(usize::from(s));
+        for first_fraction in [1, CHUNK - 1, CHUNK + 5] {
+            let mut times: Vec<f64> = (0..n).map(|i| (i % 700) as f64).collect();
+            times[first_fraction] = 2.5;
+            times[n - 2] = 9_999.25;
+            let Ok(Prepared::Unsorted { lo, hi }) =
+                Tally::<2>::prepare(&times, &vec![0u8; n], &code, "0, 1", |s| s)
+            else {
+                panic!("a fractional time is sorted");
+            };
+            assert_eq!((lo, hi), (0.0, 9_999.25));
+            let mut bad = times.clone();
+            bad[first_fraction + 1] = -3.0;
+            let err = Tally::<2>::prepare(&bad, &vec![0u8; n], &code, "0, 1", |s| s);
+            assert!(
+                matches!(err, Err(StatsError::BadTime { index, .. }) if index == first_fraction + 1),
+                "after the fraction at {first_fraction}: {:?}",
+                err.err()
+            );
+        }
+    }
 }

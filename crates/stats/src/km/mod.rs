@@ -23,10 +23,10 @@ const PARALLEL_MIN: usize = 100_000;
 pub struct KaplanMeier {
     /// Distinct times, ascending.
     pub time: Vec<f64>,
-    /// Number at risk just before each time. Counts are 32-bit, as R's
-    /// integers are: a fit of ten million rows writes eight columns, and
-    /// narrower counts are less memory to write (`fit` refuses more than
-    /// `u32::MAX` observations).
+    /// Number at risk just before each time. Counts are 32-bit, ample for
+    /// any trial: a fit of ten million rows writes eight columns, and
+    /// narrower counts are less memory to write (`fit` and `from_tally`
+    /// refuse more than `u32::MAX` observations).
     pub n_risk: Vec<u32>,
     /// Events at each time.
     pub n_event: Vec<u32>,
@@ -339,7 +339,13 @@ fn countable(n: u64) -> Result<(), StatsError> {
 
 /// An event table's counts, each at most its `n`, which `countable` checked.
 fn narrow(counts: &[u64]) -> Vec<u32> {
-    counts.iter().map(|&c| c as u32).collect()
+    counts
+        .iter()
+        .map(|&c| {
+            debug_assert!(c <= u64::from(u32::MAX), "a count above the table's n");
+            c as u32
+        })
+        .collect()
 }
 
 /// Median follow-up by the reverse Kaplan–Meier method: the median of the

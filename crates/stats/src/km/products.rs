@@ -50,7 +50,12 @@ impl Products {
             // Compiled for each instruction set `pulp` knows, as the bounds.
             pulp::Arch::new().dispatch(|| {
                 for k in 0..len {
-                    let (n, d) = (n_risk[k] as f64, n_event[k] as f64);
+                    // A row at risk has n ≥ 1; a row of nobody at risk
+                    // (never made here, but a hand-built event table could
+                    // hold one) has no events and counts as one at risk,
+                    // so that it too leaves the product and sum unchanged.
+                    let n = f64::from(n_risk[k].max(1));
+                    let d = f64::from(n_event[k]);
                     factor[k] = (n - d) / n;
                     term[k] = d / (n * (n - d));
                 }
