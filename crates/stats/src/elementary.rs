@@ -25,9 +25,15 @@ const ROUND: f64 = 6_755_399_441_055_744.0;
 /// 2⁵²: a double whose low bits are an integer `i` below 2⁵² is `2⁵² + i`.
 const TWO_52: f64 = 4_503_599_627_370_496.0;
 
+/// 2⁵⁴, which takes every subnormal into the normal range.
+const TWO_54: f64 = 18_014_398_509_481_984.0;
+
+/// The mantissa bits of √2.
+const SQRT2_MANTISSA: u64 = 0x6_a09e_667f_3bcd;
+
 /// Selection that the compiler turns into a blend, not a jump.
 #[inline(always)]
-fn select(condition: bool, yes: f64, no: f64) -> f64 {
+fn select<T>(condition: bool, yes: T, no: T) -> T {
     if condition { yes } else { no }
 }
 
@@ -85,7 +91,7 @@ pub(crate) fn ln(x: f64) -> f64 {
     let mantissa = bits & 0x000f_ffff_ffff_ffff;
     // m in [1, 2); above √2 it is halved and the exponent raised by one.
     let high = mantissa > SQRT2_MANTISSA;
-    let m = f64::from_bits(mantissa | (select_bits(high, 1022, 1023) << 52));
+    let m = f64::from_bits(mantissa | (select(high, 1022u64, 1023) << 52));
     let exponent = f64::from_bits(TWO_52.to_bits() | biased) - (TWO_52 + 1023.0)
         + select(high, 1.0, 0.0)
         - select(subnormal, 54.0, 0.0);
@@ -103,17 +109,6 @@ pub(crate) fn ln(x: f64) -> f64 {
     let y = select(x == 0.0, f64::NEG_INFINITY, y);
     let y = select(x < 0.0 || x.is_nan(), f64::NAN, y);
     select(x == f64::INFINITY, f64::INFINITY, y)
-}
-
-/// 2⁵⁴, which takes every subnormal into the normal range.
-const TWO_54: f64 = 18_014_398_509_481_984.0;
-
-/// The mantissa bits of √2.
-const SQRT2_MANTISSA: u64 = 0x6_a09e_667f_3bcd;
-
-#[inline(always)]
-fn select_bits(condition: bool, yes: u64, no: u64) -> u64 {
-    if condition { yes } else { no }
 }
 
 #[cfg(test)]
