@@ -279,7 +279,7 @@ fn read_source(
         source,
     };
     let len = file.len();
-    let (header, body_start, sample) = read_header(file, len, block).map_err(io)?;
+    let (header, body_start, sample) = read_header(file, block).map_err(io)?;
     if memchr::memchr(b'"', &header).is_some() {
         return read_whole_quoted(file, &file_name, request);
     }
@@ -295,7 +295,7 @@ fn read_source(
     let layout = Layout::new(&file_name, &names, request)?;
     let parts = if len - body_start >= PARALLEL_MIN_BYTES {
         let middle =
-            line_start_after(file, body_start + (len - body_start) / 2, len, block).map_err(io)?;
+            line_start_after(file, body_start + (len - body_start) / 2, block).map_err(io)?;
         vec![(body_start, middle), (middle, len)]
     } else {
         vec![(body_start, len)]
@@ -341,12 +341,20 @@ fn read_source(
     Ok(columns)
 }
 
+/// Bytes read at a time to find a line end: the header's, or the first
+/// after the file's middle. The blocks themselves are read again by the
+/// threads, so only this much is read twice.
+const PROBE: usize = 64 << 10;
+
 /// The header line, the offset where the data rows start, and the mean
 /// length of the data lines read with the header (0 when none were).
-fn read_header(file: &Source, len: u64, block: usize) -> std::io::Result<(Vec<u8>, u64, usize)> {
-    let mut buf = vec![0u8; block.min(len as usize)];
+fn read_header(file: &Source, block: usize) -> std::io::Result<(Vec<u8>, u64, usize)> {
+    let len = file.len();
+    let mut buf = vec![0u8; block.min(PROBE).min(len as usize)];
+    let mut filled = 0;
     loop {
-        file.read_exact_at(&mut buf, 0)?;
+        file.read_exact_at(&mut buf[filled..], filled as u64)?;
+        filled = buf.len();
         match memchr::memchr(b'\n', &buf) {
             Some(end) => {
                 let rest = &buf[end + 1..];
@@ -366,12 +374,14 @@ fn read_header(file: &Source, len: u64, block: usize) -> std::io::Result<(Vec<u8
 }
 
 /// The offset of the first line that starts at or after `at`.
-fn line_start_after(file: &Source, at: u64, len: u64, block: usize) -> std::io::Result<u64> {
-    let mut buf = vec![0u8; block];
+fn line_start_after(file: &Source, at: u64, block: usize) -> std::io::Result<u64> {
+    let len = file.len();
+    let window = block.min(PROBE);
+    let mut buf = vec![0u8; window];
     // A line starts at `at` when the byte before it ends a line.
     let mut offset = at - 1;
     while offset < len {
-        let size = block.min((len - offset) as usize);
+        let size = window.min((len - offset) as usize);
         file.read_exact_at(&mut buf[..size], offset)?;
         if let Some(i) = memchr::memchr(b'\n', &buf[..size]) {
             return Ok(offset + i as u64 + 1);

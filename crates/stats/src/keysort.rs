@@ -332,6 +332,7 @@ fn insertion_sort(keys: &mut [u64]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::draws;
 
     fn sorted_by_std(time: &[f64], event: &[bool]) -> Vec<u64> {
         let mut keys: Vec<u64> = time
@@ -355,16 +356,6 @@ mod tests {
                 time_bits(sorted.keys[split - 1]),
                 time_bits(sorted.keys[split])
             );
-        }
-    }
-
-    fn draws(seed: u64) -> impl FnMut() -> u64 {
-        let mut state = seed;
-        move || {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            state >> 11
         }
     }
 

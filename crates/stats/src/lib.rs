@@ -31,6 +31,8 @@ mod linalg;
 mod logrank;
 pub mod quantile;
 pub mod tally;
+#[cfg(test)]
+mod testing;
 
 pub use binom::{Interval, Proportion, beta_quantile};
 pub use cif::{CompetingStatus, CumulativeIncidence, IncidenceAt, log_log_interval};

@@ -82,6 +82,29 @@ pub(crate) enum Prepared<const K: usize> {
     },
 }
 
+/// Observation `index`, time `t` with status `s`: its status's code, or
+/// why it is refused (the time first).
+#[inline(always)]
+fn observation<S: Copy>(
+    index: usize,
+    t: f64,
+    s: S,
+    (code, raw, allowed): (
+        &impl Fn(S) -> Option<usize>,
+        &impl Fn(S) -> u8,
+        &'static str,
+    ),
+) -> Result<usize, StatsError> {
+    if !is_valid_time(t) {
+        return Err(StatsError::BadTime { index, value: t });
+    }
+    code(s).ok_or_else(|| StatsError::BadStatus {
+        index,
+        value: raw(s),
+        allowed,
+    })
+}
+
 /// Checks the observations past the first fractional time, where only
 /// validity and the range are left to check: a chunk at a time, without a
 /// jump per time; a chunk with a bad observation is searched for it.
@@ -111,19 +134,7 @@ fn check_the_rest<S: Copy>(
         }
         let from = from + c * CHUNK;
         for (i, (&t, &s)) in times.iter().zip(status).enumerate() {
-            if !is_valid_time(t) {
-                return Err(StatsError::BadTime {
-                    index: from + i,
-                    value: t,
-                });
-            }
-            if code(s).is_none() {
-                return Err(StatsError::BadStatus {
-                    index: from + i,
-                    value: raw(s),
-                    allowed,
-                });
-            }
+            observation(from + i, t, s, (code, raw, allowed))?;
         }
     }
     Ok((lo, hi))
@@ -176,19 +187,7 @@ impl<const K: usize> Tally<K> {
             // Where the times stopped being whole numbers, if they did.
             let mut fractional_from = None;
             for (i, (&t, &s)) in times.iter().zip(status).enumerate() {
-                if !is_valid_time(t) {
-                    return Err(StatsError::BadTime {
-                        index: from + i,
-                        value: t,
-                    });
-                }
-                let Some(k) = code(s) else {
-                    return Err(StatsError::BadStatus {
-                        index: from + i,
-                        value: raw(s),
-                        allowed,
-                    });
-                };
+                let k = observation(from + i, t, s, (code, &raw, allowed))?;
                 // Valid, so neither is NaN: plain comparisons suffice.
                 lo = if t < lo { t } else { lo };
                 hi = if t > hi { t } else { hi };

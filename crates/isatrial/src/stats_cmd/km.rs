@@ -125,7 +125,7 @@ fn write_json(
         json(&0.95)
     )?;
     for (k, (fit, label)) in fits.iter().zip(labels).enumerate() {
-        let events: u64 = fit.n_event.iter().map(|&d| u64::from(d)).sum();
+        let events = fit.events();
         write!(
             out,
             "{}{{\"group\":{},\"n\":{},\"events\":{events},\"censored\":{},\"table\":",
@@ -173,7 +173,7 @@ pub fn run(args: &KmArgs) -> Result<(), Failure> {
     }
     let mut out = table_output()?;
     for (fit, label) in fits.iter().zip(&parts.labels) {
-        let events: u64 = fit.n_event.iter().map(|&d| u64::from(d)).sum();
+        let events = fit.events();
         writeln!(
             out,
             "Kaplan–Meier{}: n = {}, events = {}; 95 % interval on the {} scale",

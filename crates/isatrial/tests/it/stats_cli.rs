@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::support::{Scratch, isatrial};
+use super::support::{Scratch, isatrial, isatrial_with_stdin};
 
 fn r_fixture(file: &str, dataset: &str) -> Value {
     let path = format!(
@@ -428,8 +428,6 @@ fn bad_input_is_refused_with_line_and_column() {
 /// whole, and gives the same table as the file.
 #[test]
 fn a_csv_piped_to_standard_input_reads_as_the_file() {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
     let dir = Scratch::new("stdin");
     let mut content = String::from("t,s\r\n");
     for i in 0..3_000 {
@@ -440,8 +438,8 @@ fn a_csv_piped_to_standard_input_reads_as_the_file() {
         "stats", "km", "--input", &file, "--time", "t", "--status", "s", "--json",
     ]);
     assert_eq!(from_file.code, 0, "{}", from_file.stderr);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_isatrial"))
-        .args([
+    let piped = isatrial_with_stdin(
+        &[
             "stats",
             "km",
             "--input",
@@ -451,25 +449,11 @@ fn a_csv_piped_to_standard_input_reads_as_the_file() {
             "--status",
             "s",
             "--json",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(content.as_bytes())
-        .unwrap();
-    let piped = child.wait_with_output().unwrap();
-    assert!(
-        piped.status.success(),
-        "{}",
-        String::from_utf8_lossy(&piped.stderr)
+        ],
+        content.as_bytes(),
     );
-    assert_eq!(String::from_utf8_lossy(&piped.stdout), from_file.stdout);
+    assert!(piped.code == 0, "{}", piped.stderr);
+    assert_eq!(piped.stdout, from_file.stdout);
 }
 
 #[test]

@@ -52,20 +52,20 @@ pub(super) fn fit(
         upper,
     };
     let (first, second) = {
-        let (first, second) = columns.split_at_mut(split);
+        let (first, mut second) = columns.split_at_mut(split);
         let at_risk = (n - split) as u32;
         std::thread::scope(|scope| {
             let second =
-                (!second.keys.is_empty()).then(|| scope.spawn(|| rows::<false>(second, at_risk)));
-            let first = rows::<true>(first, n as u32);
-            let second = second.map_or(Running::START, |h| h.join().expect("rows do not panic"));
+                (!second.keys.is_empty()).then(|| scope.spawn(move || rows(&mut second, at_risk)));
+            let first = first_rows(first, n as u32);
+            let second = second.map_or(0, |h| h.join().expect("rows do not panic"));
             (first, second)
         })
     };
     {
         let (mut part_a, mut part_b) = columns.split_at_mut(split);
         part_a.truncate(first.rows);
-        part_b.truncate(second.rows);
+        part_b.truncate(second);
         std::thread::scope(|scope| {
             if !part_b.keys.is_empty() {
                 scope.spawn(|| finish(part_b, Some(first), conf_type, z));
@@ -73,7 +73,7 @@ pub(super) fn fit(
             finish(part_a, None, conf_type, z);
         });
     }
-    columns.close_gap(first.rows, split, second.rows);
+    columns.close_gap(first.rows, split, second);
     KaplanMeier {
         time: bytemuck::allocation::cast_vec(columns.keys),
         n_risk: columns.n_risk,
@@ -188,7 +188,7 @@ impl Part<'_> {
     }
 }
 
-/// Where a part's running products ended.
+/// How many rows the first part has, and where its running products ended.
 #[derive(Debug, Clone, Copy)]
 struct Running {
     rows: usize,
@@ -196,25 +196,13 @@ struct Running {
     greenwood: f64,
 }
 
-impl Running {
-    /// Before the first row of the curve (and a part without keys).
-    const START: Running = Running {
-        rows: 0,
-        surv: 1.0,
-        greenwood: 0.0,
-    };
-}
-
 /// The rows of a part's sorted keys, written over the keys from the front
 /// (a row is never ahead of the keys it counts): each time once and its
-/// counts, from `at_risk` observations at the part's first time. With
-/// `PRODUCTS` (the part that starts the curve) also survival and
-/// Greenwood's sum, accumulated as R accumulates them; without, only the
-/// returned number of rows means anything.
-fn rows<const PRODUCTS: bool>(part: Part<'_>, mut at_risk: u32) -> Running {
-    let keys = part.keys;
+/// counts, from `at_risk` observations at the part's first time. Returns
+/// the number of rows.
+fn rows(part: &mut Part<'_>, mut at_risk: u32) -> usize {
+    let keys = &mut *part.keys;
     let m = keys.len();
-    let (mut s, mut greenwood) = (1.0f64, 0.0f64);
     let (mut i, mut row) = (0, 0);
     while i < m {
         let time = keysort::time_bits(keys[i]);
@@ -231,18 +219,23 @@ fn rows<const PRODUCTS: bool>(part: Part<'_>, mut at_risk: u32) -> Running {
         at_risk -= all;
         row += 1;
     }
-    if PRODUCTS {
-        let rows = products::Rows {
-            n_risk: &part.n_risk[..row],
-            n_event: &part.n_event[..row],
-            surv: &mut part.surv[..row],
-            greenwood: &mut part.std_err_log[..row],
-        };
-        (s, greenwood) = Products::default().run((s, greenwood), rows);
-    }
+    row
+}
+
+/// The rows of the part that starts the curve, with survival and
+/// Greenwood's sum accumulated as R accumulates them.
+fn first_rows(mut part: Part<'_>, at_risk: u32) -> Running {
+    let row = rows(&mut part, at_risk);
+    let products = products::Rows {
+        n_risk: &part.n_risk[..row],
+        n_event: &part.n_event[..row],
+        surv: &mut part.surv[..row],
+        greenwood: &mut part.std_err_log[..row],
+    };
+    let (surv, greenwood) = Products::default().run((1.0, 0.0), products);
     Running {
         rows: row,
-        surv: s,
+        surv,
         greenwood,
     }
 }

@@ -221,6 +221,11 @@ impl KaplanMeier {
         }
     }
 
+    /// Events over the whole curve.
+    pub fn events(&self) -> u64 {
+        self.n_event.iter().map(|&d| u64::from(d)).sum()
+    }
+
     /// Standard error of survival itself (`summary(fit)$std.err`); `NaN`
     /// where survival is 0 after an infinite log-scale error, as in R.
     pub fn std_err(&self) -> Vec<f64> {
@@ -363,16 +368,7 @@ pub fn median_follow_up(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn draws(seed: u64) -> impl FnMut() -> u64 {
-        let mut state = seed;
-        move || {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1);
-            state >> 33
-        }
-    }
+    use crate::testing::draws;
 
     /// The curve recomputed row by row from the fit's own counts, in R's
     /// order: the same bits, also where a second thread made part of it.
