@@ -7,8 +7,8 @@
 //! cargo bench -p isatrial --bench km_fits -- 10000000 60 --whole-days
 //! ```
 //!
-//! The data are `stats_speed`'s: exponential times with a median of about
-//! a year, events with probability 0.45. Each fit is timed with its
+//! The data are `stats_speed`'s (`common/follow_up.rs`): exponential times
+//! with a median of about a year, events with probability 0.45. Each fit is timed with its
 //! median, as `stats_speed` times it; the fastest and the middle fit are
 //! printed. Fits alternate between memory the allocator kept and fresh
 //! memory, and the machine is shared: compare builds by running them in
@@ -28,22 +28,8 @@ use std::time::Instant;
 
 use stats::{ConfType, KaplanMeier};
 
-/// SplitMix64, as in `stats_speed`.
-struct Draw(u64);
-
-impl Draw {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn uniform(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
+#[path = "common/follow_up.rs"]
+mod follow_up;
 
 fn milliseconds(seconds: f64) -> String {
     format!("{:.1} ms", seconds * 1e3)
@@ -68,14 +54,9 @@ fn main() {
     let n = numbers.next().unwrap_or(10_000_000);
     let fits = numbers.next().unwrap_or(8).max(1);
 
-    let mut draw = Draw(20261124 + n as u64);
-    let (mut time, mut event) = (Vec::with_capacity(n), Vec::with_capacity(n));
-    for _ in 0..n {
-        let t = -(1.0 - draw.uniform()).ln() * 500.0;
-        time.push(if whole_days { t.floor() } else { t });
-        let u = draw.uniform();
-        event.push((0.35..0.80).contains(&u));
-    }
+    let data = follow_up::draw(n, whole_days, 20261124 + n as u64);
+    let (time, event): (Vec<f64>, Vec<bool>) =
+        (data.time, data.code.iter().map(|&c| c == 1).collect());
 
     let mut seconds = Vec::with_capacity(fits);
     let mut last = None;
