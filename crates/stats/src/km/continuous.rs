@@ -5,12 +5,14 @@
 //! columns cost more than the arithmetic: fresh memory is written once,
 //! the sort's two buffers become the `time` and `surv` columns, and the
 //! work runs on two threads. First each thread makes the rows of its part
-//! of the sorted keys, the first thread with survival and Greenwood's sum.
-//! Then the first thread computes its part's bounds while the second
-//! continues the running product and sum from the first part's last row,
-//! one row at a time as R does, so that every number has R's bits.
+//! of the sorted keys, the first thread with survival and Greenwood's sum,
+//! the second with each row's factor of the one and term of the other
+//! (the half of the products that needs no row before). Then the first
+//! thread computes its part's bounds while the second continues the
+//! running product and sum from the first part's last row, one row at a
+//! time as R does, so that every number has R's bits.
 
-use super::products::{self, Products};
+use super::products;
 use super::{KaplanMeier, bounds};
 use crate::ConfType;
 use crate::keysort::{self, SortedKeys};
@@ -55,8 +57,8 @@ pub(super) fn fit(
         let (first, mut second) = columns.split_at_mut(split);
         let at_risk = (n - split) as u32;
         std::thread::scope(|scope| {
-            let second =
-                (!second.keys.is_empty()).then(|| scope.spawn(move || rows(&mut second, at_risk)));
+            let second = (!second.keys.is_empty())
+                .then(|| scope.spawn(move || second_rows(&mut second, at_risk)));
             let first = first_rows(first, n as u32);
             let second = second.map_or(0, |h| h.join().expect("rows do not panic"));
             (first, second)
@@ -232,7 +234,7 @@ fn first_rows(mut part: Part<'_>, at_risk: u32) -> Running {
         surv: &mut part.surv[..row],
         greenwood: &mut part.std_err_log[..row],
     };
-    let (surv, greenwood) = Products::default().run((1.0, 0.0), products);
+    let (surv, greenwood) = products::run((1.0, 0.0), products);
     Running {
         rows: row,
         surv,
@@ -240,26 +242,36 @@ fn first_rows(mut part: Part<'_>, at_risk: u32) -> Running {
     }
 }
 
+/// The rows of a part after the first, with each row's factor in `surv`
+/// and term in `std_err_log`, ready for the running product and sum.
+fn second_rows(part: &mut Part<'_>, at_risk: u32) -> usize {
+    let row = rows(part, at_risk);
+    products::factors(
+        &part.n_risk[..row],
+        &part.n_event[..row],
+        &mut part.surv[..row],
+        &mut part.std_err_log[..row],
+    );
+    row
+}
+
 /// Takes the square root of Greenwood's sum and computes the bounds of a
 /// part, a block at a time while the block's columns are in cache.
-/// `continued`: the part's products are not made yet, and continue from
-/// where the part before it ended.
+/// `continued`: the part holds factors and terms, whose products continue
+/// from where the part before it ended.
 fn finish(part: Part<'_>, continued: Option<Running>, conf_type: ConfType, z: f64) {
     let (mut s, mut greenwood) = continued.map_or((1.0, 0.0), |r| (r.surv, r.greenwood));
     let mut before = conf_type.interval(s, greenwood.sqrt(), z);
     let m = part.surv.len();
     let mut gathered = bounds::Gathered::default();
-    let mut products = Products::default();
     for start in (0..m).step_by(bounds::BLOCK) {
         let block = start..m.min(start + bounds::BLOCK);
         if continued.is_some() {
-            let rows = products::Rows {
-                n_risk: &part.n_risk[block.clone()],
-                n_event: &part.n_event[block.clone()],
-                surv: &mut part.surv[block.clone()],
-                greenwood: &mut part.std_err_log[block.clone()],
-            };
-            (s, greenwood) = products.run((s, greenwood), rows);
+            (s, greenwood) = products::accumulate(
+                (s, greenwood),
+                &mut part.surv[block.clone()],
+                &mut part.std_err_log[block.clone()],
+            );
         }
         for se in &mut part.std_err_log[block.clone()] {
             *se = se.sqrt();

@@ -12,7 +12,6 @@ use crate::confint::ConfType;
 use crate::quantile::StepCurve;
 use crate::tally::{Prepared, Tally};
 use crate::{StatsError, normal_quantile};
-use products::Products;
 
 /// Distinct times from which a fit's columns are computed on two threads.
 const PARALLEL_MIN: usize = 100_000;
@@ -175,7 +174,7 @@ impl KaplanMeier {
             surv: &mut surv,
             greenwood: &mut std_err_log,
         };
-        Products::default().run((1.0, 0.0), rows);
+        products::run((1.0, 0.0), rows);
         for se in &mut std_err_log {
             *se = se.sqrt();
         }

@@ -19,54 +19,64 @@ pub(super) struct Rows<'a> {
     pub greenwood: &'a mut [f64],
 }
 
-/// Factors and terms of one block, kept from block to block.
-#[derive(Default)]
-pub(super) struct Products {
-    factor: Vec<f64>,
-    term: Vec<f64>,
+/// Writes the running product and sum of `rows`, continuing from
+/// `(surv, greenwood)` of the row before them; returns the last row's. A
+/// block at a time, its factors and terms written where its products go.
+pub(super) fn run(before: (f64, f64), rows: Rows<'_>) -> (f64, f64) {
+    let m = rows.surv.len();
+    let (n_risk, n_event, greenwood) = (
+        &rows.n_risk[..m],
+        &rows.n_event[..m],
+        &mut rows.greenwood[..m],
+    );
+    let surv = rows.surv;
+    let mut last = before;
+    for start in (0..m).step_by(BLOCK) {
+        let block = start..m.min(start + BLOCK);
+        let (surv, greenwood) = (&mut surv[block.clone()], &mut greenwood[block.clone()]);
+        factors(&n_risk[block.clone()], &n_event[block], surv, greenwood);
+        last = accumulate(last, surv, greenwood);
+    }
+    last
 }
 
-impl Products {
-    /// Writes the running product and sum of `rows`, continuing from
-    /// `(surv, greenwood)` of the row before them; returns the last row's.
-    pub(super) fn run(&mut self, (mut s, mut greenwood): (f64, f64), rows: Rows<'_>) -> (f64, f64) {
-        let m = rows.surv.len();
-        let (n_risk, n_event, greenwood_out) = (
-            &rows.n_risk[..m],
-            &rows.n_event[..m],
-            &mut rows.greenwood[..m],
-        );
-        let surv = rows.surv;
-        let width = m.min(BLOCK);
-        if self.factor.len() < width {
-            self.factor.resize(width, 0.0);
-            self.term.resize(width, 0.0);
+/// Writes each row's factor (n − d)/n into `surv` and its term
+/// d/(n(n − d)) into `greenwood`, several rows at a time: the part of the
+/// products that does not wait for the row before, so a thread can do it
+/// for its rows before the running product reaches them.
+pub(super) fn factors(n_risk: &[u32], n_event: &[u32], surv: &mut [f64], greenwood: &mut [f64]) {
+    let len = surv.len();
+    let (n_risk, n_event, greenwood) = (&n_risk[..len], &n_event[..len], &mut greenwood[..len]);
+    // Compiled for each instruction set `pulp` knows, as the bounds.
+    pulp::Arch::new().dispatch(|| {
+        for k in 0..len {
+            // A row at risk has n ≥ 1; a row of nobody at risk (never made
+            // here, but a hand-built event table could hold one) has no
+            // events and counts as one at risk, so that it too leaves the
+            // product and sum unchanged.
+            let n = f64::from(n_risk[k].max(1));
+            let d = f64::from(n_event[k]);
+            surv[k] = (n - d) / n;
+            greenwood[k] = d / (n * (n - d));
         }
-        for start in (0..m).step_by(BLOCK) {
-            let block = start..m.min(start + BLOCK);
-            let len = block.len();
-            let (factor, term) = (&mut self.factor[..len], &mut self.term[..len]);
-            let (n_risk, n_event) = (&n_risk[block.clone()], &n_event[block.clone()]);
-            // Compiled for each instruction set `pulp` knows, as the bounds.
-            pulp::Arch::new().dispatch(|| {
-                for k in 0..len {
-                    // A row at risk has n ≥ 1; a row of nobody at risk
-                    // (never made here, but a hand-built event table could
-                    // hold one) has no events and counts as one at risk,
-                    // so that it too leaves the product and sum unchanged.
-                    let n = f64::from(n_risk[k].max(1));
-                    let d = f64::from(n_event[k]);
-                    factor[k] = (n - d) / n;
-                    term[k] = d / (n * (n - d));
-                }
-            });
-            for (k, i) in block.enumerate() {
-                s *= factor[k];
-                greenwood += term[k];
-                surv[i] = s;
-                greenwood_out[i] = greenwood;
-            }
-        }
-        (s, greenwood)
+    });
+}
+
+/// Turns the factors in `surv` and the terms in `greenwood` into their
+/// running product and sum from `before` (the survival and sum of the row
+/// before), a multiplication and an addition per row in order, as R
+/// does; returns the last row's.
+pub(super) fn accumulate(
+    (mut s, mut sum): (f64, f64),
+    surv: &mut [f64],
+    greenwood: &mut [f64],
+) -> (f64, f64) {
+    let greenwood = &mut greenwood[..surv.len()];
+    for (factor, term) in surv.iter_mut().zip(greenwood) {
+        s *= *factor;
+        sum += *term;
+        *factor = s;
+        *term = sum;
     }
+    (s, sum)
 }
