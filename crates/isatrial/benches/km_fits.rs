@@ -10,8 +10,9 @@
 //! The data are `stats_speed`'s (`common/follow_up.rs`): exponential times
 //! with a median of about a year, events with probability 0.45. Each fit
 //! is timed alone (what R's `survfit` call does) and with its median (what
-//! `print(fit)` adds); the fastest and the middle fit are printed. Fits alternate between memory the allocator kept and fresh
-//! memory, and the machine is shared: compare builds by running them in
+//! `print(fit)` adds); the fastest and the middle fit are printed. Fits
+//! alternate between memory the allocator kept and fresh memory, and the
+//! machine is shared: compare builds by running them in
 //! turn, several times (copy this file into a worktree of the older
 //! commit to run it there).
 //!

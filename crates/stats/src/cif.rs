@@ -229,9 +229,7 @@ impl CumulativeIncidence {
 /// sd/f, the same formula, so it is computed by the same code: `ln` and
 /// `exp` that give the same bits one row or several at a time.
 pub fn log_log_interval(f: f64, v: f64, z: f64) -> (f64, f64) {
-    let (lower, upper) = ConfType::LogLog.interval(f, v.sqrt() / f, z);
-    let defined = f > 0.0 && f < 1.0;
-    (nan_unless(defined, lower), nan_unless(defined, upper))
+    bounds_of(f, ConfType::LogLog.interval(f, v.sqrt() / f, z))
 }
 
 /// `log_log_interval` of every row into `lower` and `upper`, a block of
@@ -255,10 +253,21 @@ fn log_log_intervals(
         }
         ConfType::LogLog.intervals(estimate, se_log, z, lower, upper);
         for ((lo, hi), &f) in lower.iter_mut().zip(upper.iter_mut()).zip(estimate) {
-            let defined = f > 0.0 && f < 1.0;
-            (*lo, *hi) = (nan_unless(defined, *lo), nan_unless(defined, *hi));
+            (*lo, *hi) = bounds_of(f, (*lo, *hi));
         }
     }
+}
+
+/// The log-log bounds computed for `f`, made R's `NA` outside 0 < f < 1
+/// and kept on either side of `f`: with a variance near 0 both are
+/// `exp(ln f)`, which can round a few ulps past `f` (hundreds for the
+/// smallest `f`) where the formula's `f^1` is `f` itself.
+fn bounds_of(f: f64, (lower, upper): (f64, f64)) -> (f64, f64) {
+    let defined = f > 0.0 && f < 1.0;
+    // Comparisons rather than `min`/`max`, so that `NaN` stays `NaN`.
+    let lower = if lower > f { f } else { lower };
+    let upper = if upper < f { f } else { upper };
+    (nan_unless(defined, lower), nan_unless(defined, upper))
 }
 
 /// `x`, or `NaN` (R's `NA`) where it is not `defined`; without a jump.
@@ -302,12 +311,32 @@ mod tests {
                 close(lower, lower_r) && close(upper, upper_r),
                 "f {f:e} v {v:e}"
             );
-            // With no variance both bounds are f, as `exp(ln f)` gives it:
-            // to the last bit or two.
-            let slack = 1e-15 * f;
             assert!(
-                lower.is_nan() || (lower <= f + slack && f <= upper + slack),
+                lower.is_nan() || (lower <= f && f <= upper),
                 "f {f:e} v {v:e}"
+            );
+        }
+    }
+
+    /// Without variance the interval is f itself; `exp(ln f)` can miss it
+    /// by hundreds of ulps for the smallest f, but never leaves it out.
+    #[test]
+    fn without_variance_the_bounds_hold_the_estimate() {
+        for f in [
+            1e-300,
+            1e-100,
+            1e-8,
+            1e-3,
+            0.25,
+            0.5,
+            1.0 - 1e-9,
+            1.0 - f64::EPSILON,
+        ] {
+            let (lower, upper) = log_log_interval(f, 0.0, Z);
+            assert!(lower <= f && f <= upper, "f {f:e}: {lower:e} {upper:e}");
+            assert!(
+                close(lower, f) && close(upper, f),
+                "f {f:e}: {lower:e} {upper:e}"
             );
         }
     }

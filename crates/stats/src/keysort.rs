@@ -88,8 +88,12 @@ impl Linear {
     /// Rounding is monotone, so a larger time never gets a smaller bucket;
     /// the float-to-integer cast saturates (a time below `lo` gets bucket
     /// 0), and a time past the last bucket is clamped into it. A 32-bit
-    /// cast clamps as a 64-bit one would (there are fewer buckets) and is
-    /// one instruction where a 64-bit unsigned one is several.
+    /// cast clamps as a 64-bit one would: `last` fits in 32 bits (at most
+    /// `MAX_BUCKETS` buckets in the first pass, and a bucket's pieces are a
+    /// power of two no larger than 2³², the most observations a fit
+    /// takes). Several doubles convert to 32-bit integers in one
+    /// instruction on AVX2, where a packed conversion to 64-bit unsigned
+    /// ones needs AVX-512.
     #[inline(always)]
     fn bucket(self, t: f64) -> u32 {
         (((t - self.lo) * self.scale) as u32).min(self.last as u32)

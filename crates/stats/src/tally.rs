@@ -108,8 +108,9 @@ fn observation<S: Copy>(
 /// Checks the observations past the first fractional time, where only
 /// validity and the range are left to check: a chunk at a time, several
 /// observations at once (`pulp` compiles the loop for AVX2 and AVX-512 and
-/// picks one when run; baseline x86-64 has no 64-bit integer comparison to
-/// vectorize it with); a chunk with a bad observation is searched for it.
+/// picks one when run). The loop it replaced went one time at a time, its
+/// running minimum and maximum each waiting on the time before; here they
+/// are kept per lane. A chunk with a bad observation is searched for it.
 /// `from` is the index of the first; returns the range widened by theirs.
 /// Kept out of line, so that the loop before it compiles as it would alone:
 /// it is the whole check of whole-day times, the common case.
@@ -140,8 +141,11 @@ fn check_the_rest<S: Copy>(
         for (i, (&t, &s)) in times.iter().zip(status).enumerate() {
             observation(from + i, t, s, (code, raw, allowed))?;
         }
+        unreachable!("a chunk with a bad observation has one that `observation` refuses");
     }
-    Ok((lo, hi))
+    // Lanes met ±0 in another order than one loop would: either zero
+    // sorts alike, but the range is given with +0.
+    Ok((lo + 0.0, hi))
 }
 
 /// Lanes the chunk check keeps apart: a vector of doubles on AVX-512.
@@ -722,9 +726,11 @@ mod tests {
                     let Ok(Prepared::Unsorted { lo, hi }) = prepared else {
                         panic!("{value:e} at {at} is valid");
                     };
+                    // To the bit: a range at −0 is given as +0.
+                    let expected = (value.min(0.5) + 0.0, value.max(0.5));
                     assert_eq!(
-                        (lo, hi),
-                        (value.min(0.5), value.max(0.5)),
+                        (lo.to_bits(), hi.to_bits()),
+                        (expected.0.to_bits(), expected.1.to_bits()),
                         "{value:e} at {at}"
                     );
                 } else {

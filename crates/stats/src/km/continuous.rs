@@ -92,7 +92,8 @@ pub(super) fn fit(
 }
 
 /// The fit's columns while they are made; `keys` becomes `time`, and
-/// `std_err_log` holds Greenwood's sum until the second pass.
+/// `std_err_log` holds Greenwood's sum until the second pass (in the
+/// second part, first each row's term of it, while `surv` holds factors).
 struct Columns {
     keys: Vec<u64>,
     n_risk: Vec<u32>,
