@@ -116,9 +116,11 @@ fn bulk(time: &[f64], lo: f64, hi: f64) -> (f64, f64) {
         return (lo, hi);
     }
     let mut sample: Vec<f64> = time.iter().step_by(step).copied().collect();
-    sample.sort_unstable_by(f64::total_cmp);
+    // Two order statistics, each found in linear time: sorting the whole
+    // sample took 3 ms at the start of a 10⁷ fit, on one thread.
     let tail = sample.len() / 1000;
-    let (from, to) = (sample[tail], sample[sample.len() - 1 - tail]);
+    let (_, &mut from, above) = sample.select_nth_unstable_by(tail, f64::total_cmp);
+    let (_, &mut to, _) = above.select_nth_unstable_by(above.len() - 1 - tail, f64::total_cmp);
     if from < to { (from, to) } else { (lo, hi) }
 }
 
