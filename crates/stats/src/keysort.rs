@@ -91,9 +91,7 @@ impl Linear {
     /// cast clamps as a 64-bit one would: `last` fits in 32 bits (at most
     /// `MAX_BUCKETS` buckets in the first pass, and a bucket's pieces are a
     /// power of two no larger than 2³², the most observations a fit
-    /// takes). Several doubles convert to 32-bit integers in one
-    /// instruction on AVX2, where a packed conversion to 64-bit unsigned
-    /// ones needs AVX-512.
+    /// takes). Used one key at a time, in the second pass.
     #[inline(always)]
     fn bucket(self, t: f64) -> u32 {
         (((t - self.lo) * self.scale) as u32).min(self.last as u32)
@@ -103,8 +101,9 @@ impl Linear {
     /// knows: the clamp in doubles, then the truncated double's low bits
     /// (adding 2⁵² to a whole number below 2³² leaves it in the low bits of
     /// the sum's mantissa). A saturating conversion, as `as` is, compiles
-    /// to several instructions per lane. Scalar code keeps `bucket`, where
-    /// `trunc` would be a call on baseline x86-64.
+    /// to several instructions per lane. On a processor without AVX2,
+    /// where `pulp` runs the loop one time at a time, `trunc` is a call:
+    /// slower there, the same buckets.
     #[inline(always)]
     fn bucket_in_lanes(self, t: f64) -> u32 {
         const TWO_TO_52: f64 = 4_503_599_627_370_496.0;
@@ -300,9 +299,9 @@ const RUN: usize = 512;
 /// being where the run starts, with the bucket of each of its times. The
 /// buckets are computed apart from their use, several at a time: `pulp`
 /// compiles the loop for AVX2 and AVX-512 besides the baseline and picks
-/// one when run, and there doubles convert to integers several lanes in
-/// one instruction. The counting and scattering that use the buckets
-/// cannot be vectorized; computing them can, and was half the first pass.
+/// one when run, and `bucket_in_lanes` needs no conversion per lane. The
+/// counting and scattering that use the buckets cannot be vectorized;
+/// computing them can, and was half the first pass.
 fn bucketed(time: &[f64], linear: Linear, mut each: impl FnMut(usize, &[f64], &[u32])) {
     let arch = pulp::Arch::new();
     let mut buckets = [0u32; RUN];
@@ -401,7 +400,7 @@ fn insertion_sort(keys: &mut [u64]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::draws;
+    use crate::testing::{draws, unit};
 
     fn sorted_by_std(time: &[f64], event: &[bool]) -> Vec<u64> {
         let mut keys: Vec<u64> = time
@@ -450,8 +449,8 @@ mod tests {
                 lo - 1.0,
                 hi * 2.0,
             ];
-            let random =
-                (0..100_000).map(|_| (next() >> 11) as f64 / (1u64 << 53) as f64 * (hi - lo) * 1.5);
+            // From a quarter of the range below `lo` to half of it past `hi`.
+            let random = (0..100_000).map(|_| lo + (unit(next()) * 1.75 - 0.25) * (hi - lo));
             for t in edges.into_iter().chain(random) {
                 assert_eq!(
                     linear.bucket_in_lanes(t),

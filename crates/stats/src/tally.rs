@@ -877,19 +877,44 @@ mod tests {
     /// Whole days are counted a run of `DAY_RUN` at a time while every run
     /// is all valid days below the limit; anything else in a run hands the
     /// run over to the one-at-a-time loop. Wherever it sits, the table is
-    /// the one counted by value, and a bad observation is named.
+    /// the one counted by value, and a bad observation is named, on one
+    /// thread and in the second thread's half after runs of its own.
     #[test]
     fn day_runs_hand_over_at_anything_else() {
         let n = 3 * DAY_RUN + 100;
         let mut next = draws(5);
         let days: Vec<f64> = (0..n).map(|_| (next() % 2_000) as f64).collect();
         let status: Vec<u8> = (0..n).map(|_| (next() % 2) as u8).collect();
-        assert_eq!(tally(&days, &status), naive(&days, &status));
         let code = |s: u8| (s < 2).then_some(usize::from(s));
+        // The runs count: all three whole runs pass, −0 too (it is day 0).
+        let mut with_zero = days.clone();
+        with_zero[DAY_RUN + 3] = -0.0;
+        let (mut counted, mut lo, mut hi) = (Vec::<[u64; 2]>::new(), f64::INFINITY, 0.0);
+        let runs = count_whole_days(
+            &with_zero,
+            &status,
+            &code,
+            65_536.0,
+            &mut counted,
+            (&mut lo, &mut hi),
+        );
+        assert_eq!(runs, 3 * DAY_RUN);
+        let counted_part = &with_zero[..3 * DAY_RUN];
+        assert_eq!(
+            lo,
+            counted_part.iter().copied().fold(f64::INFINITY, f64::min)
+        );
+        assert_eq!(hi, counted_part.iter().copied().fold(0.0, f64::max));
+        assert!(
+            counted[0][usize::from(status[DAY_RUN + 3])] >= 1,
+            "−0 counts as day 0"
+        );
+        assert_eq!(tally(&with_zero, &status), naive(&with_zero, &status));
+        assert_eq!(tally(&days, &status), naive(&days, &status));
         for at in [0, DAY_RUN - 1, DAY_RUN, 2 * DAY_RUN + 5, n - 1] {
-            // Something other than a day below the limit: a fraction, a
-            // whole number past the limit, −0.
-            for value in [2.5, 1e9, -0.0] {
+            // What hands a run over: a fraction, a whole number at the
+            // limit (`max(n, 2¹⁶)`) and one far past it.
+            for value in [2.5, 65_536.0, 1e9] {
                 let mut times = days.clone();
                 times[at] = value;
                 assert_eq!(
@@ -915,6 +940,13 @@ mod tests {
                 "status at {at}"
             );
         }
+        // Two threads: a bad time in the second half, after runs there.
+        let n = 2 * PARALLEL_SORT_MIN;
+        let mut times: Vec<f64> = (0..n).map(|_| (next() % 2_000) as f64).collect();
+        let at = n / 2 + 2 * DAY_RUN + 3;
+        times[at] = -2.0;
+        let err = Tally::<2>::prepare(&times, &vec![0u8; n], &code, "0, 1", |s| s);
+        assert!(matches!(err, Err(StatsError::BadTime { index, .. }) if index == at));
     }
 
     /// Whole days first, then a fractional time in the middle: the check

@@ -11,3 +11,8 @@ pub(crate) fn draws(seed: u64) -> impl FnMut() -> u64 {
         state >> 11
     }
 }
+
+/// A draw as a double, uniform in [0, 1).
+pub(crate) fn unit(draw: u64) -> f64 {
+    draw as f64 / (1u64 << 53) as f64
+}
