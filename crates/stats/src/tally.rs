@@ -221,6 +221,8 @@ impl<S: Copy, C: Fn(S) -> Option<usize>> pulp::WithSimd for DayRun<'_, S, C> {
     /// What the one-at-a-time loop decides per observation, without a
     /// jump and without converting to integers: valid (`is_valid_time` on
     /// the bits, and a known status), and a whole number below the limit.
+    /// (A saturating conversion per lane compiled to scalar code; without
+    /// AVX2, where `pulp` runs this one time at a time, `trunc` is a call.)
     #[inline(always)]
     fn with_simd<Simd: pulp::Simd>(self, _: Simd) -> DayRunChecked {
         let Self {
