@@ -5,6 +5,7 @@
 
 use serde::Serialize;
 
+use crate::confint::na_if;
 use crate::tally::Tally;
 use crate::{ConfType, StatsError, normal_quantile};
 
@@ -263,16 +264,11 @@ fn log_log_intervals(
 /// `exp(ln f)`, which can round a few ulps past `f` (hundreds for the
 /// smallest `f`) where the formula's `f^1` is `f` itself.
 fn bounds_of(f: f64, (lower, upper): (f64, f64)) -> (f64, f64) {
-    let defined = f > 0.0 && f < 1.0;
+    let undefined = !(f > 0.0 && f < 1.0);
     // Comparisons rather than `min`/`max`, so that `NaN` stays `NaN`.
     let lower = if lower > f { f } else { lower };
     let upper = if upper < f { f } else { upper };
-    (nan_unless(defined, lower), nan_unless(defined, upper))
-}
-
-/// `x`, or `NaN` (R's `NA`) where it is not `defined`; without a jump.
-fn nan_unless(defined: bool, x: f64) -> f64 {
-    if defined { x } else { f64::NAN }
+    (na_if(undefined, lower), na_if(undefined, upper))
 }
 
 #[cfg(test)]

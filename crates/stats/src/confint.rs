@@ -195,7 +195,7 @@ fn log_log(p: f64, se_log: f64, z: f64) -> (f64, f64) {
 
 /// R's `NA` where `undefined`, chosen without a jump.
 #[inline(always)]
-fn na_if(undefined: bool, x: f64) -> f64 {
+pub(crate) fn na_if(undefined: bool, x: f64) -> f64 {
     if undefined { f64::NAN } else { x }
 }
 

@@ -132,9 +132,8 @@ fn check_the_rest<S: Copy>(
             status,
             code,
         });
-        if chunk.valid {
-            lo = if chunk.lo < lo { chunk.lo } else { lo };
-            hi = if chunk.hi > hi { chunk.hi } else { hi };
+        if chunk.passed {
+            (lo, hi) = chunk.widen((lo, hi));
             continue;
         }
         let from = from + c * CHUNK;
@@ -178,7 +177,7 @@ fn count_whole_days<S: Copy, const K: usize>(
             code,
             limit,
         });
-        if !run.all_days {
+        if !run.passed {
             break;
         }
         // A whole number below 2²⁸: the conversion is exact.
@@ -190,8 +189,7 @@ fn count_whole_days<S: Copy, const K: usize>(
             let k = code(s).unwrap_or(0);
             days[t as u32 as usize][k] += 1;
         }
-        *lo = if run.lo < *lo { run.lo } else { *lo };
-        *hi = if run.hi > *hi { run.hi } else { *hi };
+        (*lo, *hi) = run.widen((*lo, *hi));
         counted += DAY_RUN;
     }
     counted
@@ -208,15 +206,8 @@ struct DayRun<'a, S, C> {
     limit: f64,
 }
 
-/// Whether a run was all valid whole days below the limit, and its range.
-struct DayRunChecked {
-    all_days: bool,
-    lo: f64,
-    hi: f64,
-}
-
 impl<S: Copy, C: Fn(S) -> Option<usize>> pulp::WithSimd for DayRun<'_, S, C> {
-    type Output = DayRunChecked;
+    type Output = LaneCheck;
 
     /// What the one-at-a-time loop decides per observation, without a
     /// jump and without converting to integers: valid (`is_valid_time` on
@@ -224,7 +215,7 @@ impl<S: Copy, C: Fn(S) -> Option<usize>> pulp::WithSimd for DayRun<'_, S, C> {
     /// (A saturating conversion per lane compiled to scalar code; without
     /// AVX2, where `pulp` runs this one time at a time, `trunc` is a call.)
     #[inline(always)]
-    fn with_simd<Simd: pulp::Simd>(self, _: Simd) -> DayRunChecked {
+    fn with_simd<Simd: pulp::Simd>(self, _: Simd) -> LaneCheck {
         let Self {
             times,
             status,
@@ -237,16 +228,14 @@ impl<S: Copy, C: Fn(S) -> Option<usize>> pulp::WithSimd for DayRun<'_, S, C> {
         for (t, s) in times.iter().zip(status.chunks_exact(LANES)) {
             for lane in 0..LANES {
                 let t = t[lane];
-                let bits = t.to_bits();
-                let valid = (bits < FIRST_INVALID_BITS) | (bits == (-0.0f64).to_bits());
                 let whole_day = (t < limit) & (t.trunc() == t);
-                other[lane] |= u64::from(!(valid & code(s[lane]).is_some() & whole_day));
+                other[lane] |= u64::from(!(valid_bits(t) & code(s[lane]).is_some() & whole_day));
                 lo[lane] = if t < lo[lane] { t } else { lo[lane] };
                 hi[lane] = if t > hi[lane] { t } else { hi[lane] };
             }
         }
-        DayRunChecked {
-            all_days: other.iter().all(|&o| o == 0),
+        LaneCheck {
+            passed: other.iter().all(|&o| o == 0),
             lo: lowest(lo),
             hi: highest(hi),
         }
@@ -281,21 +270,40 @@ struct Chunk<'a, S, C> {
     code: &'a C,
 }
 
-/// Whether a chunk's observations are all valid, and if so its range.
-struct ChunkChecked {
-    valid: bool,
+/// Whether every observation of a run passed a lane check, and the run's
+/// range.
+struct LaneCheck {
+    passed: bool,
     lo: f64,
     hi: f64,
 }
 
-impl<S: Copy, C: Fn(S) -> Option<usize>> pulp::WithSimd for Chunk<'_, S, C> {
-    type Output = ChunkChecked;
+impl LaneCheck {
+    /// `(lo, hi)` widened by the run's range.
+    fn widen(&self, (lo, hi): (f64, f64)) -> (f64, f64) {
+        (
+            if self.lo < lo { self.lo } else { lo },
+            if self.hi > hi { self.hi } else { hi },
+        )
+    }
+}
 
-    /// `is_valid_time` on the bits: below those of infinity (finite and
-    /// not negative), or −0. The running minimum and maximum are kept per
-    /// lane, so that the lanes do not wait for one another.
+/// `is_valid_time` on the bits, for the lanes: below those of infinity
+/// (finite and not negative), or −0.
+#[inline(always)]
+fn valid_bits(t: f64) -> bool {
+    let bits = t.to_bits();
+    (bits < FIRST_INVALID_BITS) | (bits == (-0.0f64).to_bits())
+}
+
+impl<S: Copy, C: Fn(S) -> Option<usize>> pulp::WithSimd for Chunk<'_, S, C> {
+    type Output = LaneCheck;
+
+    /// `is_valid_time` on the bits, and a known status. The running
+    /// minimum and maximum are kept per lane, so that the lanes do not wait
+    /// for one another.
     #[inline(always)]
-    fn with_simd<Simd: pulp::Simd>(self, _: Simd) -> ChunkChecked {
+    fn with_simd<Simd: pulp::Simd>(self, _: Simd) -> LaneCheck {
         let Self {
             times,
             status,
@@ -308,9 +316,7 @@ impl<S: Copy, C: Fn(S) -> Option<usize>> pulp::WithSimd for Chunk<'_, S, C> {
         let (status_lanes, status_rest) = status.split_at(lanes.len() * LANES);
         for (t, s) in lanes.iter().zip(status_lanes.chunks_exact(LANES)) {
             for k in 0..LANES {
-                let bits = t[k].to_bits();
-                let bad_time = (bits >= FIRST_INVALID_BITS) & (bits != (-0.0f64).to_bits());
-                invalid[k] |= u64::from(bad_time | code(s[k]).is_none());
+                invalid[k] |= u64::from(!valid_bits(t[k]) | code(s[k]).is_none());
                 lo[k] = if t[k] < lo[k] { t[k] } else { lo[k] };
                 hi[k] = if t[k] > hi[k] { t[k] } else { hi[k] };
             }
@@ -320,8 +326,8 @@ impl<S: Copy, C: Fn(S) -> Option<usize>> pulp::WithSimd for Chunk<'_, S, C> {
             lo[k] = if t < lo[k] { t } else { lo[k] };
             hi[k] = if t > hi[k] { t } else { hi[k] };
         }
-        ChunkChecked {
-            valid: invalid.iter().all(|&bad| bad == 0),
+        LaneCheck {
+            passed: invalid.iter().all(|&bad| bad == 0),
             lo: lowest(lo),
             hi: highest(hi),
         }
