@@ -5,6 +5,7 @@ mod binom;
 mod cif;
 mod km;
 mod logrank;
+mod text;
 
 use std::io::{BufWriter, Write};
 
