@@ -66,17 +66,22 @@ fn rows(into: &mut Text, fit: &KaplanMeier, from: usize, to: usize) {
     // a curve with censoring, and its text is copied, not formatted again.
     let mut repeated: Option<([u64; 4], std::ops::Range<usize>)> = None;
     for i in from..to {
-        if i > 0 {
-            text.put(b",");
-        }
-        text.put(b"{\"time\":");
+        text.put(if i > 0 { b",{\"time\":" } else { b"{\"time\":" });
         number(text, fit.time[i]);
         text.put(b",\"n_risk\":");
         text.put(integers.format(fit.n_risk[i]).as_bytes());
-        text.put(b",\"n_event\":");
-        text.put(integers.format(fit.n_event[i]).as_bytes());
-        text.put(b",\"n_censor\":");
-        text.put(integers.format(fit.n_censor[i]).as_bytes());
+        match (fit.n_event[i], fit.n_censor[i]) {
+            // One observation at the time, as nearly every row of
+            // continuous times has: the counts' text in one piece.
+            (1, 0) => text.put(b",\"n_event\":1,\"n_censor\":0"),
+            (0, 1) => text.put(b",\"n_event\":0,\"n_censor\":1"),
+            (d, c) => {
+                text.put(b",\"n_event\":");
+                text.put(integers.format(d).as_bytes());
+                text.put(b",\"n_censor\":");
+                text.put(integers.format(c).as_bytes());
+            }
+        }
         let values = [
             fit.surv[i],
             fit.surv[i] * fit.std_err_log[i],
