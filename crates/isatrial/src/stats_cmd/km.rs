@@ -44,12 +44,12 @@ const BLOCK: usize = 1 << 16;
 /// shortest round-trip digits (zmij, serde_json's own) and `null` for a
 /// number that is not finite. Every row but the table's first is
 /// preceded by a comma.
-fn rows(into: &mut Text, fit: &KaplanMeier, from: usize, to: usize) {
+fn rows(text: &mut Text, fit: &KaplanMeier, from: usize, to: usize) {
     // Written through a local: the two threads' texts lie side by side,
     // and a length updated with every piece would bounce one cache line
     // between the cores (which made the table take from 0.7 to 3.5 s).
-    let mut local = std::mem::take(into);
-    let text = &mut local;
+    let mut local = std::mem::take(text);
+    let (text, shared) = (&mut local, text);
     text.clear();
     let mut integers = itoa::Buffer::new();
     let mut decimals = zmij::Buffer::new();
@@ -64,7 +64,7 @@ fn rows(into: &mut Text, fit: &KaplanMeier, from: usize, to: usize) {
     // bits: a row without events repeats the row before's numbers (a
     // factor of exactly 1 and a term of exactly 0), over half the rows of
     // a curve with censoring, and its text is copied, not formatted again.
-    let mut repeated: Option<([u64; 4], std::ops::Range<usize>)> = None;
+    let mut last_numbers: Option<([u64; 4], std::ops::Range<usize>)> = None;
     for i in from..to {
         text.put(if i > 0 { b",{\"time\":" } else { b"{\"time\":" });
         number(text, fit.time[i]);
@@ -89,8 +89,8 @@ fn rows(into: &mut Text, fit: &KaplanMeier, from: usize, to: usize) {
             fit.upper[i],
         ];
         let bits = values.map(f64::to_bits);
-        match &repeated {
-            Some((before, text_of)) if *before == bits => text.put_again(text_of.clone()),
+        match &last_numbers {
+            Some((before, numbers_text)) if *before == bits => text.put_again(numbers_text.clone()),
             _ => {
                 let start = text.len();
                 for (key, x) in [",\"surv\":", ",\"std_err\":", ",\"lower\":", ",\"upper\":"]
@@ -100,12 +100,12 @@ fn rows(into: &mut Text, fit: &KaplanMeier, from: usize, to: usize) {
                     text.put(key.as_bytes());
                     number(text, x);
                 }
-                repeated = Some((bits, start..text.len()));
+                last_numbers = Some((bits, start..text.len()));
             }
         }
         text.put(b"}");
     }
-    *into = local;
+    *shared = local;
 }
 
 /// Writes `fit`'s full table as a JSON array of row objects, straight from
@@ -115,6 +115,15 @@ fn rows(into: &mut Text, fit: &KaplanMeier, from: usize, to: usize) {
 /// the two blocks before them (writing to a file is the kernel copying
 /// every byte).
 fn write_table(out: &mut impl Write, fit: &KaplanMeier) -> std::io::Result<()> {
+    write_table_in_blocks(out, fit, BLOCK)
+}
+
+/// `write_table` with blocks of `block` rows.
+fn write_table_in_blocks(
+    out: &mut impl Write,
+    fit: &KaplanMeier,
+    block: usize,
+) -> std::io::Result<()> {
     let m = fit.time.len();
     out.write_all(b"[")?;
     // Four buffers for the whole table, two being formatted and two being
@@ -127,8 +136,8 @@ fn write_table(out: &mut impl Write, fit: &KaplanMeier) -> std::io::Result<()> {
     };
     let mut from = 0;
     while from < m {
-        let mid = (from + BLOCK).min(m);
-        let to = (mid + BLOCK).min(m);
+        let mid = (from + block).min(m);
+        let to = (mid + block).min(m);
         let [first, second] = &mut next;
         let written = std::thread::scope(|scope| {
             scope.spawn(|| rows(second, fit, mid, to));
@@ -350,8 +359,17 @@ mod tests {
             });
             fit.n_risk
                 .push(if i == 0 { u32::MAX } else { (m - i) as u32 });
-            fit.n_event.push(u32::from(event));
-            fit.n_censor.push(u32::from(!event));
+            // Tied times: several events, censorings, or both, and a row
+            // of neither (as a hand-built table may hold).
+            let (d, c) = match i % 17 {
+                3 => (2, 0),
+                8 => (1, 3),
+                12 => (0, 0),
+                16 => (70_000, 5),
+                _ => (u32::from(event), u32::from(!event)),
+            };
+            fit.n_event.push(d);
+            fit.n_censor.push(c);
             fit.surv.push(surv);
             fit.std_err_log.push(se);
             fit.lower.push(lower);
@@ -360,32 +378,55 @@ mod tests {
         fit
     }
 
+    fn as_serde_json_writes(fit: &KaplanMeier) -> String {
+        let rows: Vec<JsonRow> = (0..fit.time.len())
+            .map(|i| {
+                let r = row(fit, i);
+                JsonRow {
+                    time: r.time,
+                    n_risk: r.n_risk,
+                    n_event: r.n_event,
+                    n_censor: r.n_censor,
+                    surv: r.surv,
+                    std_err: r.std_err,
+                    lower: r.lower,
+                    upper: r.upper,
+                }
+            })
+            .collect();
+        serde_json::to_string(&rows).unwrap()
+    }
+
     #[test]
     fn the_table_is_what_serde_json_writes() {
-        for m in [1, 2, 40, 2 * BLOCK + 3] {
+        for m in [0, 1, 2, 40, 2 * BLOCK + 3] {
             let fit = awkward_fit(m);
-            let expected: Vec<JsonRow> = (0..m)
-                .map(|i| {
-                    let r = row(&fit, i);
-                    JsonRow {
-                        time: r.time,
-                        n_risk: r.n_risk,
-                        n_event: r.n_event,
-                        n_censor: r.n_censor,
-                        surv: r.surv,
-                        std_err: r.std_err,
-                        lower: r.lower,
-                        upper: r.upper,
-                    }
-                })
-                .collect();
             let mut ours = Vec::new();
             write_table(&mut ours, &fit).unwrap();
             assert_eq!(
                 String::from_utf8(ours).unwrap(),
-                serde_json::to_string(&expected).unwrap(),
+                as_serde_json_writes(&fit),
                 "{m} rows"
             );
+        }
+    }
+
+    /// Short blocks: many rounds through the four buffers, each written
+    /// over text of an earlier round, a last pair of one block or none.
+    #[test]
+    fn blocks_of_any_length_give_the_same_table() {
+        for m in [0, 1, 5, 6, 7, 40, 41] {
+            let fit = awkward_fit(m);
+            let expected = as_serde_json_writes(&fit);
+            for block in [1, 2, 3, 64] {
+                let mut ours = Vec::new();
+                write_table_in_blocks(&mut ours, &fit, block).unwrap();
+                assert_eq!(
+                    String::from_utf8(ours).unwrap(),
+                    expected,
+                    "{m} rows in blocks of {block}"
+                );
+            }
         }
     }
 }
