@@ -11,7 +11,8 @@ use crate::Failure;
 use crate::cli::KmArgs;
 use crate::input::{Request, StatusCodes, read_columns};
 
-/// One row of the readable table.
+/// One row of the readable table, and in the tests of the JSON one.
+#[cfg_attr(test, derive(Serialize))]
 struct Row {
     time: f64,
     n_risk: u32,
@@ -292,19 +293,6 @@ pub fn run(args: &KmArgs) -> Result<(), Failure> {
 mod tests {
     use super::*;
 
-    /// A row as serde_json writes it, the fields in the table's order.
-    #[derive(Serialize)]
-    struct JsonRow {
-        time: f64,
-        n_risk: u32,
-        n_event: u32,
-        n_censor: u32,
-        surv: f64,
-        std_err: f64,
-        lower: f64,
-        upper: f64,
-    }
-
     /// A table longer than two blocks, with numbers serde_json spells in
     /// every way (exponents, whole numbers, the smallest subnormal, `null`
     /// for NaN and ±∞), rows without events repeating the row before, and
@@ -378,22 +366,10 @@ mod tests {
         fit
     }
 
+    /// The table as serde_json writes rows of the same fields in the
+    /// same order.
     fn as_serde_json_writes(fit: &KaplanMeier) -> String {
-        let rows: Vec<JsonRow> = (0..fit.time.len())
-            .map(|i| {
-                let r = row(fit, i);
-                JsonRow {
-                    time: r.time,
-                    n_risk: r.n_risk,
-                    n_event: r.n_event,
-                    n_censor: r.n_censor,
-                    surv: r.surv,
-                    std_err: r.std_err,
-                    lower: r.lower,
-                    upper: r.upper,
-                }
-            })
-            .collect();
+        let rows: Vec<Row> = (0..fit.time.len()).map(|i| row(fit, i)).collect();
         serde_json::to_string(&rows).unwrap()
     }
 
