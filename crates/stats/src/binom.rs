@@ -3,8 +3,8 @@
 //! and the exact one-sided binomial test against a null rate.
 
 use serde::Serialize;
-use statrs::function::beta::beta_reg;
 
+use crate::binomial_tail::{self, MAX_TOTAL};
 use crate::{StatsError, normal_quantile};
 
 /// How many of how many: the shape of every response rate in the protocol.
@@ -24,10 +24,16 @@ pub struct Interval {
 }
 
 impl Proportion {
-    /// `events` of `total`; refuses `total = 0` and `events > total`.
+    /// `events` of `total`; refuses `total = 0`, `events > total` and
+    /// more than a billion observations.
     pub fn new(events: u64, total: u64) -> Result<Self, StatsError> {
         if total == 0 {
             return Err(StatsError::BadCount("total must be at least 1".into()));
+        }
+        if total > MAX_TOTAL {
+            return Err(StatsError::BadCount(format!(
+                "total ({total}) is above {MAX_TOTAL}, the most an exact interval is computed for"
+            )));
         }
         if events > total {
             return Err(StatsError::BadCount(format!(
@@ -52,7 +58,9 @@ impl Proportion {
         self.events as f64 / self.total as f64
     }
 
-    /// Exact two-sided interval from beta quantiles, as `binom.test`.
+    /// Exact two-sided interval, as `binom.test`: the rates at which
+    /// this many events or more (lower bound), or this many or fewer
+    /// (upper bound), have probability (1 − level)/2.
     pub fn clopper_pearson(self, conf_level: f64) -> Result<Interval, StatsError> {
         check_level(conf_level)?;
         let alpha = (1.0 - conf_level) / 2.0;
@@ -60,12 +68,16 @@ impl Proportion {
         let lower = if self.events == 0 {
             0.0
         } else {
-            beta_quantile(alpha, x, n - x + 1.0)
+            binomial_tail::root(0.0, 1.0, alpha, |p| {
+                binomial_tail::at_least(x, n, p, 1.0 - p)
+            })
         };
         let upper = if self.events == self.total {
             1.0
         } else {
-            beta_quantile(1.0 - alpha, x + 1.0, n - x)
+            binomial_tail::root(0.0, 1.0, -alpha, |p| {
+                -binomial_tail::at_most(x, n, p, 1.0 - p)
+            })
         };
         Ok(Interval { lower, upper })
     }
@@ -105,7 +117,7 @@ impl Proportion {
             return Ok(1.0);
         }
         let (x, n) = (self.events as f64, self.total as f64);
-        Ok(beta_reg(x, n - x + 1.0, null_rate))
+        Ok(binomial_tail::at_least(x, n, null_rate, 1.0 - null_rate))
     }
 }
 
@@ -118,25 +130,6 @@ fn check_level(conf_level: f64) -> Result<(), StatsError> {
             value: conf_level,
         })
     }
-}
-
-/// The `p` quantile of Beta(a, b), found by bisection on the regularized
-/// incomplete beta function down to adjacent doubles: slower than Newton
-/// but cannot wander, and as exact as `beta_reg` itself.
-pub fn beta_quantile(p: f64, a: f64, b: f64) -> f64 {
-    let (mut lo, mut hi) = (0.0f64, 1.0f64);
-    for _ in 0..200 {
-        let mid = 0.5 * (lo + hi);
-        if mid <= lo || mid >= hi {
-            break;
-        }
-        if beta_reg(a, b, mid) < p {
-            lo = mid
-        } else {
-            hi = mid
-        }
-    }
-    0.5 * (lo + hi)
 }
 
 #[cfg(test)]

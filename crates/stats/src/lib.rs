@@ -19,6 +19,7 @@
 #![deny(missing_docs)]
 
 mod binom;
+mod binomial_tail;
 mod cif;
 mod confint;
 mod elementary;
@@ -34,7 +35,7 @@ pub mod tally;
 #[cfg(test)]
 mod testing;
 
-pub use binom::{Interval, Proportion, beta_quantile};
+pub use binom::{Interval, Proportion};
 pub use cif::{CompetingStatus, CumulativeIncidence, IncidenceAt, log_log_interval};
 pub use confint::ConfType;
 pub use error::StatsError;
