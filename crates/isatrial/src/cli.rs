@@ -278,10 +278,28 @@ pub enum StatsCommand {
     Logrank(LogrankArgs),
 }
 
+/// A time asked for with `--at`: the rule of the time column (a finite
+/// number >= 0), so that no curve is read at a time it cannot have.
+fn at_time(text: &str) -> Result<f64, String> {
+    let t: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("\"{text}\" is not a number"))?;
+    if !t.is_finite() {
+        Err(format!("\"{text}\" is not a finite time"))
+    } else if t < 0.0 {
+        Err(format!(
+            "{text} is negative; times are counted from the origin and must be >= 0"
+        ))
+    } else {
+        Ok(t + 0.0)
+    }
+}
+
 /// The CSV file and its time and status columns.
 #[derive(Debug, Args)]
 pub struct SurvivalInput {
-    /// CSV file with a header row.
+    /// CSV file with a header row; `-` reads standard input.
     #[arg(long, value_name = "FILE")]
     pub input: PathBuf,
     /// Column of times from the origin (numbers >= 0).
@@ -307,8 +325,12 @@ pub struct KmArgs {
     /// Transform for the pointwise 95 % interval (R's conf.type).
     #[arg(long, value_enum, default_value_t = ConfTypeArg::LogLog)]
     pub conf_type: ConfTypeArg,
-    /// Times at which to read the curve, comma-separated.
-    #[arg(long, value_delimiter = ',', value_name = "T1,T2,...")]
+    /// Times at which to read the curve, comma-separated (each >= 0).
+    /// Past the last observed time the curve is unknown and reads NA,
+    /// unless it has reached 0 (R's `summary(extend = TRUE)` carries the
+    /// last value forward instead).
+    #[arg(long, value_delimiter = ',', value_name = "T1,T2,...",
+          allow_negative_numbers = true, value_parser = at_time)]
     pub at: Vec<f64>,
     /// Print every row of a readable table longer than 100 rows, not only
     /// its first and last 10 (`--json` always holds the whole table).
@@ -325,8 +347,9 @@ pub struct CifArgs {
     /// Column whose values split the data into groups; adds Gray's test.
     #[arg(long, value_name = "COL")]
     pub group: Option<String>,
-    /// Times at which to read the incidence, comma-separated.
-    #[arg(long, value_delimiter = ',', value_name = "T1,T2,...")]
+    /// Times at which to read the incidence, comma-separated (each >= 0).
+    #[arg(long, value_delimiter = ',', value_name = "T1,T2,...",
+          allow_negative_numbers = true, value_parser = at_time)]
     pub at: Vec<f64>,
     /// Print every row of a readable table longer than 100 rows, not only
     /// its first and last 10 (`--json` always holds the whole table).
@@ -349,10 +372,10 @@ pub struct LogrankArgs {
 #[derive(Debug, Args)]
 pub struct BinomArgs {
     /// Number of patients with the event (responders).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub events: u64,
-    /// Number of patients counted.
-    #[arg(long)]
+    /// Number of patients counted (at most 10^9).
+    #[arg(long, allow_negative_numbers = true)]
     pub total: u64,
     /// Interval method.
     #[arg(long, value_enum, default_value_t = BinomMethod::ClopperPearson)]

@@ -73,6 +73,50 @@ pub enum InputError {
         /// Its one-based position.
         needed: usize,
     },
+    /// A requested column's name appears more than once in the header,
+    /// or two options name the same column.
+    #[error("{file} line 1: {problem}")]
+    AmbiguousColumn {
+        /// The path as given.
+        file: String,
+        /// Which column, and why.
+        problem: String,
+    },
+    /// A row has more fields than the header names.
+    #[error(
+        "{file} line {line}: {fields} fields, but the header names {header} columns \
+         (a decimal comma, or a separator too many?)"
+    )]
+    LongRow {
+        /// The path as given.
+        file: String,
+        /// One-based line number.
+        line: usize,
+        /// Fields found on the line.
+        fields: usize,
+        /// Fields of the header.
+        header: usize,
+    },
+    /// A quoted field that the file never closes.
+    #[error(
+        "{file} line {line}: a quoted field starts here and its closing quote never comes \
+         (the rest of the file would be read as one value)"
+    )]
+    UnclosedQuote {
+        /// The path as given.
+        file: String,
+        /// One-based line where the field opens.
+        line: usize,
+    },
+    /// Lines end in a carriage return alone (classic Mac OS).
+    #[error(
+        "{file}: lines end in a carriage return alone (classic Mac OS); save the file with \
+         LF or CRLF line endings"
+    )]
+    CarriageReturns {
+        /// The path as given.
+        file: String,
+    },
     /// The CSV structure itself is broken (unbalanced quotes...).
     #[error("{file}: {message}")]
     Csv {
@@ -88,7 +132,8 @@ pub enum InputError {
 pub enum StatusCodes {
     /// 0 censored, 1 event (also `false`/`true`).
     EventOrCensored,
-    /// 0 censored, 1 event of interest, 2 competing event.
+    /// 0 censored, 1 event of interest, 2 competing event (also
+    /// `false`/`true` for 0 and 1).
     Competing,
 }
 
@@ -114,7 +159,9 @@ impl StatusCodes {
         };
         match self {
             StatusCodes::EventOrCensored => (code < 2).then_some(code),
-            StatusCodes::Competing => (cell != b"true" && cell != b"false").then_some(code),
+            // A logical column (R writes TRUE/FALSE) is a file without
+            // competing events, in any spelling, as for Kaplan–Meier.
+            StatusCodes::Competing => Some(code),
         }
     }
 
@@ -202,6 +249,11 @@ enum Source {
 impl Source {
     fn open(path: &Path) -> std::io::Result<Self> {
         use std::io::Read;
+        if path == Path::new("-") {
+            let mut bytes = Vec::new();
+            std::io::stdin().lock().read_to_end(&mut bytes)?;
+            return Ok(Source::Bytes(bytes));
+        }
         let mut file = std::fs::File::open(path)?;
         let metadata = file.metadata()?;
         #[cfg(unix)]
@@ -259,7 +311,11 @@ fn read_columns_in_blocks(
     request: &Request,
     block: usize,
 ) -> Result<Columns, InputError> {
-    let file_name = path.display().to_string();
+    let file_name = if path == Path::new("-") {
+        "standard input".to_owned()
+    } else {
+        path.display().to_string()
+    };
     let file = Source::open(path).map_err(|source| InputError::Io {
         file: file_name.clone(),
         source,
@@ -280,6 +336,9 @@ fn read_source(
     };
     let len = file.len();
     let (header, body_start, sample) = read_header(file, block).map_err(io)?;
+    if trim_cr(&header).contains(&b'\r') {
+        return Err(InputError::CarriageReturns { file: file_name });
+    }
     if memchr::memchr(b'"', &header).is_some() {
         return read_whole_quoted(file, &file_name, request);
     }
@@ -346,16 +405,31 @@ fn read_source(
 /// threads, so only this much is read twice.
 const PROBE: usize = 64 << 10;
 
-/// The header line, the offset where the data rows start, and the mean
-/// length of the data lines read with the header (0 when none were).
+/// The header line (the first line that is not blank, as R's `read.csv`
+/// and pandas skip blank lines), the offset where the data rows start, and
+/// the mean length of the data lines read with the header (0 when none
+/// were).
 fn read_header(file: &Source, block: usize) -> std::io::Result<(Vec<u8>, u64, usize)> {
     let len = file.len();
     let mut buf = vec![0u8; block.min(PROBE).min(len as usize)];
     let mut filled = 0;
+    let blank = |line: &[u8]| {
+        line.strip_prefix(b"\xEF\xBB\xBF")
+            .unwrap_or(line)
+            .iter()
+            .all(u8::is_ascii_whitespace)
+    };
     loop {
         file.read_exact_at(&mut buf[filled..], filled as u64)?;
         filled = buf.len();
-        match memchr::memchr(b'\n', &buf) {
+        let mut start = 0;
+        let end = loop {
+            match memchr::memchr(b'\n', &buf[start..]) {
+                Some(i) if blank(&buf[start..start + i]) => start += i + 1,
+                found => break found.map(|i| start + i),
+            }
+        };
+        match end {
             Some(end) => {
                 let rest = &buf[end + 1..];
                 let lines = memchr::memchr_iter(b'\n', rest).count();
@@ -364,10 +438,10 @@ fn read_header(file: &Source, block: usize) -> std::io::Result<(Vec<u8>, u64, us
                 } else {
                     0
                 };
-                let header = buf[..end].to_vec();
+                let header = buf[start..end].to_vec();
                 return Ok((header, end as u64 + 1, sample));
             }
-            None if buf.len() as u64 == len => return Ok((buf, len, 0)),
+            None if buf.len() as u64 == len => return Ok((buf[start..].to_vec(), len, 0)),
             None => buf.resize((2 * buf.len()).min(len as usize), 0),
         }
     }
@@ -506,25 +580,54 @@ struct Layout {
     status: (usize, String),
     group: Option<(usize, String)>,
     codes: StatusCodes,
+    /// Fields up to the last requested column.
     width: usize,
+    /// Fields of the header: a row may have fewer (the missing ones are
+    /// empty, as R and pandas read them) but not more.
+    header: usize,
 }
 
 impl Layout {
     fn new(file: &str, names: &[String], request: &Request) -> Result<Self, InputError> {
+        let ambiguous = |problem: String| InputError::AmbiguousColumn {
+            file: file.to_owned(),
+            problem,
+        };
         let find = |column: &str| {
-            names
-                .iter()
-                .position(|n| n == column)
-                .map(|i| (i, column.to_owned()))
-                .ok_or_else(|| InputError::MissingColumn {
+            let at: Vec<usize> = (0..names.len()).filter(|&i| names[i] == column).collect();
+            match at[..] {
+                [] => Err(InputError::MissingColumn {
                     file: file.to_owned(),
                     column: column.to_owned(),
-                    found: names.join(", "),
-                })
+                    found: listed(names),
+                }),
+                [i] => Ok((i, column.to_owned())),
+                _ => Err(ambiguous(format!(
+                    "column \"{column}\" is named {} times in the header (fields {}); rename all but one",
+                    at.len(),
+                    at.iter()
+                        .map(|i| (i + 1).to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))),
+            }
         };
         let time = find(request.time)?;
         let status = find(request.status)?;
         let group = request.group.map(find).transpose()?;
+        let options = [("--time", &time), ("--status", &status)]
+            .into_iter()
+            .chain(group.as_ref().map(|g| ("--group", g)));
+        let mut seen: Vec<(&str, &(usize, String))> = Vec::new();
+        for (option, column) in options {
+            if let Some((first, _)) = seen.iter().find(|(_, c)| c.0 == column.0) {
+                return Err(ambiguous(format!(
+                    "{first} and {option} both name column \"{}\"; each needs its own",
+                    column.1
+                )));
+            }
+            seen.push((option, column));
+        }
         let width = 1 + time.0.max(status.0).max(group.as_ref().map_or(0, |g| g.0));
         Ok(Self {
             time,
@@ -532,6 +635,7 @@ impl Layout {
             group,
             codes: request.codes,
             width,
+            header: names.len(),
         })
     }
 
@@ -539,6 +643,36 @@ impl Layout {
         [&self.time, &self.status]
             .into_iter()
             .chain(self.group.as_ref())
+    }
+}
+
+/// The header's names for a message: at most 20, each shown as text
+/// (a binary file's header is not printed raw).
+fn listed(names: &[String]) -> String {
+    const SHOWN: usize = 20;
+    let shown: Vec<String> = names
+        .iter()
+        .take(SHOWN)
+        .map(|n| {
+            let mut n: String = n
+                .chars()
+                .flat_map(|c| {
+                    let escaped = c.is_control().then(|| c.escape_default());
+                    escaped
+                        .into_iter()
+                        .flatten()
+                        .chain((!c.is_control()).then_some(c))
+                })
+                .collect();
+            if n.chars().count() > 40 {
+                n = n.chars().take(40).chain(['…']).collect();
+            }
+            n
+        })
+        .collect();
+    match names.len().checked_sub(SHOWN) {
+        Some(more) if more > 0 => format!("{}, and {more} more", shown.join(", ")),
+        _ => shown.join(", "),
     }
 }
 
@@ -551,6 +685,7 @@ struct CellFault {
 enum FaultKind {
     Cell { column: usize, problem: String },
     Short { fields: usize },
+    Long { fields: usize },
 }
 
 impl CellFault {
@@ -565,6 +700,12 @@ impl CellFault {
                     .map(|c| c.1.clone())
                     .unwrap_or_default(),
                 problem,
+            },
+            FaultKind::Long { fields } => InputError::LongRow {
+                file: file.to_owned(),
+                line,
+                fields,
+                header: layout.header,
             },
             FaultKind::Short { fields } => {
                 let missing = layout
@@ -628,7 +769,14 @@ impl<'a> ChunkParser<'a> {
             if line_ends {
                 let blank = count == 1 && fields[0].is_empty();
                 if !blank {
-                    self.row(&fields, base + line_start as u64)?;
+                    let offset = base + line_start as u64;
+                    if count > self.layout.header {
+                        return Err(CellFault {
+                            offset,
+                            kind: FaultKind::Long { fields: count },
+                        });
+                    }
+                    self.row(&fields, offset)?;
                 }
                 fields.clear();
                 count = 0;
@@ -663,7 +811,7 @@ impl<'a> ChunkParser<'a> {
         chunk.time.push(time);
         chunk.status.push(status);
         if let Some((g, _)) = layout.group {
-            let label = fields[g].trim_ascii();
+            let label = trim_label(fields[g]);
             if label.is_empty() {
                 return Err(fault(g, "missing value; every row needs a group".into()));
             }
@@ -684,6 +832,19 @@ impl<'a> ChunkParser<'a> {
     }
 }
 
+/// A label without the spaces around it, Unicode ones too (a no-break
+/// space from a spreadsheet), as the quoted path's `str::trim` trims them:
+/// the same file gives the same groups whichever path reads it. Only a
+/// label that starts or ends outside ASCII is looked at as text.
+fn trim_label(cell: &[u8]) -> &[u8] {
+    let label = cell.trim_ascii();
+    let outside_ascii = |b: Option<&u8>| b.is_some_and(|b| !b.is_ascii());
+    if !outside_ascii(label.first()) && !outside_ascii(label.last()) {
+        return label;
+    }
+    std::str::from_utf8(label).map_or(label, |text| text.trim().as_bytes())
+}
+
 /// Why a group label that is not UTF-8 is refused rather than shown with
 /// replacement characters: two different labels could then look the same.
 const NOT_UTF8_LABEL: &str =
@@ -702,8 +863,17 @@ fn parse_time(cell: &[u8]) -> Result<f64, String> {
     }
     // The same correctly rounded parse as `str::parse` (the standard
     // library adopted this algorithm), from the bytes: no cell is checked
-    // as UTF-8 unless it is refused.
-    match fast_float2::parse::<f64, _>(cell) {
+    // as UTF-8 unless it is refused. Spaces outside ASCII are trimmed as
+    // a status's are, and only then.
+    let parsed = fast_float2::parse::<f64, _>(cell).or_else(|e| {
+        let trimmed = std::str::from_utf8(cell).map(str::trim).unwrap_or_default();
+        if trimmed.len() < cell.len() && !trimmed.is_empty() {
+            fast_float2::parse::<f64, _>(trimmed)
+        } else {
+            Err(e)
+        }
+    });
+    match parsed {
         Ok(t) if !t.is_finite() => Err(format!("\"{}\" is not a finite time", text(cell))),
         Ok(t) if t < 0.0 => Err(format!(
             "{} is negative; times are counted from the origin and must be >= 0",
@@ -722,8 +892,70 @@ fn trim_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
+/// The line where a quoted field opens and is never closed, if one is:
+/// the `csv` crate would read the rest of the file into that one field.
+/// Follows its rules: a quote opens a field only at the field's start,
+/// and inside one a doubled quote is a quote.
+fn unclosed_quote(data: &[u8]) -> Option<usize> {
+    let (mut line, mut opened) = (1, 0);
+    let (mut quoted, mut field_start) = (false, true);
+    let mut bytes = data.iter().peekable();
+    while let Some(&b) = bytes.next() {
+        if quoted {
+            match b {
+                b'"' if bytes.peek() == Some(&&b'"') => {
+                    bytes.next();
+                }
+                b'"' => quoted = false,
+                b'\n' => line += 1,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' if field_start => {
+                quoted = true;
+                opened = line;
+            }
+            b'\n' => line += 1,
+            _ => {}
+        }
+        field_start = matches!(b, b',' | b'\n' | b'\r');
+    }
+    quoted.then_some(opened)
+}
+
+/// One-based line numbers of records from their byte offsets, counted
+/// forward as the records come. The `csv` crate's own count is one short
+/// after CRLF line ends and does not count blank lines.
+struct LineCounter<'a> {
+    data: &'a [u8],
+    at: usize,
+    line: usize,
+}
+
+impl LineCounter<'_> {
+    /// The line of the record whose position the reader gives as `start`
+    /// (possibly the line ends and blank lines before it).
+    fn line_of(&mut self, start: usize) -> usize {
+        let first = self.data[start..]
+            .iter()
+            .position(|b| !matches!(b, b'\n' | b'\r'))
+            .map_or(self.data.len(), |i| start + i);
+        self.line += memchr::memchr_iter(b'\n', &self.data[self.at..first]).count();
+        self.at = first;
+        self.line
+    }
+}
+
 /// The general path, for files with quoted fields.
 fn read_quoted(file: &str, data: &[u8], request: &Request) -> Result<Columns, InputError> {
+    if let Some(line) = unclosed_quote(data) {
+        return Err(InputError::UnclosedQuote {
+            file: file.to_owned(),
+            line,
+        });
+    }
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
@@ -733,10 +965,10 @@ fn read_quoted(file: &str, data: &[u8], request: &Request) -> Result<Columns, In
         message: e.to_string(),
     };
     let names: Vec<String> = reader
-        .headers()
+        .byte_headers()
         .map_err(csv_error)?
         .iter()
-        .map(|h| h.trim().to_owned())
+        .map(|h| String::from_utf8_lossy(h).trim().to_owned())
         .collect();
     if names.iter().all(String::is_empty) {
         return Err(InputError::Empty {
@@ -746,12 +978,17 @@ fn read_quoted(file: &str, data: &[u8], request: &Request) -> Result<Columns, In
     let layout = Layout::new(file, &names, request)?;
     let mut columns = Columns::default();
     let mut seen: HashMap<String, u32> = HashMap::new();
+    let mut lines = LineCounter {
+        data,
+        at: 0,
+        line: 1,
+    };
     for record in reader.byte_records() {
         let record = record.map_err(csv_error)?;
-        let line = record.position().map_or(0, |p| p.line() as usize);
         if record.len() == 1 && record[0].is_empty() {
             continue;
         }
+        let line = lines.line_of(record.position().map_or(0, |p| p.byte() as usize));
         let cell_error = |column: &(usize, String), problem: String| InputError::Cell {
             file: file.to_owned(),
             line,
@@ -770,6 +1007,14 @@ fn read_quoted(file: &str, data: &[u8], request: &Request) -> Result<Columns, In
                 fields: record.len(),
                 column: missing.1.clone(),
                 needed: missing.0 + 1,
+            });
+        }
+        if record.len() > layout.header {
+            return Err(InputError::LongRow {
+                file: file.to_owned(),
+                line,
+                fields: record.len(),
+                header: layout.header,
             });
         }
         columns
@@ -957,8 +1202,9 @@ mod tests {
             Err("\"2\" is not a status; use 0 (censored) or 1 (event)".to_owned())
         );
         assert_eq!(StatusCodes::Competing.parse(b"2"), Ok(2));
-        assert!(StatusCodes::Competing.parse(b"true").is_err());
+        assert_eq!(StatusCodes::Competing.parse(b"true"), Ok(1));
         assert_eq!(StatusCodes::Competing.parse(b"TRUE"), Ok(1));
+        assert_eq!(StatusCodes::Competing.parse(b"false"), Ok(0));
     }
 
     /// Group labels that are not UTF-8 (a Latin-1 export) are refused by
@@ -999,5 +1245,124 @@ mod tests {
         assert_eq!(columns.time.len(), 101);
         assert_eq!(columns.time[100], 7.0);
         std::fs::remove_file(path).unwrap();
+    }
+
+    /// The message for `content` read with group column `g`.
+    fn refusal(name: &str, content: &[u8], group: Option<&'static str>) -> String {
+        let path = write(name, content);
+        let err = read_columns_in_blocks(&path, &request(group), 64).unwrap_err();
+        std::fs::remove_file(path).unwrap();
+        err.to_string()
+    }
+
+    /// A quoted file and the same file unquoted are refused at the same
+    /// line, whatever the line ends and blank lines before the bad row.
+    #[test]
+    fn quoted_files_name_the_line_an_editor_shows() {
+        for (content, line) in [
+            (&b"\"t\",\"s\"\r\n\"4\",\"x\"\r\n"[..], 2),
+            (b"t,s\n1,1\n\n\n\"2\",x\n", 5),
+            (b"t,s,n\r\n1,1,x\r\n\r\n2,0,\"a\nb\"\r\n3,x,y\r\n", 6),
+            (b"\n\nt,s\n\"1\",y\n", 4),
+        ] {
+            let err = refusal("quoted-lines", content, None);
+            assert!(
+                err.contains(&format!("line {line},")),
+                "{err} (expected line {line})"
+            );
+            let unquoted: Vec<u8> = content.iter().copied().filter(|&b| b != b'"').collect();
+            if !unquoted.windows(2).any(|w| w == b"a\n") {
+                let err = refusal("unquoted-lines", &unquoted, None);
+                assert!(err.contains(&format!("line {line},")), "{err} (unquoted)");
+            }
+        }
+    }
+
+    /// A quote that is opened and never closed would swallow the rest of
+    /// the file into one cell: refused, naming the line it opens on.
+    #[test]
+    fn an_unclosed_quote_is_refused() {
+        let err = refusal(
+            "unclosed",
+            b"t,s,note\n1,1,ok\n2,0,\"5\"\" screw\n3,1,x\n",
+            None,
+        );
+        assert!(err.contains("line 3: a quoted field starts here"), "{err}");
+        assert_eq!(unclosed_quote(b"a,\"b\"\"c\",d\n\"e\nf\",g\n"), None);
+        assert_eq!(
+            unclosed_quote(b"a,b\"c,d\n"),
+            None,
+            "a quote inside a field is text"
+        );
+        assert_eq!(unclosed_quote(b"a\n\nb,\"c"), Some(3));
+    }
+
+    /// Rows with more fields than the header (a decimal comma) are
+    /// refused; fewer are read when the requested columns are there.
+    #[test]
+    fn rows_longer_than_the_header_are_refused() {
+        let expected = "line 2: 3 fields, but the header names 2 columns";
+        let err = refusal("long", b"t,s\n2,0,1\n3,0,0\n", None);
+        assert!(err.contains(expected), "{err}");
+        let err = refusal("long-quoted", b"t,s\n\"2\",0,1\n", None);
+        assert!(err.contains(expected), "{err}");
+        let path = write("short-ok", b"t,s,x,y\n1,1\n2,0,a\n");
+        assert_eq!(read(&path, None, 64).time, [1.0, 2.0]);
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn a_column_named_twice_or_asked_for_twice_is_refused() {
+        let err = refusal("dup", b"t,s,t\n1,1,2\n", None);
+        assert!(
+            err.contains("column \"t\" is named 2 times in the header (fields 1, 3)"),
+            "{err}"
+        );
+        let err = refusal("same", b"t,s\n1,1\n", Some("s"));
+        assert!(
+            err.contains("--status and --group both name column \"s\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn blank_lines_before_the_header_are_skipped_and_carriage_returns_refused() {
+        let path = write("blank-first", b"\n \r\nt,s\n1,1\n");
+        assert_eq!(read(&path, None, 64).time, [1.0]);
+        std::fs::remove_file(path).unwrap();
+        let err = refusal("cr", b"t,s\r1,1\r2,0\r", None);
+        assert!(err.contains("carriage return alone"), "{err}");
+    }
+
+    /// A label or time padded with a no-break space reads the same on both
+    /// paths: the quoted one trims with `str::trim`.
+    #[test]
+    fn labels_and_times_are_trimmed_of_any_space_on_both_paths() {
+        let plain = "t,s,g\n1,1,a\n2\u{a0},0,a\u{a0}\n3,1,b\n"
+            .as_bytes()
+            .to_vec();
+        let quoted = "t,s,g\n1,1,\"a\"\n2\u{a0},0,a\u{a0}\n3,1,b\n"
+            .as_bytes()
+            .to_vec();
+        for (name, content) in [("nbsp-plain", plain), ("nbsp-quoted", quoted)] {
+            let path = write(name, &content);
+            let columns = read(&path, Some("g"), 64);
+            assert_eq!(columns.labels, ["a", "b"], "{name}");
+            assert_eq!(columns.time, [1.0, 2.0, 3.0], "{name}");
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+
+    /// A binary file's header is neither printed raw nor whole.
+    #[test]
+    fn a_missing_column_lists_at_most_twenty_names_as_text() {
+        let header: Vec<String> = (0..30).map(|i| format!("c{i}")).collect();
+        let mut content = header.join(",").into_bytes();
+        content.extend_from_slice(b",\x01x\n1\n");
+        let err = refusal("wide", &content, None);
+        assert!(err.contains("c0, c1,"), "{err}");
+        assert!(err.contains("c19, and 11 more)"), "{err}");
+        assert!(!err.contains("c20"), "{err}");
+        assert_eq!(listed(&["\u{1}x".to_owned()]), "\\u{1}x");
     }
 }

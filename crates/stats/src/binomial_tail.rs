@@ -33,7 +33,8 @@ fn stirling_error(n: f64) -> f64 {
         return factorial.ln() - (n + 0.5) * n.ln() + n - half_ln_2pi;
     }
     let n2 = n * n;
-    (1.0 / 12.0 - (1.0 / 360.0 - (1.0 / 1260.0 - (1.0 / 1680.0 - 1.0 / (1188.0 * n2)) / n2) / n2) / n2)
+    (1.0 / 12.0
+        - (1.0 / 360.0 - (1.0 / 1260.0 - (1.0 / 1680.0 - 1.0 / (1188.0 * n2)) / n2) / n2) / n2)
         / n
 }
 
@@ -208,9 +209,16 @@ mod tests {
     fn the_two_tails_add_up_to_one() {
         for (n, p) in [(1e3, 0.3), (1e6, 1e-5), (1e9, 0.5), (1e9, 3e-9)] {
             let mean: f64 = n * p;
-            for k in [1.0, mean.floor().max(1.0), (mean + 3.0 * mean.sqrt()).ceil()] {
+            for k in [
+                1.0,
+                mean.floor().max(1.0),
+                (mean + 3.0 * mean.sqrt()).ceil(),
+            ] {
                 let sum = at_least(k, n, p, 1.0 - p) + at_most(k - 1.0, n, p, 1.0 - p);
-                assert!((sum - 1.0).abs() < 1e-12, "n = {n}, p = {p}, k = {k}: {sum}");
+                assert!(
+                    (sum - 1.0).abs() < 1e-12,
+                    "n = {n}, p = {p}, k = {k}: {sum}"
+                );
             }
         }
     }

@@ -44,6 +44,16 @@ pub enum StatsError {
         /// How many groups the data had.
         found: usize,
     },
+    /// A comparison was asked for between more groups than it takes.
+    #[error(
+        "a comparison takes at most {max} groups, found {found}: is the group column the right one?"
+    )]
+    TooManyGroups {
+        /// How many groups the data had.
+        found: usize,
+        /// [`crate::MAX_COMPARED_GROUPS`].
+        max: usize,
+    },
     /// A count-based quantity is impossible (events > total, total = 0...).
     #[error("{0}")]
     BadCount(String),

@@ -63,6 +63,12 @@ impl GrayTest {
         if ng < 2 {
             return Err(StatsError::TooFewGroups { found: ng });
         }
+        if ng > crate::MAX_COMPARED_GROUPS {
+            return Err(StatsError::TooManyGroups {
+                found: ng,
+                max: crate::MAX_COMPARED_GROUPS,
+            });
+        }
         let mut order: Vec<usize> = (0..time.len()).collect();
         order.sort_by(|&a, &b| time[a].total_cmp(&time[b]));
         let y: Vec<f64> = order.iter().map(|&i| time[i]).collect();

@@ -1,6 +1,8 @@
 //! Splitting observations by a group label, in the sorted order R gives
 //! factor levels, so that per-group output lines up with R's strata.
 
+use std::cmp::Ordering;
+
 /// Distinct labels in sorted order and, per observation, its label's index.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Groups {
@@ -10,31 +12,49 @@ pub struct Groups {
     pub index: Vec<usize>,
 }
 
+/// R's order of factor levels: a column whose values are all numbers is
+/// sorted as numbers (2 before 10), as `factor` sorts a numeric column;
+/// any other column by its bytes, as R sorts text in the C locale.
+/// Labels that are the same number written differently ("1", "1.0")
+/// stay apart, ordered by their bytes.
+fn level_order(labels: &[&str]) -> Vec<usize> {
+    let numbers: Option<Vec<f64>> = labels
+        .iter()
+        .map(|l| l.trim().parse::<f64>().ok().filter(|x| x.is_finite()))
+        .collect();
+    let mut order: Vec<usize> = (0..labels.len()).collect();
+    match numbers {
+        Some(x) => order.sort_by(|&a, &b| {
+            x[a].partial_cmp(&x[b])
+                .unwrap_or(Ordering::Equal)
+                .then_with(|| labels[a].cmp(labels[b]))
+        }),
+        None => order.sort_by(|&a, &b| labels[a].cmp(labels[b])),
+    }
+    order
+}
+
 impl Groups {
     /// Groups the observations by `labels`.
     pub fn new<S: AsRef<str>>(labels: &[S]) -> Self {
-        let mut distinct: Vec<&str> = labels.iter().map(AsRef::as_ref).collect();
-        distinct.sort_unstable();
-        distinct.dedup();
-        let index = labels
+        let mut ids = std::collections::HashMap::new();
+        let mut distinct: Vec<String> = Vec::new();
+        let index: Vec<u32> = labels
             .iter()
             .map(|l| {
-                distinct
-                    .binary_search(&l.as_ref())
-                    .expect("label was collected")
+                *ids.entry(l.as_ref()).or_insert_with(|| {
+                    distinct.push(l.as_ref().to_owned());
+                    distinct.len() as u32 - 1
+                })
             })
             .collect();
-        Self {
-            labels: distinct.into_iter().map(str::to_owned).collect(),
-            index,
-        }
+        Self::from_ids(distinct, &index)
     }
 
     /// Groups observations already coded as `ids` into `labels` (first-seen
     /// order, as a file reader meets them), re-coded to sorted label order.
     pub fn from_ids(labels: Vec<String>, ids: &[u32]) -> Self {
-        let mut order: Vec<usize> = (0..labels.len()).collect();
-        order.sort_by(|&a, &b| labels[a].cmp(&labels[b]));
+        let order = level_order(&labels.iter().map(String::as_str).collect::<Vec<_>>());
         let mut rank = vec![0usize; labels.len()];
         for (r, &o) in order.iter().enumerate() {
             rank[o] = r;
@@ -69,5 +89,21 @@ impl Groups {
             .filter(|(i, _)| **i == g)
             .map(|(_, v)| *v)
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numeric_labels_sort_as_numbers_and_text_as_bytes() {
+        let g = Groups::new(&["10", "2", "9", "2", "1.5"]);
+        assert_eq!(g.labels, ["1.5", "2", "9", "10"]);
+        assert_eq!(g.index, [3, 1, 2, 1, 0]);
+        let g = Groups::new(&["b", "a", "B", "10", "2"]);
+        assert_eq!(g.labels, ["10", "2", "B", "a", "b"]);
+        let g = Groups::new(&["1.0", "1", "-3"]);
+        assert_eq!(g.labels, ["-3", "1", "1.0"]);
     }
 }

@@ -47,6 +47,12 @@ pub use logrank::LogRank;
 use statrs::distribution::{ContinuousCDF, Normal};
 use statrs::function::gamma::gamma_ur;
 
+/// The most groups the log-rank and Gray's tests compare. Their variance
+/// is a k × k matrix updated at every event time: a hundred groups of a
+/// large file take about a second, and a column with thousands of values
+/// (an identifier given as the group) is a mistake, not a comparison.
+pub const MAX_COMPARED_GROUPS: usize = 100;
+
 /// The standard normal quantile, e.g. 1.959964 for 0.975.
 pub fn normal_quantile(p: f64) -> f64 {
     Normal::standard().inverse_cdf(p)

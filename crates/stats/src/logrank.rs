@@ -60,6 +60,12 @@ impl LogRank {
                 found: groups.len(),
             });
         }
+        if groups.len() > crate::MAX_COMPARED_GROUPS {
+            return Err(StatsError::TooManyGroups {
+                found: groups.len(),
+                max: crate::MAX_COMPARED_GROUPS,
+            });
+        }
         let k = groups.len();
         let tallies = (0..k)
             .map(|g| {

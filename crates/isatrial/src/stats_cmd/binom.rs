@@ -1,9 +1,11 @@
 //! `isatrial stats binom`.
 
+use std::io::Write;
+
 use serde::Serialize;
 use stats::Proportion;
 
-use super::{fmt, print_json};
+use super::{fmt, print_json, table_output};
 use crate::Failure;
 use crate::cli::{BinomArgs, BinomMethod};
 
@@ -43,7 +45,9 @@ pub fn run(args: &BinomArgs) -> Result<(), Failure> {
     if args.json {
         return print_json(&output);
     }
-    println!(
+    let mut out = table_output()?;
+    writeln!(
+        out,
         "{}/{} = {} % ({} % CI {} to {} %, {})",
         output.events,
         output.total,
@@ -52,9 +56,15 @@ pub fn run(args: &BinomArgs) -> Result<(), Failure> {
         fmt(100.0 * output.lower),
         fmt(100.0 * output.upper),
         method
-    );
+    )?;
     if let (Some(r), Some(pv)) = (output.null_rate, output.p_value) {
-        println!("exact one-sided test of rate > {}: p = {}", fmt(r), fmt(pv));
+        writeln!(
+            out,
+            "exact one-sided test of rate > {}: p = {}",
+            fmt(r),
+            fmt(pv)
+        )?;
     }
+    out.flush()?;
     Ok(())
 }

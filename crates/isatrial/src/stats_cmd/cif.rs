@@ -5,10 +5,10 @@ use std::io::Write;
 use serde::Serialize;
 use stats::{CompetingStatus, CumulativeIncidence, GrayTest, Groups, IncidenceAt};
 
-use super::{Listing, fmt, print_json, split, table_output};
+use super::{Listing, comparable_groups, fmt, print_json, split, table_output};
 use crate::Failure;
 use crate::cli::CifArgs;
-use crate::input::{Request, StatusCodes, read_columns};
+use crate::input::{Columns, Request, StatusCodes, read_columns};
 
 #[derive(Serialize)]
 struct Output {
@@ -19,6 +19,9 @@ struct Output {
     groups: Vec<GroupOut>,
     #[serde(skip_serializing_if = "Option::is_none")]
     gray: Option<GrayTest>,
+    /// Why Gray's test is missing when groups were asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gray_omitted: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -48,6 +51,37 @@ fn codes(status: &[u8]) -> Vec<CompetingStatus> {
         .collect()
 }
 
+/// Gray's test between the groups of `column`, or why there is none: as
+/// `cmprsk::cuminc`, the curves are given even when the test cannot be
+/// (one group, no events of the cause). Refused only for a column with
+/// more values than a comparison takes.
+fn gray_test(
+    columns: &Columns,
+    args: &CifArgs,
+    column: &str,
+) -> Result<(Option<GrayTest>, Option<String>), Failure> {
+    let groups = Groups::from_ids(columns.labels.clone(), &columns.group);
+    if groups.len() < 2 {
+        let why = format!(
+            "column \"{column}\" has only one group ({})",
+            groups.labels.join(", ")
+        );
+        return Ok((None, Some(why)));
+    }
+    comparable_groups(&args.input.input, column, &groups, "Gray's test")?;
+    if !columns.status.contains(&1) {
+        return Ok((None, Some("no row has an event of type 1".into())));
+    }
+    match GrayTest::test_groups(&columns.time, &codes(&columns.status), groups) {
+        Ok(test) => Ok((Some(test), None)),
+        Err(stats::StatsError::BadCount(_)) => Ok((
+            None,
+            Some("its variance matrix is singular (too few events of type 1 to compare)".into()),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
 pub fn run(args: &CifArgs) -> Result<(), Failure> {
     let request = Request {
         time: &args.input.time,
@@ -57,15 +91,9 @@ pub fn run(args: &CifArgs) -> Result<(), Failure> {
     };
     let columns = read_columns(&args.input.input, &request)?;
     let n = columns.time.len();
-    let gray = if columns.labels.is_empty() {
-        None
-    } else {
-        let groups = Groups::from_ids(columns.labels.clone(), &columns.group);
-        Some(GrayTest::test_groups(
-            &columns.time,
-            &codes(&columns.status),
-            groups,
-        )?)
+    let (gray, gray_omitted) = match &args.group {
+        Some(column) => gray_test(&columns, args, column)?,
+        None => (None, None),
     };
     let parts = split(columns);
     let mut groups = Vec::new();
@@ -97,6 +125,7 @@ pub fn run(args: &CifArgs) -> Result<(), Failure> {
         n,
         groups,
         gray,
+        gray_omitted,
     };
     if args.input.json {
         return print_json(&output);
@@ -152,6 +181,9 @@ pub fn run(args: &CifArgs) -> Result<(), Failure> {
             gray.df,
             fmt(gray.p)
         )?;
+    }
+    if let Some(why) = &output.gray_omitted {
+        writeln!(out, "Gray's test: not computed, {why}")?;
     }
     out.flush()?;
     Ok(())

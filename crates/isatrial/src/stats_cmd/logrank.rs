@@ -1,9 +1,11 @@
 //! `isatrial stats logrank`.
 
+use std::io::Write;
+
 use serde::Serialize;
 use stats::{Groups, LogRank};
 
-use super::{fmt, print_json};
+use super::{comparable_groups, fmt, print_json, table_output};
 use crate::Failure;
 use crate::cli::LogrankArgs;
 use crate::input::{Request, StatusCodes, read_columns};
@@ -35,12 +37,11 @@ pub fn run(args: &LogrankArgs) -> Result<(), Failure> {
     let columns = read_columns(&args.input.input, &request)?;
     let event: Vec<bool> = columns.status.iter().map(|&s| s == 1).collect();
     let groups = Groups::from_ids(columns.labels, &columns.group);
-    if groups.len() < 2 {
+    comparable_groups(&args.input.input, &args.group, &groups, "the log-rank test")?;
+    if !event.contains(&true) {
         return Err(Failure::Refused(format!(
-            "{}: column \"{}\" has only one group ({}); the log-rank test compares two or more",
-            args.input.input.display(),
-            args.group,
-            groups.labels.join(", ")
+            "{}: no row has an event (status 1); the log-rank test compares events",
+            args.input.input.display()
         )));
     }
     let test = LogRank::test_groups(&columns.time, &event, groups)?;
@@ -61,24 +62,29 @@ pub fn run(args: &LogrankArgs) -> Result<(), Failure> {
     if args.input.json {
         return print_json(&output);
     }
-    println!(
+    let mut out = table_output()?;
+    writeln!(
+        out,
         "{:>16} {:>7} {:>9} {:>9}",
         "group", "N", "observed", "expected"
-    );
+    )?;
     for g in &output.groups {
-        println!(
+        writeln!(
+            out,
             "{:>16} {:>7} {:>9} {:>9}",
             g.group,
             g.n,
             fmt(g.observed),
             fmt(g.expected)
-        );
+        )?;
     }
-    println!(
+    writeln!(
+        out,
         "chi-square {} on {} df, p = {}",
         fmt(output.chisq),
         output.df,
         fmt(output.p)
-    );
+    )?;
+    out.flush()?;
     Ok(())
 }

@@ -56,6 +56,30 @@ fn split(columns: Columns) -> Split {
     }
 }
 
+/// Refuses a comparison (`test`) between the groups of `column` unless
+/// there are two or more and no more than the tests take, naming the
+/// column: one value, or one per row, is the wrong column.
+fn comparable_groups(
+    input: &std::path::Path,
+    column: &str,
+    groups: &Groups,
+    test: &str,
+) -> Result<(), Failure> {
+    let file = input.display();
+    match groups.len() {
+        0 | 1 => Err(Failure::Refused(format!(
+            "{file}: column \"{column}\" has only one group ({}); {test} compares two or more",
+            groups.labels.join(", ")
+        ))),
+        k if k > stats::MAX_COMPARED_GROUPS => Err(Failure::Refused(format!(
+            "{file}: column \"{column}\" has {k} different values; {test} compares at most {} \
+             groups (is \"{column}\" the group column?)",
+            stats::MAX_COMPARED_GROUPS
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Standard output for a table that may run to gigabytes, buffered here
 /// only. Rust's `Stdout` is line-buffered: every write that reaches it is
 /// searched backwards for its last newline, and a ten-million-row JSON
@@ -139,11 +163,24 @@ impl Listing {
     }
 }
 
-/// A number for a table: R's `NA` for undefined, else up to 6 significant digits.
+/// A number for a table: R's `NA` for undefined, else up to 6 significant
+/// digits; very small and very large numbers in scientific notation, as R
+/// prints them (1e-300, 1.23457e+20), not rounded to 0 or written out.
 fn fmt(x: f64) -> String {
     if x.is_nan() {
         "NA".into()
-    } else if x == x.trunc() && x.abs() < 1e15 {
+    } else if x.is_infinite() {
+        if x > 0.0 { "Inf" } else { "-Inf" }.into()
+    } else if x != 0.0 && (x.abs() < 1e-4 || x.abs() >= 1e15) {
+        let s = format!("{x:.5e}");
+        let (mantissa, exponent) = s.split_once('e').expect("scientific notation");
+        let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+        let (sign, digits) = match exponent.strip_prefix('-') {
+            Some(d) => ('-', d),
+            None => ('+', exponent),
+        };
+        format!("{mantissa}e{sign}{digits:0>2}")
+    } else if x == x.trunc() {
         format!("{x:.0}")
     } else {
         let digits = (5 - x.abs().log10().floor() as i32).clamp(0, 12) as usize;
@@ -152,6 +189,32 @@ fn fmt(x: f64) -> String {
             s.trim_end_matches('0').trim_end_matches('.').to_owned()
         } else {
             s
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fmt;
+
+    #[test]
+    fn table_numbers_read_as_r_prints_them() {
+        for (x, text) in [
+            (f64::NAN, "NA"),
+            (f64::INFINITY, "Inf"),
+            (0.0, "0"),
+            (365.0, "365"),
+            (0.5, "0.5"),
+            (0.123456789, "0.123457"),
+            (123.456789, "123.457"),
+            (0.000123456, "0.000123456"),
+            (0.0000123456, "1.23456e-05"),
+            (1e-300, "1e-300"),
+            (5e-324, "4.94066e-324"),
+            (1e300, "1e+300"),
+            (-1.5e20, "-1.5e+20"),
+        ] {
+            assert_eq!(fmt(x), text, "{x:e}");
         }
     }
 }

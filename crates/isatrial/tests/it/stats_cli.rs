@@ -454,6 +454,154 @@ fn a_csv_piped_to_standard_input_reads_as_the_file() {
     );
     assert!(piped.code == 0, "{}", piped.stderr);
     assert_eq!(piped.stdout, from_file.stdout);
+    let dash = isatrial_with_stdin(
+        &[
+            "stats", "km", "--input", "-", "--time", "t", "--status", "s", "--json",
+        ],
+        content.as_bytes(),
+    );
+    assert!(dash.code == 0, "{}", dash.stderr);
+    assert_eq!(dash.stdout, from_file.stdout);
+    let bad = isatrial_with_stdin(
+        &[
+            "stats", "km", "--input", "-", "--time", "t", "--status", "s",
+        ],
+        b"t,s\n1,x\n",
+    );
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr.contains("standard input line 2"),
+        "{}",
+        bad.stderr
+    );
+}
+
+/// Options are held to the rules of the columns they stand for, and a
+/// comparison to the groups it can make: exit code 2 and the option or
+/// column named, never a panic or a curve read at a time it cannot have.
+#[test]
+fn bad_options_and_impossible_comparisons_are_refused() {
+    let dir = Scratch::new("options");
+    let data = dir.file("d.csv", "t,s,g\n1,1,a\n2,0,b\n3,1,a\n4,0,b\n");
+    for (at, expected) in [
+        ("-1", "negative"),
+        ("NaN", "not a finite time"),
+        ("inf", "not a finite time"),
+        ("abc", "not a number"),
+    ] {
+        for command in ["km", "cif"] {
+            refused(
+                &[
+                    "stats", command, "--input", &data, "--time", "t", "--status", "s", "--at", at,
+                ],
+                &["--at", expected],
+            );
+        }
+    }
+    refused(
+        &["stats", "binom", "--events", "1", "--total", "10000000000"],
+        &["total", "1000000000"],
+    );
+    refused(
+        &["stats", "binom", "--events", "-1", "--total", "3"],
+        &["--events"],
+    );
+    let mut ids = String::from("t,s,id\n");
+    for i in 0..500 {
+        ids.push_str(&format!("{i},{},{i}\n", i % 2));
+    }
+    let ids = dir.file("ids.csv", &ids);
+    for command in ["logrank", "cif"] {
+        refused(
+            &[
+                "stats", command, "--input", &ids, "--time", "t", "--status", "s", "--group", "id",
+            ],
+            &["column \"id\" has 500 different values", "at most 100"],
+        );
+    }
+    let censored = dir.file("censored.csv", "t,s,g\n1,0,a\n2,0,b\n");
+    refused(
+        &[
+            "stats", "logrank", "--input", &censored, "--time", "t", "--status", "s", "--group",
+            "g",
+        ],
+        &["no row has an event"],
+    );
+}
+
+/// As `cmprsk::cuminc`, the curves are given when Gray's test cannot be:
+/// one group, or no event of the cause; the JSON says why.
+#[test]
+fn cif_gives_its_curves_when_grays_test_cannot_be_computed() {
+    let dir = Scratch::new("gray-omitted");
+    for (content, why) in [
+        ("t,s,g\n1,1,a\n2,0,a\n3,2,a\n", "only one group (a)"),
+        (
+            "t,s,g\n1,0,a\n2,2,b\n3,0,a\n",
+            "no row has an event of type 1",
+        ),
+    ] {
+        let input = dir.file("one.csv", content);
+        let run = isatrial(&[
+            "stats", "cif", "--input", &input, "--time", "t", "--status", "s", "--group", "g",
+            "--json",
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let out: Value = serde_json::from_str(&run.stdout).unwrap();
+        assert!(out.get("gray").is_none());
+        assert!(out["gray_omitted"].as_str().unwrap().contains(why), "{out}");
+        assert_eq!(out["n"], 3);
+        let readable = isatrial(&[
+            "stats", "cif", "--input", &input, "--time", "t", "--status", "s", "--group", "g",
+        ]);
+        assert_eq!(readable.code, 0, "{}", readable.stderr);
+        assert!(
+            readable.stdout.contains("Gray's test: not computed"),
+            "{}",
+            readable.stdout
+        );
+    }
+}
+
+/// A reader that stops early (`| head`) ends the command quietly, for
+/// every command's readable output as for its JSON.
+#[test]
+fn a_closed_pipe_ends_every_command_quietly() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let dir = Scratch::new("pipe");
+    let data = dir.file("d.csv", "t,s,g\n1,1,a\n2,0,b\n3,1,a\n4,1,b\n");
+    let commands: [&[&str]; 4] = [
+        &["stats", "binom", "--events", "3", "--total", "10"],
+        &[
+            "stats", "logrank", "--input", &data, "--time", "t", "--status", "s", "--group", "g",
+        ],
+        &[
+            "stats", "km", "--input", &data, "--time", "t", "--status", "s",
+        ],
+        &[
+            "stats", "cif", "--input", &data, "--time", "t", "--status", "s",
+        ],
+    ];
+    for args in commands {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_isatrial"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
 }
 
 #[test]
