@@ -201,8 +201,8 @@ pub struct QlqArgs {
 /// `isatrial simulate`.
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
-    /// Patients to register.
-    #[arg(long, default_value_t = 200)]
+    /// Patients to register (1 to 1,000,000).
+    #[arg(long, default_value_t = 200, allow_negative_numbers = true)]
     pub patients: usize,
     /// Seed: the same seed gives the same bundle.
     #[arg(long, default_value_t = 1)]
@@ -211,25 +211,25 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// Share of patients in cohort 1.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub cohort1_share: Option<f64>,
     /// Cohort 1: probability of CR/CRi by w9.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub cr_rate: Option<f64>,
     /// Cohort 2: probability of MolCR at d22.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub molcr_rate: Option<f64>,
     /// Probability of SCT among responders.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub sct_rate: Option<f64>,
     /// Probability of hematologic relapse among responders.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub relapse_rate: Option<f64>,
     /// Monthly hazard of death.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub death_hazard: Option<f64>,
     /// Mean adverse events per patient.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub ae_per_patient: Option<f64>,
 }
 

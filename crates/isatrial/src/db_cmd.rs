@@ -96,7 +96,7 @@ pub fn import(args: &ImportArgs) -> Result<(), Failure> {
                 other => other.into(),
             })?;
         let total: usize = summary.records.iter().map(|(_, n)| n).sum();
-        eprintln!(
+        note!(
             "imported {total} records ({}); {} data queries opened",
             summary
                 .records
@@ -115,11 +115,11 @@ pub fn import(args: &ImportArgs) -> Result<(), Failure> {
 pub fn export(args: &ExportArgs) -> Result<(), Failure> {
     let as_of = instant(args.as_of.as_deref())?;
     block_on(async {
-        let store = Store::open(&args.db.db).await?;
+        let store = Store::open_existing(&args.db.db).await?;
         store
             .export_bundle(&Actor::system("export"), &args.bundle, as_of)
             .await?;
-        eprintln!("exported to {}", args.bundle.display());
+        note!("exported to {}", args.bundle.display());
         store.close().await;
         Ok(())
     })
@@ -162,25 +162,31 @@ pub fn user(cmd: &UserCommand) -> Result<(), Failure> {
             let pw = password()?;
             block_on(async {
                 let store = Store::open(&a.db.db).await?;
-                store.add_user(&a.name, role, &a.sites, &pw).await?;
-                eprintln!("added {} as {role}", a.name);
+                let created = store.add_user(&a.name, role, &a.sites, &pw).await?;
+                note!("added {} as {role}", a.name);
+                for site in created {
+                    note!("site {site} was not known and is created: check its spelling");
+                }
                 Ok(())
             })
         }
         UserCommand::Reset(a) => {
             let pw = password()?;
             block_on(async {
-                Store::open(&a.db.db)
+                Store::open_existing(&a.db.db)
                     .await?
                     .reset_password(&a.name, &pw)
                     .await?;
-                eprintln!("password of {} reset", a.name);
+                note!("password of {} reset", a.name);
                 Ok(())
             })
         }
         UserCommand::Disable(a) => block_on(async {
-            Store::open(&a.db.db).await?.disable_user(&a.name).await?;
-            eprintln!("{} disabled", a.name);
+            Store::open_existing(&a.db.db)
+                .await?
+                .disable_user(&a.name)
+                .await?;
+            note!("{} disabled", a.name);
             Ok(())
         }),
     }

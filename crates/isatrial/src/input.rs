@@ -335,12 +335,15 @@ fn read_source(
         source,
     };
     let len = file.len();
-    let (header, body_start, sample) = read_header(file, block).map_err(io)?;
-    if trim_cr(&header).contains(&b'\r') {
+    let (header, header_start, body_start, sample) = read_header(file, block).map_err(io)?;
+    // A carriage return inside the first line: lines end in CR alone.
+    // (`\r\r\n`, from a CSV writer on Windows that was not told the
+    // file's line ends, is a line end with one CR too many.)
+    if header.trim_ascii_end().contains(&b'\r') {
         return Err(InputError::CarriageReturns { file: file_name });
     }
     if memchr::memchr(b'"', &header).is_some() {
-        return read_whole_quoted(file, &file_name, request);
+        return read_whole_quoted(file, &file_name, request, header_start);
     }
     let header = header.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&header);
     let header = trim_cr(header);
@@ -385,7 +388,9 @@ fn read_source(
     for chunk in parsed {
         match chunk {
             Ok(chunk) => chunks.push(chunk),
-            Err(Stop::Quoted) => return read_whole_quoted(file, &file_name, request),
+            Err(Stop::Quoted) => {
+                return read_whole_quoted(file, &file_name, request, header_start);
+            }
             Err(Stop::Io(source)) => return Err(io(source)),
             Err(Stop::Fault(fault)) => {
                 let line = line_of(file, fault.offset, block).map_err(io)?;
@@ -406,10 +411,10 @@ fn read_source(
 const PROBE: usize = 64 << 10;
 
 /// The header line (the first line that is not blank, as R's `read.csv`
-/// and pandas skip blank lines), the offset where the data rows start, and
-/// the mean length of the data lines read with the header (0 when none
-/// were).
-fn read_header(file: &Source, block: usize) -> std::io::Result<(Vec<u8>, u64, usize)> {
+/// and pandas skip blank lines), the offsets where it and the data rows
+/// start, and the mean length of the data lines read with the header (0
+/// when none were).
+fn read_header(file: &Source, block: usize) -> std::io::Result<(Vec<u8>, u64, u64, usize)> {
     let len = file.len();
     let mut buf = vec![0u8; block.min(PROBE).min(len as usize)];
     let mut filled = 0;
@@ -439,9 +444,11 @@ fn read_header(file: &Source, block: usize) -> std::io::Result<(Vec<u8>, u64, us
                     0
                 };
                 let header = buf[start..end].to_vec();
-                return Ok((header, end as u64 + 1, sample));
+                return Ok((header, start as u64, end as u64 + 1, sample));
             }
-            None if buf.len() as u64 == len => return Ok((buf[start..].to_vec(), len, 0)),
+            None if buf.len() as u64 == len => {
+                return Ok((buf[start..].to_vec(), start as u64, len, 0));
+            }
             None => buf.resize((2 * buf.len()).min(len as usize), 0),
         }
     }
@@ -524,18 +531,23 @@ fn line_of(file: &Source, offset: u64, block: usize) -> std::io::Result<usize> {
 }
 
 /// The general parser on the whole file, read at once: files with quotes
-/// are small in practice (spreadsheet exports), and rare.
+/// are small in practice (spreadsheet exports), and rare. It starts at the
+/// header `read_header` found: the `csv` crate skips empty lines but would
+/// take a line of spaces for the header.
 fn read_whole_quoted(
     source: &Source,
     file: &str,
     request: &Request,
+    header_start: u64,
 ) -> Result<Columns, InputError> {
     let bytes = source.whole().map_err(|source| InputError::Io {
         file: file.to_owned(),
         source,
     })?;
-    let data = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-    read_quoted(file, data, request)
+    let (skipped, data) = bytes.split_at(header_start as usize);
+    let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
+    let header_line = 1 + memchr::memchr_iter(b'\n', skipped).count();
+    read_quoted(file, data, request, header_line)
 }
 
 /// The parts' columns in file order, with group labels numbered in
@@ -838,7 +850,9 @@ impl<'a> ChunkParser<'a> {
 /// label that starts or ends outside ASCII is looked at as text.
 fn trim_label(cell: &[u8]) -> &[u8] {
     let label = cell.trim_ascii();
-    let outside_ascii = |b: Option<&u8>| b.is_some_and(|b| !b.is_ascii());
+    // Outside ASCII, or a vertical tab: `str::trim` trims it, `trim_ascii`
+    // does not.
+    let outside_ascii = |b: Option<&u8>| b.is_some_and(|&b| !b.is_ascii() || b == 0x0B);
     if !outside_ascii(label.first()) && !outside_ascii(label.last()) {
         return label;
     }
@@ -948,12 +962,18 @@ impl LineCounter<'_> {
     }
 }
 
-/// The general path, for files with quoted fields.
-fn read_quoted(file: &str, data: &[u8], request: &Request) -> Result<Columns, InputError> {
+/// The general path, for files with quoted fields: `data` starts at the
+/// header, which is line `header_line` of the file.
+fn read_quoted(
+    file: &str,
+    data: &[u8],
+    request: &Request,
+    header_line: usize,
+) -> Result<Columns, InputError> {
     if let Some(line) = unclosed_quote(data) {
         return Err(InputError::UnclosedQuote {
             file: file.to_owned(),
-            line,
+            line: header_line - 1 + line,
         });
     }
     let mut reader = csv::ReaderBuilder::new()
@@ -981,7 +1001,7 @@ fn read_quoted(file: &str, data: &[u8], request: &Request) -> Result<Columns, In
     let mut lines = LineCounter {
         data,
         at: 0,
-        line: 1,
+        line: header_line,
     };
     for record in reader.byte_records() {
         let record = record.map_err(csv_error)?;
@@ -1327,9 +1347,20 @@ mod tests {
 
     #[test]
     fn blank_lines_before_the_header_are_skipped_and_carriage_returns_refused() {
-        let path = write("blank-first", b"\n \r\nt,s\n1,1\n");
-        assert_eq!(read(&path, None, 64).time, [1.0]);
-        std::fs::remove_file(path).unwrap();
+        for (name, content) in [
+            ("blank-first", &b"\n \r\nt,s\n1,1\n"[..]),
+            ("blank-first-quoted", b"\n \r\nt,s\n\"1\",1\n"),
+            ("cr-cr-lf", b"t,s\r\r\n1,1\r\r\n"),
+            ("cr-cr-lf-quoted", b"t,s\r\r\n\"1\",1\r\r\n"),
+        ] {
+            let path = write(name, content);
+            assert_eq!(read(&path, None, 64).time, [1.0], "{name}");
+            std::fs::remove_file(path).unwrap();
+        }
+        let err = refusal("blank-first-bad", b" \n\nt,s\n\"1\",1\n2,x\n", None);
+        assert!(err.contains("line 5,"), "{err}");
+        let err = refusal("blank-first-unclosed", b" \n\nt,s\n\"1,1\n", None);
+        assert!(err.contains("line 4: a quoted field"), "{err}");
         let err = refusal("cr", b"t,s\r1,1\r2,0\r", None);
         assert!(err.contains("carriage return alone"), "{err}");
     }
@@ -1338,7 +1369,7 @@ mod tests {
     /// paths: the quoted one trims with `str::trim`.
     #[test]
     fn labels_and_times_are_trimmed_of_any_space_on_both_paths() {
-        let plain = "t,s,g\n1,1,a\n2\u{a0},0,a\u{a0}\n3,1,b\n"
+        let plain = "t,s,g\n1,1,a\n2\u{a0},0,a\u{a0}\n3,1,b\u{b}\n"
             .as_bytes()
             .to_vec();
         let quoted = "t,s,g\n1,1,\"a\"\n2\u{a0},0,a\u{a0}\n3,1,b\n"

@@ -2,6 +2,15 @@
 //! glue: parse arguments, run the command, turn the outcome into an exit
 //! code (0 done, 2 the input was refused, 1 anything unexpected).
 
+/// Writes a line to standard error, as `eprintln!` does, except that a
+/// closed standard error (`2>&1 | head`) ends nothing: `eprintln!` panics.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod cli;
 mod db_cmd;
 mod demo_cmd;
@@ -61,20 +70,30 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Unexpected(e)) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(Failure::Refused(message)) => {
-            eprintln!("error: {message}");
+            note!("error: {message}");
             ExitCode::from(2)
         }
         Err(Failure::Unexpected(e)) => {
-            eprintln!("error: {e:#}");
+            note!("error: {e:#}");
             ExitCode::from(1)
         }
     }
 }
 
-/// Output piped into `head` is not a failure.
+/// Output piped into `head` is not a failure, however deep in the error's
+/// chain the closed pipe lies (a JSON writer wraps it in its own error).
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.downcast_ref::<std::io::Error>()
-        .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind)
+            .or_else(|| {
+                cause
+                    .downcast_ref::<serde_json::Error>()
+                    .and_then(serde_json::Error::io_error_kind)
+            })
+            == Some(std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn run(args: cli::Cli) -> Result<(), Failure> {

@@ -93,7 +93,7 @@ pub fn build_from_db(
     let bar = spinner();
     bar.set_message("reading the database");
     let (data, open) = crate::db_cmd::block_on(async {
-        let store = store::Store::open(url).await?;
+        let store = store::Store::open_existing(url).await?;
         let actor = store::Actor::system("report");
         let data = store.dataset(&actor, as_of).await?;
         let open = if as_of.is_none() {
@@ -206,7 +206,7 @@ pub fn run(args: &ReportArgs) -> Result<(), Failure> {
         serde_json::to_writer_pretty(&mut lock, &outcome.document).map_err(anyhow::Error::from)?;
         writeln!(lock)?;
     }
-    eprintln!(
+    note!(
         "{} patients analysed in {:.2} s, peak memory {}; {} data queries in {}\nreport: {}\nendpoints: {}",
         outcome.patients,
         started.elapsed().as_secs_f64(),

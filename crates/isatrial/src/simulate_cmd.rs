@@ -24,10 +24,18 @@ pub fn write(config: &SimulationConfig, out: &Path) -> Result<usize, Failure> {
     Ok(data.patients.len())
 }
 
+/// The most patients simulated: a million is the largest trial the
+/// report is measured on (BENCHMARKS.md, about 3 GB of memory); more would
+/// exhaust a machine's memory before writing anything.
+const MAX_PATIENTS: usize = 1_000_000;
+
 /// Runs `isatrial simulate`.
 pub fn run(args: &SimulateArgs) -> Result<(), Failure> {
-    if args.patients == 0 {
-        return Err(Failure::Refused("--patients: must be at least 1".into()));
+    if !(1..=MAX_PATIENTS).contains(&args.patients) {
+        return Err(Failure::Refused(format!(
+            "--patients: must be from 1 to {MAX_PATIENTS}, got {}",
+            args.patients
+        )));
     }
     let d = SimulationConfig::default();
     let config = SimulationConfig {
@@ -50,8 +58,9 @@ pub fn run(args: &SimulateArgs) -> Result<(), Failure> {
         ..d
     };
     let n = write(&config, &args.out)?;
-    eprintln!(
-        "simulated {n} patients (seed {}) into {}",
+    note!(
+        "simulated {n} patient{} (seed {}) into {}",
+        if n == 1 { "" } else { "s" },
         args.seed,
         args.out.display()
     );

@@ -17,7 +17,8 @@ pub struct FieldError {
 /// Why a store call did not do its job.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The database URL names no supported engine.
+    /// The database URL names no supported engine, or no database that
+    /// can be opened (no such file, not a database, no server there).
     #[error("{0}")]
     BadUrl(String),
     /// The record breaks rules; nothing was stored.

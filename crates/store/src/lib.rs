@@ -78,17 +78,43 @@ pub struct Store {
 impl Store {
     /// Opens (creating a SQLite file if needed) and migrates the database.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
+        Self::open_with(url, true).await
+    }
+
+    /// Opens a database that must exist already, for what only reads or
+    /// changes one (a report, an export, a user's password): a mistyped
+    /// SQLite path is refused instead of leaving an empty database behind.
+    pub async fn open_existing(url: &str) -> Result<Store, StoreError> {
+        Self::open_with(url, false).await
+    }
+
+    async fn open_with(url: &str, create: bool) -> Result<Store, StoreError> {
+        use sqlx::Connection as _;
         sqlx::any::install_default_drivers();
         let backend = Backend::of_url(url)?;
+        let given = url;
         let url = match backend {
-            Backend::Sqlite if !url.contains("mode=") => {
-                format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
-            }
+            Backend::Sqlite if !url.contains("mode=") => format!(
+                "{url}{}mode={}",
+                if url.contains('?') { '&' } else { '?' },
+                if create { "rwc" } else { "rw" }
+            ),
             _ => url.to_owned(),
         };
         let options = AnyConnectOptions::from_str(&url)
             .map_err(|e| StoreError::BadUrl(format!("{e}")))?
             .disable_statement_logging();
+        // One connection first, alone: its error is the cause (no such
+        // file, not a database, connection refused), where the pool retries
+        // for its whole acquire timeout and then reports only the timeout.
+        let cannot_open = |e: sqlx::Error| StoreError::BadUrl(format!("cannot open {given}: {e}"));
+        let mut first = sqlx::AnyConnection::connect_with(&options)
+            .await
+            .map_err(cannot_open)?;
+        if backend == Backend::Sqlite {
+            sqlite_settings(&mut first).await.map_err(cannot_open)?;
+        }
+        first.close().await.map_err(cannot_open)?;
         let pool = AnyPoolOptions::new()
             .max_connections(match backend {
                 Backend::Sqlite => 8,

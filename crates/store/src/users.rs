@@ -117,11 +117,35 @@ fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// Passwords refused whatever their length: those guessed first.
+const GUESSED_FIRST: [&str; 8] = [
+    "1234567890",
+    "12345678910",
+    "0123456789",
+    "password123",
+    "password1234",
+    "qwertyuiop",
+    "1q2w3e4r5t",
+    "iloveyou123",
+];
+
 fn hash_password(password: &str) -> Result<String, StoreError> {
     if password.chars().count() < 10 {
         return Err(StoreError::field(
             "password",
             "must be at least 10 characters",
+        ));
+    }
+    let mut chars = password.chars();
+    let first = chars.next();
+    if password.trim().is_empty()
+        || chars.all(|c| Some(c) == first)
+        || GUESSED_FIRST.contains(&password.to_lowercase().as_str())
+    {
+        return Err(StoreError::field(
+            "password",
+            "is among the first guessed (blank, one repeated character, a common password); \
+             choose another",
         ));
     }
     Argon2::default()
@@ -132,14 +156,15 @@ fn hash_password(password: &str) -> Result<String, StoreError> {
 
 impl Store {
     /// Adds a user. Site staff need exactly one site; a monitor is given the
-    /// sites they monitor.
+    /// sites they monitor, at least one. A site not yet known is created;
+    /// the sites created are returned, so that a mistyped one is seen.
     pub async fn add_user(
         &self,
         name: &str,
         role: Role,
         sites: &[String],
         password: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<String>, StoreError> {
         if name.is_empty()
             || name.len() > 64
             || name.chars().any(|c| c.is_whitespace() || c.is_control())
@@ -149,22 +174,43 @@ impl Store {
                 "must be 1–64 characters without spaces",
             ));
         }
+        let article = |role: Role| {
+            let vowel = role.as_str().starts_with(['a', 'e', 'i', 'o', 'u']);
+            format!("{} {role}", if vowel { "an" } else { "a" })
+        };
         if role.is_site_staff() && sites.len() != 1 {
             return Err(StoreError::field(
                 "site",
-                format!("a {role} belongs to exactly one site"),
+                format!("{} belongs to exactly one site", article(role)),
+            ));
+        }
+        if role == Role::Monitor && sites.is_empty() {
+            return Err(StoreError::field(
+                "site",
+                "a monitor is given the sites they monitor; give at least one",
             ));
         }
         if !role.is_site_staff() && role != Role::Monitor && !sites.is_empty() {
             return Err(StoreError::field(
                 "site",
-                format!("a {role} sees every site; give no site"),
+                format!("{} sees every site; give no site", article(role)),
+            ));
+        }
+        if let Some(twice) = sites
+            .iter()
+            .enumerate()
+            .find(|(i, s)| sites[..*i].contains(s))
+        {
+            return Err(StoreError::field(
+                "site",
+                format!("site {} is given twice", twice.1),
             ));
         }
         let hash = hash_password(password)?;
         let mut conn = begin(self).await?;
         let outcome = async {
             let at = Instant::now();
+            let mut created = Vec::new();
             for site in sites {
                 let exists: Option<String> = sqlx::query_scalar("SELECT site_id FROM sites WHERE site_id = $1")
                     .bind(site)
@@ -172,6 +218,7 @@ impl Store {
                     .await?;
                 if exists.is_none() {
                     sqlx::query("INSERT INTO sites (site_id, name) VALUES ($1, $2)").bind(site).bind(site).execute(&mut *conn).await?;
+                    created.push(site.clone());
                 }
             }
             let staff_site = if role.is_site_staff() { sites.first().cloned() } else { None };
@@ -198,7 +245,8 @@ impl Store {
                     sqlx::query("INSERT INTO monitor_sites (user_name, site_id) VALUES ($1, $2)").bind(name).bind(site).execute(&mut *conn).await?;
                 }
             }
-            audit(&mut conn, &at, "system", "user_add", None, None, None, None, Some(format!("{name} as {role} ({})", sites.join(", ")))).await
+            audit(&mut conn, &at, "system", "user_add", None, None, None, None, Some(format!("{name} as {role} ({})", sites.join(", ")))).await?;
+            Ok(created)
         }
         .await;
         finish(conn, outcome).await

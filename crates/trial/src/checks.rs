@@ -155,6 +155,19 @@ fn check_patient(b: &Casebook<'_>, p: &Protocol, cutoff: Date, out: &mut Out<'_>
                 );
             }
         };
+        after(
+            "patients.csv",
+            "registration".into(),
+            patient.registration_date,
+        );
+        if let Some(s) = b.status {
+            if let Some(date) = s.end_of_treatment_date {
+                after("status.csv", "end of treatment".into(), date);
+            }
+            if let Some(date) = s.other_therapy_date {
+                after("status.csv", "other therapy".into(), date);
+            }
+        }
         for d in b.doses {
             after(
                 "doses.csv",
@@ -182,6 +195,13 @@ fn check_patient(b: &Casebook<'_>, p: &Protocol, cutoff: Date, out: &mut Out<'_>
                 format!("AE {}", e.ae_id),
                 e.onset_date,
             );
+            if let Some(end) = e.end_date {
+                after(
+                    "adverse_events.csv",
+                    format!("the end of AE {}", e.ae_id),
+                    end,
+                );
+            }
         }
         for s in b.sct {
             after("sct.csv", "SCT".into(), s.date);
@@ -205,6 +225,9 @@ fn check_patient(b: &Casebook<'_>, p: &Protocol, cutoff: Date, out: &mut Out<'_>
                 "hospital stay".into(),
                 h.admission_date,
             );
+            if let Some(discharge) = h.discharge_date {
+                after("hospital_stays.csv", "a discharge".into(), discharge);
+            }
         }
     }
 
@@ -482,6 +505,37 @@ mod tests {
         assert!(
             codes.contains(&"after_death") && codes.contains(&"end_before_start"),
             "{codes:?}"
+        );
+    }
+
+    /// "Any record dated after the patient's death date" (PROTOCOL.md §8)
+    /// includes the registration itself and the dates that end things.
+    #[test]
+    fn registration_and_ends_after_death_are_errors() {
+        let mut data = one_patient();
+        data.patients[0].registration_date = d("2025-06-10");
+        data.status[0].end_of_treatment_date = Some(d("2025-06-02"));
+        data.hospital_stays.push(HospitalStay {
+            patient: PatientIx(0),
+            admission_date: d("2025-05-20"),
+            discharge_date: Some(d("2025-06-03")),
+            reason: None,
+        });
+        data.adverse_events
+            .push(ae(2, "2025-05-20", Some("2025-06-04")));
+        let records: Vec<String> = check(&data)
+            .into_iter()
+            .filter(|f| f.check == "after_death")
+            .map(|f| f.record)
+            .collect();
+        assert_eq!(
+            records,
+            [
+                "registration",
+                "end of treatment",
+                "the end of AE AE1",
+                "a discharge"
+            ]
         );
     }
 

@@ -133,6 +133,40 @@ fn unknown_and_missing_columns_are_refused() {
     );
 }
 
+/// A missing or misspelt file would read as a table without rows, and
+/// every endpoint counting its records would be wrong without a word.
+#[test]
+fn missing_and_unknown_files_are_refused() {
+    let b = Copy::new("files");
+    std::fs::rename(
+        b.0.join("adverse_events.csv"),
+        b.0.join("adverse_event.csv"),
+    )
+    .unwrap();
+    std::fs::remove_file(b.0.join("status.csv")).unwrap();
+    let got = messages(&read_bundle(&b.0).unwrap_err());
+    for (file, rule) in [
+        ("adverse_events.csv", "the bundle has no adverse_events.csv"),
+        ("status.csv", "the bundle has no status.csv"),
+        (
+            "adverse_event.csv",
+            "not a file of the bundle format (misspelt?)",
+        ),
+    ] {
+        assert!(
+            got.iter()
+                .any(|g| g.starts_with(&format!("{file}: {rule}"))),
+            "{got:?}"
+        );
+    }
+    let not_a_folder = messages(&read_bundle(&b.0.join("patients.csv")).unwrap_err());
+    assert_eq!(not_a_folder.len(), 1, "{not_a_folder:?}");
+    assert!(
+        not_a_folder[0]
+            .ends_with("is not a folder; a bundle is a folder of CSV files and bundle.toml")
+    );
+}
+
 #[test]
 fn a_bad_manifest_is_named() {
     let b = Copy::new("manifest");

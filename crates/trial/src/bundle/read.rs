@@ -706,17 +706,57 @@ fn parse_relapse(r: &mut Row<'_>, ids: &PatientIds) -> Option<Relapse> {
     })
 }
 
+/// Every table file of the format must be there (a header alone when it
+/// has no rows) and no other `.csv` file: a missing or misspelt file would
+/// otherwise read as a table without rows, and every endpoint that counts
+/// its records would be computed, wrongly, without them.
+fn files_of_the_format(dir: &Path, problems: &mut Vec<Problem>) {
+    let names: Vec<&str> = TABLES.iter().map(|spec| spec.name).collect();
+    for name in &names {
+        if !dir.join(name).is_file() {
+            problems.push(whole(
+                name,
+                format!(
+                    "the bundle has no {name}; a bundle holds every file of DATA-FORMAT.md §1, \
+                     its header alone when it has no rows"
+                ),
+            ));
+        }
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut unknown: Vec<String> = entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.to_ascii_lowercase().ends_with(".csv") && !names.contains(&n.as_str()))
+        .collect();
+    unknown.sort();
+    for name in unknown {
+        problems.push(whole(
+            &name,
+            format!(
+                "not a file of the bundle format (misspelt?); its files are {}",
+                names.join(", ")
+            ),
+        ));
+    }
+}
+
 /// Reads a whole bundle folder. On any problem nothing is returned but the
 /// full list of problems.
 pub fn read_bundle(dir: &Path) -> Result<Dataset, Vec<Problem>> {
+    if !dir.is_dir() {
+        let why = if dir.exists() {
+            "is not a folder; a bundle is a folder of CSV files and bundle.toml"
+        } else {
+            "does not exist"
+        };
+        return Err(vec![whole(&dir.display().to_string(), why.into())]);
+    }
     let mut problems = Vec::new();
     let manifest = read_manifest(dir, &mut problems);
-    if !dir.join(PATIENTS.name).exists() {
-        problems.push(whole(
-            PATIENTS.name,
-            "the bundle has no patients.csv".into(),
-        ));
-    }
+    files_of_the_format(dir, &mut problems);
     let read = read_rows(&mut Folder(dir), manifest.clone());
     match (read, manifest) {
         (Ok(data), Some(_)) if problems.is_empty() => Ok(data),
