@@ -114,6 +114,7 @@ pub fn import(args: &ImportArgs) -> Result<(), Failure> {
 /// `isatrial export`.
 pub fn export(args: &ExportArgs) -> Result<(), Failure> {
     let as_of = instant(args.as_of.as_deref())?;
+    crate::out_folder::check("--bundle", &args.bundle, &[])?;
     block_on(async {
         let store = Store::open_existing(&args.db.db).await?;
         store

@@ -15,6 +15,7 @@ mod cli;
 mod db_cmd;
 mod demo_cmd;
 mod input;
+mod out_folder;
 mod qlq_cmd;
 mod report_cmd;
 mod simulate_cmd;

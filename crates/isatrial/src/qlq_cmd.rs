@@ -20,6 +20,20 @@ pub fn run(args: &QlqArgs) -> Result<(), Failure> {
         .iter()
         .map(|h| h.trim_start_matches('\u{feff}').to_owned())
         .collect();
+    for (i, h) in header.iter().enumerate() {
+        if let Some(j) = header[..i].iter().position(|other| other == h) {
+            return Err(Failure::Refused(format!(
+                "{name} line 1: column \"{h}\" is named twice (fields {} and {}); rename one",
+                j + 1,
+                i + 1
+            )));
+        }
+        if SCALES.iter().any(|s| s.code == h) || h == "SUMMARY" {
+            return Err(Failure::Refused(format!(
+                "{name} line 1: column \"{h}\" has the name of a score the output adds; rename it"
+            )));
+        }
+    }
     let mut item_at = [usize::MAX; 30];
     for (k, slot) in item_at.iter_mut().enumerate() {
         let col = format!("q{}", k + 1);

@@ -68,7 +68,21 @@ pub fn build(bundle: &Path, out: &Path, as_of: Option<Date>) -> Result<Outcome, 
     })?;
     let mut data = loaded.data;
     if let Some(as_of) = as_of {
-        data.cutoff = data.cutoff.min(as_of);
+        if as_of > data.cutoff {
+            return Err(Failure::Refused(format!(
+                "--as-of {as_of} is after the bundle's cut-off {}: the data say nothing \
+                 of later days; give an earlier date or none",
+                data.cutoff
+            )));
+        }
+        let first = data.patients.iter().map(|p| p.registration_date).min();
+        if first.is_none_or(|first| as_of < first) {
+            return Err(Failure::Refused(format!(
+                "--as-of {as_of}: no patient was registered by then{}",
+                first.map_or(String::new(), |d| format!(" (the first on {d})"))
+            )));
+        }
+        data.cutoff = as_of;
     }
     let queries = loaded
         .warnings
@@ -149,8 +163,11 @@ fn write(
 
 /// Writes `queries.csv` into `out`; returns how many queries it holds.
 fn write_queries(out: &Path, queries: Vec<Query>) -> Result<usize, Failure> {
-    std::fs::create_dir_all(out)?;
-    let mut w = csv::Writer::from_path(out.join("queries.csv")).map_err(anyhow::Error::from)?;
+    use anyhow::Context as _;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let path = out.join("queries.csv");
+    let mut w = csv::Writer::from_path(&path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     w.write_record(["file", "patient", "record", "check", "message"])
         .map_err(anyhow::Error::from)?;
     for q in &queries {
@@ -181,6 +198,7 @@ fn peak_memory() -> String {
 /// Runs `isatrial report`.
 pub fn run(args: &ReportArgs) -> Result<(), Failure> {
     let started = std::time::Instant::now();
+    crate::out_folder::check("--out", &args.out, &["tables"])?;
     let outcome = match (&args.bundle, &args.db) {
         (Some(bundle), _) => {
             let as_of = args

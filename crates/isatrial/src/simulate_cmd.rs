@@ -57,6 +57,7 @@ pub fn run(args: &SimulateArgs) -> Result<(), Failure> {
         },
         ..d
     };
+    crate::out_folder::check("--out", &args.out, &[])?;
     let n = write(&config, &args.out)?;
     note!(
         "simulated {n} patient{} (seed {}) into {}",

@@ -36,14 +36,22 @@ pub struct Written {
 /// Writes `report.html`, `endpoints.json` and `tables/<table.id>.csv` into
 /// `out`, creating it if missing; files already there are replaced.
 pub fn write_report(results: &trial::Results, out: &Path) -> std::io::Result<Written> {
-    std::fs::create_dir_all(out)?;
+    let tables_dir = out.join("tables");
+    // Both folders first: a path in the way stops the run before any file.
+    std::fs::create_dir_all(&tables_dir).map_err(|e| at(&tables_dir, e))?;
     let html = out.join("report.html");
-    std::fs::write(&html, render_html(results))?;
+    std::fs::write(&html, render_html(results)).map_err(|e| at(&html, e))?;
     let json = out.join("endpoints.json");
     let mut text =
         serde_json::to_string_pretty(&endpoints_json(results)).map_err(std::io::Error::other)?;
     text.push('\n');
-    std::fs::write(&json, text)?;
-    let tables = csv_tables::write_all(results, &out.join("tables"))?;
+    std::fs::write(&json, text).map_err(|e| at(&json, e))?;
+    let tables = csv_tables::write_all(results, &tables_dir).map_err(|e| at(&tables_dir, e))?;
     Ok(Written { html, json, tables })
+}
+
+/// `e` with the path it happened at: the operating system's message alone
+/// ("No such file or directory") does not say which.
+fn at(path: &Path, e: std::io::Error) -> std::io::Error {
+    std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }

@@ -167,6 +167,30 @@ fn missing_and_unknown_files_are_refused() {
     );
 }
 
+/// A row given twice would be counted twice (a dose) or replace the
+/// other (a questionnaire): refused.
+#[test]
+fn a_dose_or_questionnaire_given_twice_is_refused() {
+    let b = Copy::new("twice");
+    for file in ["doses.csv", "qlq_c30.csv"] {
+        let path = b.0.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let second = text.lines().nth(1).unwrap().to_owned();
+        std::fs::write(&path, format!("{text}{second}\n")).unwrap();
+    }
+    let got = messages(&read_bundle(&b.0).unwrap_err());
+    assert!(
+        got.iter().any(|g| g.starts_with("doses.csv: patient ")
+            && g.contains("has more than one row for cycle")),
+        "{got:?}"
+    );
+    assert!(
+        got.iter().any(|g| g.starts_with("qlq_c30.csv: patient ")
+            && g.contains("has more than one questionnaire at")),
+        "{got:?}"
+    );
+}
+
 #[test]
 fn a_bad_manifest_is_named() {
     let b = Copy::new("manifest");

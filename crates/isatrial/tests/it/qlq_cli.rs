@@ -60,3 +60,30 @@ fn an_answer_out_of_range_or_a_missing_item_column_is_refused() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("\"q2\" is missing"), "{}", run.stderr);
 }
+
+/// A column named twice, or an id column named like a score the output
+/// adds, would be read or written ambiguously: refused.
+#[test]
+fn a_repeated_or_clashing_column_name_is_refused() {
+    let scratch = Scratch::new("qlqnames");
+    let answers = vec!["1"; 30].join(",");
+    for (name, head, row, expected) in [
+        (
+            "twice.csv",
+            format!("{},q1", header()),
+            format!("A,{answers},2"),
+            "column \"q1\" is named twice (fields 2 and 32)",
+        ),
+        (
+            "clash.csv",
+            format!("QL,{}", &header()["patient_id,".len()..]),
+            answers.clone(),
+            "column \"QL\" has the name of a score",
+        ),
+    ] {
+        let file = scratch.file(name, &format!("{head}\n{row}\n"));
+        let run = isatrial(&["qlq-c30", "--input", &file, "--json"]);
+        assert_eq!(run.code, 2, "{name}: {}", run.stderr);
+        assert!(run.stderr.contains(expected), "{name}: {}", run.stderr);
+    }
+}

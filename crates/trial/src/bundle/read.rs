@@ -743,6 +743,23 @@ fn files_of_the_format(dir: &Path, problems: &mut Vec<Problem>) {
     }
 }
 
+/// The keys given to more than one row of `rows` (sorted by patient),
+/// each once, as (patient, key).
+fn repeated<T, K: Ord + Copy>(
+    rows: &[T],
+    key: impl Fn(&T) -> (PatientIx, K),
+) -> Vec<(PatientIx, K)> {
+    let mut keys: Vec<_> = rows.iter().map(key).collect();
+    keys.sort_unstable();
+    let mut out: Vec<_> = keys
+        .windows(2)
+        .filter(|w| w[0] == w[1])
+        .map(|w| w[0])
+        .collect();
+    out.dedup();
+    out
+}
+
 /// Reads a whole bundle folder. On any problem nothing is returned but the
 /// full list of problems.
 pub fn read_bundle(dir: &Path) -> Result<Dataset, Vec<Problem>> {
@@ -884,6 +901,27 @@ pub fn read_rows(
         hospital_stays,
     };
     data.sort();
+    // One planned infusion per cycle and day, one questionnaire per
+    // timepoint: a row given twice would be counted twice (a dose) or
+    // silently replace the other (a questionnaire's scores).
+    for (patient, (cycle, day)) in repeated(&data.doses, |d| (d.patient, (d.cycle, d.day))) {
+        problems.push(whole(
+            DOSES.name,
+            format!(
+                "patient {} has more than one row for cycle {cycle} day {day}",
+                data.patients[patient.get()].id
+            ),
+        ));
+    }
+    for (patient, timepoint) in repeated(&data.qlq_c30, |q| (q.patient, q.timepoint)) {
+        problems.push(whole(
+            QLQ_C30.name,
+            format!(
+                "patient {} has more than one questionnaire at {timepoint}",
+                data.patients[patient.get()].id
+            ),
+        ));
+    }
     let mut seen = vec![false; data.patients.len()];
     for s in &data.status {
         if std::mem::replace(&mut seen[s.patient.get()], true) {
