@@ -180,12 +180,27 @@ impl TableRows for CsvRows {
             Err(e) => {
                 let line = e.position().map(|p| p.line() + self.line_offset);
                 let fatal = !matches!(e.kind(), csv::ErrorKind::UnequalLengths { .. });
+                // The parser's own words carry its zero-based record and
+                // field numbers beside our line: say it as the rule.
+                let (column, rule) = match e.kind() {
+                    csv::ErrorKind::UnequalLengths {
+                        expected_len, len, ..
+                    } => (
+                        None,
+                        format!("{len} fields, but the header has {expected_len}"),
+                    ),
+                    csv::ErrorKind::Utf8 { err, .. } => (
+                        self.header.get(err.field()).map(str::to_owned),
+                        "not UTF-8 text; save the file as UTF-8".to_owned(),
+                    ),
+                    _ => (None, e.to_string()),
+                };
                 Err((
                     Problem {
                         file: self.name.to_owned(),
                         line,
-                        column: None,
-                        rule: e.to_string(),
+                        column,
+                        rule,
                     },
                     fatal,
                 ))
