@@ -48,7 +48,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), Failure> {
         .init();
     block_on(async {
         let store = Store::open(&args.db.db).await?;
-        tracing::info!(db = %redact(&args.db.db), "database open and migrated");
+        tracing::info!(db = %store::redact(&args.db.db), "database open and migrated");
         let state = web::AppState {
             store: store.clone(),
             secure_cookies: args.secure_cookies,
@@ -56,7 +56,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), Failure> {
         };
         web::serve(state, args.listen, |addr| {
             // The first line on stdout says where, for scripts and tests.
-            println!("listening on http://{addr}");
+            say!("listening on http://{addr}");
         })
         .await?;
         store.close().await;
@@ -65,17 +65,6 @@ pub fn serve(args: &ServeArgs) -> Result<(), Failure> {
 }
 
 /// A database URL without its password, for logs.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
-        }
-        _ => url.to_owned(),
-    }
-}
-
 /// `isatrial import`.
 pub fn import(args: &ImportArgs) -> Result<(), Failure> {
     block_on(async {
@@ -198,9 +187,9 @@ mod tests {
     #[test]
     fn a_url_password_never_reaches_the_log() {
         assert_eq!(
-            super::redact("postgres://u:secret@h/db"),
+            store::redact("postgres://u:secret@h/db"),
             "postgres://u:***@h/db"
         );
-        assert_eq!(super::redact("sqlite://trial.db"), "sqlite://trial.db");
+        assert_eq!(store::redact("sqlite://trial.db"), "sqlite://trial.db");
     }
 }

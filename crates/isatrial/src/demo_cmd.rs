@@ -37,15 +37,15 @@ pub fn run(args: &DemoArgs) -> Result<(), Failure> {
         Ok(())
     })?;
     let outcome = crate::report_cmd::build_from_db(&url, &report_dir, None)?;
-    println!(
+    say!(
         "isatrial demo: a synthetic trial of {n} patients (seed {})",
         args.seed
     );
-    println!("  bundle:    {}", bundle.display());
-    println!("  database:  {url}");
-    println!("  report:    {}", outcome.html.display());
-    println!("  endpoints: {}", outcome.json.display());
-    println!(
+    say!("  bundle:    {}", bundle.display());
+    say!("  database:  {url}");
+    say!("  report:    {}", outcome.html.display());
+    say!("  endpoints: {}", outcome.json.display());
+    say!(
         "  queries:   {} open data queries, in {}",
         outcome.queries,
         report_dir.join("queries.csv").display()
@@ -53,7 +53,7 @@ pub fn run(args: &DemoArgs) -> Result<(), Failure> {
     if args.no_serve {
         return Ok(());
     }
-    println!(
+    say!(
         "  API:       http://{}/api/openapi.json — sign in as {DEMO_USER} / {DEMO_PASSWORD} (POST /api/login)",
         args.listen
     );

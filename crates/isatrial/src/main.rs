@@ -11,6 +11,15 @@ macro_rules! note {
     }};
 }
 
+/// Writes a line to standard output, as `println!` does, except that a
+/// closed pipe (`| head -1`) ends nothing: `println!` panics.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod cli;
 mod db_cmd;
 mod demo_cmd;

@@ -104,17 +104,21 @@ impl Store {
         let options = AnyConnectOptions::from_str(&url)
             .map_err(|e| StoreError::BadUrl(format!("{e}")))?
             .disable_statement_logging();
-        // One connection first, alone: its error is the cause (no such
-        // file, not a database, connection refused), where the pool retries
-        // for its whole acquire timeout and then reports only the timeout.
-        let cannot_open = |e: sqlx::Error| StoreError::BadUrl(format!("cannot open {given}: {e}"));
-        let mut first = sqlx::AnyConnection::connect_with(&options)
-            .await
-            .map_err(cannot_open)?;
+        // SQLite: one connection first, alone, so that its error is the
+        // cause (no such file, not a database) where the pool retries for
+        // its whole acquire timeout and then reports only the timeout. A
+        // PostgreSQL server may be starting: the pool's retries are kept,
+        // and only a timeout asks one connection for its cause.
+        let shown = redact(given);
         if backend == Backend::Sqlite {
+            let cannot_open =
+                |e: sqlx::Error| StoreError::BadUrl(format!("cannot open {shown}: {e}"));
+            let mut first = sqlx::AnyConnection::connect_with(&options)
+                .await
+                .map_err(cannot_open)?;
             sqlite_settings(&mut first).await.map_err(cannot_open)?;
+            first.close().await.map_err(cannot_open)?;
         }
-        first.close().await.map_err(cannot_open)?;
         let pool = AnyPoolOptions::new()
             .max_connections(match backend {
                 Backend::Sqlite => 8,
@@ -134,7 +138,19 @@ impl Store {
                 })
             })
             .connect_with(options.clone())
-            .await?;
+            .await;
+        let pool = match pool {
+            Err(sqlx::Error::PoolTimedOut) => {
+                let cause = match sqlx::AnyConnection::connect_with(&options).await {
+                    Err(e) => e.to_string(),
+                    Ok(_) => "the server answered only now".to_owned(),
+                };
+                return Err(StoreError::Database(format!(
+                    "cannot open {shown}: no connection within 30 s ({cause})"
+                )));
+            }
+            other => other?,
+        };
         if backend == Backend::Postgres {
             require_utf8(&pool).await?;
         }
@@ -161,6 +177,18 @@ impl Store {
             writer.close().await;
         }
         self.pool.close().await;
+    }
+}
+
+/// `url` with its password replaced by `***`, for messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
     }
 }
 

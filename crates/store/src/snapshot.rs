@@ -108,7 +108,8 @@ impl Store {
         }
         read_rows(&mut source, Some((cutoff, protocol))).map_err(|problems| {
             StoreError::Database(format!(
-                "stored records no longer parse (was the protocol changed?): {}",
+                "stored records break a rule of this version (a dose or questionnaire \
+                 stored twice: retract one; or a changed protocol): {}",
                 problems
                     .iter()
                     .take(5)

@@ -247,11 +247,10 @@ impl Store {
                 .filter(|(s, _)| s.name == spec.name)
                 .map(|(_, cells)| cells)
                 .collect();
+            // Every table is written, its header alone when it has no rows:
+            // a bundle holds every file (an import before that rule may
+            // have lacked some).
             let layout = layouts.get(spec.name).cloned();
-            if layout.is_none() && rows.is_empty() && !layouts.is_empty() {
-                // The imported bundle had no such file and nothing was added since.
-                continue;
-            }
             let layout = layout.unwrap_or_else(|| Layout {
                 columns: spec.columns.iter().map(|(c, _)| (*c).to_owned()).collect(),
                 crlf: false,

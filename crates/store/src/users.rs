@@ -144,8 +144,8 @@ fn hash_password(password: &str) -> Result<String, StoreError> {
     {
         return Err(StoreError::field(
             "password",
-            "is among the first guessed (blank, one repeated character, a common password); \
-             choose another",
+            "is one of those guessed first (blank, one character repeated, a common \
+             password); choose another",
         ));
     }
     Argon2::default()
@@ -156,8 +156,9 @@ fn hash_password(password: &str) -> Result<String, StoreError> {
 
 impl Store {
     /// Adds a user. Site staff need exactly one site; a monitor is given the
-    /// sites they monitor, at least one. A site not yet known is created;
-    /// the sites created are returned, so that a mistyped one is seen.
+    /// sites they monitor, at least one. A site not yet known (to users or
+    /// records) is created; those are returned, so that a mistyped one is
+    /// seen.
     pub async fn add_user(
         &self,
         name: &str,
@@ -218,7 +219,15 @@ impl Store {
                     .await?;
                 if exists.is_none() {
                     sqlx::query("INSERT INTO sites (site_id, name) VALUES ($1, $2)").bind(site).bind(site).execute(&mut *conn).await?;
-                    created.push(site.clone());
+                    // A site of imported records is known, though only a
+                    // user's site is entered in `sites`.
+                    let in_records: Option<i32> = sqlx::query_scalar("SELECT 1 FROM record_versions WHERE site_id = $1 LIMIT 1")
+                        .bind(site)
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                    if in_records.is_none() {
+                        created.push(site.clone());
+                    }
                 }
             }
             let staff_site = if role.is_site_staff() { sites.first().cloned() } else { None };

@@ -159,6 +159,11 @@ fn missing_and_unknown_files_are_refused() {
             "{got:?}"
         );
     }
+    // Hidden and lock files are not the user's.
+    std::fs::write(b.0.join("._patients.csv"), "x").unwrap();
+    std::fs::write(b.0.join("~$doses.csv"), "x").unwrap();
+    let again = messages(&read_bundle(&b.0).unwrap_err());
+    assert_eq!(again.len(), 3, "{again:?}");
     let not_a_folder = messages(&read_bundle(&b.0.join("patients.csv")).unwrap_err());
     assert_eq!(not_a_folder.len(), 1, "{not_a_folder:?}");
     assert!(
@@ -187,6 +192,62 @@ fn a_dose_or_questionnaire_given_twice_is_refused() {
     assert!(
         got.iter().any(|g| g.starts_with("qlq_c30.csv: patient ")
             && g.contains("has more than one questionnaire at")),
+        "{got:?}"
+    );
+}
+
+/// The parser's structure errors in the reader's words: fields against
+/// the header, text that is not UTF-8 with its column.
+#[test]
+fn structure_errors_name_fields_and_encoding() {
+    let b = Copy::new("structure");
+    let path = b.0.join("sct.csv");
+    let mut text = std::fs::read(&path).unwrap();
+    text.extend_from_slice(b"P001,2025-01-01\n");
+    std::fs::write(&path, &text).unwrap();
+    let lines = text.iter().filter(|&&c| c == b'\n').count();
+    let got = messages(&read_bundle(&b.0).unwrap_err());
+    assert!(
+        got.iter().any(|g| g.starts_with(&format!(
+            "sct.csv line {lines}: 2 fields, but the header has"
+        ))),
+        "{got:?}"
+    );
+    let b = Copy::new("utf8");
+    let path = b.0.join("patients.csv");
+    let text = std::fs::read(&path).unwrap();
+    let header_end = text.iter().position(|&c| c == b'\n').unwrap();
+    let mut bad = text[..=header_end].to_vec();
+    let row_end = header_end
+        + 1
+        + text[header_end + 1..]
+            .iter()
+            .position(|&c| c == b'\n')
+            .unwrap();
+    let row = &text[header_end + 1..row_end];
+    let first_comma = row.iter().position(|&c| c == b',').unwrap();
+    bad.extend_from_slice(&row[..first_comma + 1]);
+    bad.extend_from_slice(b"\xff\xfe");
+    let second_comma = first_comma
+        + 1
+        + row[first_comma + 1..]
+            .iter()
+            .position(|&c| c == b',')
+            .unwrap();
+    bad.extend_from_slice(&row[second_comma..]);
+    bad.extend_from_slice(&text[row_end..]);
+    std::fs::write(&path, bad).unwrap();
+    let header: Vec<&str> = std::str::from_utf8(&text[..header_end])
+        .unwrap()
+        .trim_end()
+        .split(',')
+        .collect();
+    let got = messages(&read_bundle(&b.0).unwrap_err());
+    assert!(
+        got.iter().any(|g| g.starts_with(&format!(
+            "patients.csv line 2, column \"{}\": not UTF-8 text",
+            header[1]
+        ))),
         "{got:?}"
     );
 }

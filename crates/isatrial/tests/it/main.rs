@@ -2,6 +2,7 @@
 //! family; each runs the real executable.
 
 mod qlq_cli;
+mod refusals;
 mod report_cli;
 mod server;
 mod stats_cli;

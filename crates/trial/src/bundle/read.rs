@@ -744,6 +744,9 @@ fn files_of_the_format(dir: &Path, problems: &mut Vec<Problem>) {
     let mut unknown: Vec<String> = entries
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
+        // Hidden and lock files (`._patients.csv` from macOS, `~$` from
+        // Excel) are not the user's.
+        .filter(|n| !n.starts_with('.') && !n.starts_with("~$"))
         .filter(|n| n.to_ascii_lowercase().ends_with(".csv") && !names.contains(&n.as_str()))
         .collect();
     unknown.sort();
