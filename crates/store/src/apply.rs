@@ -270,12 +270,16 @@ pub(crate) async fn write_changes<C: AsRef<NewVersion>>(
     }
 
     for c in changes.iter().filter(|c| c.site_moved) {
-        let mut moved = Statement::sql("UPDATE record_current SET site_id = ");
-        moved
-            .param(text(&c.site_id))
-            .raw(" WHERE patient_id = ")
-            .param(text(&c.patient_id));
-        moved.run(conn).await?;
+        // The patient's records and open queries go with the patient: the
+        // old site no longer sees them, the new one answers the queries.
+        for table in ["record_current", "queries"] {
+            let mut moved = Statement::sql(&format!("UPDATE {table} SET site_id = "));
+            moved
+                .param(text(&c.site_id))
+                .raw(" WHERE patient_id = ")
+                .param(text(&c.patient_id));
+            moved.run(conn).await?;
+        }
     }
 
     let mut audit = Statement::insert(

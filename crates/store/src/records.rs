@@ -259,10 +259,11 @@ impl Store {
         spec: &'static FileSpec,
         key: &str,
     ) -> Result<StoredRecord, StoreError> {
+        let key = self.unmask(actor, key).await?;
         let row = current_rows(
             &self.pool,
             "c.tbl = $1 AND c.record_key = $2",
-            &[stem(spec), key],
+            &[stem(spec), &key],
         )
         .await?
         .pop()
@@ -280,6 +281,8 @@ impl Store {
         spec: &'static FileSpec,
         key: &str,
     ) -> Result<Vec<Version>, StoreError> {
+        let key = self.unmask(actor, key).await?;
+        let key = key.as_str();
         let mut conn = self.pool.acquire().await?;
         let site: String = sqlx::query_scalar(
             "SELECT site_id FROM record_current WHERE tbl = $1 AND record_key = $2",
@@ -325,10 +328,11 @@ impl Store {
         actor: &Actor,
         patient_id: &str,
     ) -> Result<Vec<StoredRecord>, StoreError> {
+        let patient_id = self.unmask(actor, patient_id).await?;
         let rows = current_rows(
             &self.pool,
             "c.patient_id = $1 AND c.retracted = 0",
-            &[patient_id],
+            &[&patient_id],
         )
         .await?;
         let mut out = Vec::with_capacity(rows.len());
@@ -356,10 +360,14 @@ impl Store {
         // Two statements rather than one with "OR", so each uses its index.
         let rows = match patient {
             Some(p) => {
+                let p = match self.unmask(actor, p).await {
+                    Err(StoreError::NotFound) => return Ok(Vec::new()),
+                    other => other?,
+                };
                 current_rows(
                     &self.pool,
                     "c.patient_id = $1 AND c.tbl = $2 AND c.retracted = 0",
-                    &[p, stem(spec)],
+                    &[&p, stem(spec)],
                 )
                 .await?
             }
@@ -408,9 +416,14 @@ impl Store {
             .into_iter()
             .filter(|r| actor.reads(&r.get::<String, _>(4)))
             .map(|r| {
+                let (mut patient, mut key) = (r.get::<String, _>(3), r.get::<String, _>(1));
+                if actor.pseudonymized() {
+                    key = self.pseudonymize_key(&patient, &key);
+                    patient = self.pseudonym(&patient);
+                }
                 serde_json::json!({
-                    "table": r.get::<String, _>(0), "key": r.get::<String, _>(1), "version": r.get::<i64, _>(2),
-                    "patient_id": r.get::<String, _>(3), "site_id": r.get::<String, _>(4),
+                    "table": r.get::<String, _>(0), "key": key, "version": r.get::<i64, _>(2),
+                    "patient_id": patient, "site_id": r.get::<String, _>(4),
                     "check": r.get::<String, _>(5), "message": r.get::<String, _>(6), "raised_at": r.get::<String, _>(7),
                 })
             })

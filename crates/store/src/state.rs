@@ -256,6 +256,11 @@ impl Store {
         actor: &Actor,
         record: Option<(&str, &str)>,
     ) -> Result<Vec<serde_json::Value>, StoreError> {
+        if actor.pseudonymized() {
+            return Err(StoreError::Forbidden(
+                "the audit trail names patients; statisticians see pseudonyms only".into(),
+            ));
+        }
         if !matches!(actor.role, Role::DataManager | Role::Admin | Role::Monitor)
             && record.is_none()
         {

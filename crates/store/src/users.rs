@@ -261,10 +261,23 @@ impl Store {
         finish(conn, outcome).await
     }
 
-    /// Sets a new password and lifts a lockout.
+    /// Sets a new password, lifts a lockout and ends the user's sessions
+    /// (a reset is the answer to a password someone else may know).
     pub async fn reset_password(&self, name: &str, password: &str) -> Result<(), StoreError> {
         let hash = hash_password(password)?;
-        self.change_user(name, "user_reset", "UPDATE users SET password_hash = $1, failed_logins = 0, locked_until = NULL WHERE user_name = $2", Some(hash)).await
+        self.change_user(name, "user_reset", "UPDATE users SET password_hash = $1, failed_logins = 0, locked_until = NULL WHERE user_name = $2", Some(hash)).await?;
+        self.end_sessions(name).await
+    }
+
+    async fn end_sessions(&self, name: &str) -> Result<(), StoreError> {
+        execute_alone(
+            self,
+            sqlx::query("UPDATE sessions SET expires_at = $1 WHERE user_name = $2")
+                .bind(Instant::now().to_db())
+                .bind(name),
+        )
+        .await?;
+        Ok(())
     }
 
     /// Disables an account and ends its sessions (nothing is deleted).
@@ -276,14 +289,7 @@ impl Store {
             None,
         )
         .await?;
-        execute_alone(
-            self,
-            sqlx::query("UPDATE sessions SET expires_at = $1 WHERE user_name = $2")
-                .bind(Instant::now().to_db())
-                .bind(name),
-        )
-        .await?;
-        Ok(())
+        self.end_sessions(name).await
     }
 
     async fn change_user(
@@ -623,11 +629,60 @@ impl Store {
     }
 
     pub(crate) fn pseudonymize(&self, record: &mut StoredRecord) {
-        record.patient_id = self.pseudonym(&record.patient_id);
-        if record.table == "patients" || record.table == "status" {
-            record.key = record.patient_id.clone();
-        }
+        let real = std::mem::take(&mut record.patient_id);
+        record.patient_id = self.pseudonym(&real);
+        record.key = self.pseudonymize_key(&real, &record.key);
         self.pseudonymize_fields(&mut record.fields);
+    }
+
+    /// A record key without the patient id it may hold: a patient's or
+    /// status's key is the id; an imported record's starts with it
+    /// (`P001/doses/1`).
+    pub(crate) fn pseudonymize_key(&self, patient_id: &str, key: &str) -> String {
+        if key == patient_id {
+            self.pseudonym(patient_id)
+        } else if let Some(rest) = key
+            .strip_prefix(patient_id)
+            .and_then(|r| r.strip_prefix('/'))
+        {
+            format!("{}/{rest}", self.pseudonym(patient_id))
+        } else {
+            key.to_owned()
+        }
+    }
+
+    /// The stored key or patient id a pseudonymized user names: their
+    /// pseudonyms are mapped back; a real patient id, which would confirm
+    /// who is in the trial, finds nothing. Keys without a patient part (AE
+    /// ids, keys the API made) are kept.
+    pub(crate) async fn unmask(&self, actor: &Actor, name: &str) -> Result<String, StoreError> {
+        if !actor.pseudonymized() {
+            return Ok(name.to_owned());
+        }
+        let (head, rest) = match name.split_once('/') {
+            Some((head, rest)) => (head, Some(rest)),
+            None => (name, None),
+        };
+        let patients: Vec<String> =
+            sqlx::query_scalar("SELECT record_key FROM record_current WHERE tbl = 'patients'")
+                .fetch_all(&self.pool)
+                .await?;
+        if !head.starts_with("PS-") {
+            let names_a_patient = rest.is_some() || patients.iter().any(|p| p == head);
+            return if names_a_patient {
+                Err(StoreError::NotFound)
+            } else {
+                Ok(name.to_owned())
+            };
+        }
+        let real = patients
+            .into_iter()
+            .find(|id| self.pseudonym(id) == head)
+            .ok_or(StoreError::NotFound)?;
+        Ok(match rest {
+            Some(rest) => format!("{real}/{rest}"),
+            None => real,
+        })
     }
 
     pub(crate) fn pseudonymize_fields(

@@ -25,13 +25,18 @@ use crate::state::{MANIFEST, parse_manifest};
 use crate::{Backend, Store, begin_write};
 use sqlx::AnyPool;
 
+/// The column whose value is a record's key, where it has one.
+fn natural_key_column(spec: &FileSpec) -> Option<&'static str> {
+    match spec.name {
+        "patients.csv" | "status.csv" => Some("patient_id"),
+        "adverse_events.csv" => Some("ae_id"),
+        _ => None,
+    }
+}
+
 /// The natural key of a record, where it has one.
 pub(crate) fn natural_key(spec: &FileSpec, cells: &[String]) -> Option<String> {
-    let col = match spec.name {
-        "patients.csv" | "status.csv" => "patient_id",
-        "adverse_events.csv" => "ae_id",
-        _ => return None,
-    };
+    let col = natural_key_column(spec)?;
     column(spec, col).and_then(|i| cells.get(i).cloned())
 }
 
@@ -393,6 +398,23 @@ pub(crate) async fn prepare(
         (Some(cur), _) => Some(cur.cells.clone()),
         (None, None) => None,
     };
+    // What names a record cannot change: checked before its new patient's
+    // site is looked up, so that naming another site's patient tells
+    // nothing of that site.
+    if let (Some(cur), Some(cells)) = (existing, &after) {
+        if patient_of(spec, cells).is_some_and(|p| p != cur.patient_id) {
+            return Err(StoreError::field(
+                "patient_id",
+                "a record cannot move to another patient; retract it and enter it anew",
+            ));
+        }
+        if natural_key(spec, cells).is_some_and(|k| k != key) {
+            return Err(StoreError::field(
+                natural_key_column(spec).unwrap_or("key"),
+                "names the record and cannot change; retract it and enter it anew",
+            ));
+        }
+    }
     let (patient_id, site_id) = match (&after, existing) {
         (Some(cells), _) => owner(&context, spec, cells)?,
         (None, Some(cur)) => (cur.patient_id.clone(), cur.site_id.clone()),
@@ -421,14 +443,6 @@ pub(crate) async fn prepare(
             "{} cannot change records of site {site_id}",
             actor.user
         )));
-    }
-    if let (Some(cur), Some(_)) = (existing, &after)
-        && cur.patient_id != patient_id
-    {
-        return Err(StoreError::field(
-            "patient_id",
-            "a record cannot move to another patient; retract it and enter it anew",
-        ));
     }
     if spec.name == "patients.csv" && after.is_none() {
         let others = context.rows.iter().filter(|(t, _)| t != "patients").count();

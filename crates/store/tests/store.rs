@@ -782,3 +782,165 @@ async fn a_postgresql_database_not_in_utf8_is_refused_with_the_reason() {
         "{refused}"
     );
 }
+
+/// Findings of a black-box review of the API, each closed here: an AE id
+/// cannot be renamed (a rename to another site's id broke every report);
+/// a statistician's keys, queries and lookups carry pseudonyms only and
+/// the audit trail, which names patients, is not theirs; a patient's open
+/// queries move with the patient; a password reset ends the sessions.
+#[tokio::test]
+async fn record_names_pseudonyms_moved_queries_and_resets_hold() {
+    for (db, store) in both_with_bundle_60("review").await {
+        let ae = table("adverse_events").unwrap();
+        let patients = table("patients").unwrap();
+        let doses = table("doses").unwrap();
+        // AE0001 is P001's, at S3: rename one of S3's own AEs onto it, and
+        // onto a free id.
+        let own = store.list(&nurse("S3"), ae, None).await.unwrap();
+        let other = own.iter().find(|r| r.key != "AE0001").unwrap();
+        for new_id in ["AE0001", "AE7777"] {
+            let mut cells: Vec<String> = ae
+                .columns
+                .iter()
+                .map(|(c, _)| other.fields[*c].as_str().unwrap_or("").to_owned())
+                .collect();
+            let at = ae.columns.iter().position(|(c, _)| *c == "ae_id").unwrap();
+            cells[at] = new_id.into();
+            let refused = store
+                .write(
+                    &nurse("S3"),
+                    ae,
+                    RecordChange::Update {
+                        key: other.key.clone(),
+                        expected_version: other.version,
+                        cells,
+                    },
+                    Some("rename"),
+                )
+                .await;
+            assert!(
+                matches!(&refused, Err(StoreError::Invalid(f)) if f[0].field.as_deref() == Some("ae_id")),
+                "{refused:?}"
+            );
+        }
+
+        let stat = Actor {
+            user: "stat".into(),
+            role: Role::Statistician,
+            scope: Scope::All,
+        };
+        let listed = store.list(&stat, doses, None).await.unwrap();
+        // bundle-60's patients are P001 … P060.
+        assert!(
+            listed.iter().all(|r| !r.key.starts_with("P0")),
+            "{:?}",
+            listed[0].key
+        );
+        let first = &listed[0];
+        let again = store.get(&stat, doses, &first.key).await.unwrap();
+        assert_eq!(again.key, first.key);
+        assert!(store.history(&stat, doses, &first.key).await.is_ok());
+        let by_pseudonym = store
+            .list(&stat, doses, Some(&first.patient_id))
+            .await
+            .unwrap();
+        assert!(!by_pseudonym.is_empty());
+        assert!(matches!(
+            store.get(&stat, patients, "P001").await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(
+            store
+                .list(&stat, doses, Some("P001"))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(matches!(
+            store.casebook(&stat, "P001").await,
+            Err(StoreError::NotFound)
+        ));
+        let queries = store.open_queries(&stat).await.unwrap();
+        assert!(!queries.is_empty());
+        assert!(
+            queries
+                .iter()
+                .all(|q| q["patient_id"].as_str().unwrap().starts_with("PS-")
+                    && !q["key"].as_str().unwrap().starts_with("P0"))
+        );
+        assert!(matches!(
+            store.audit_trail(&stat, Some(("patients", "P001"))).await,
+            Err(StoreError::Forbidden(_))
+        ));
+
+        // A patient with an open query moves from its site to another.
+        let dm = data_manager();
+        let all = store.open_queries(&dm).await.unwrap();
+        let q = &all[0];
+        let (patient, from) = (
+            q["patient_id"].as_str().unwrap(),
+            q["site_id"].as_str().unwrap(),
+        );
+        let to = if from == "S1" { "S2" } else { "S1" };
+        let record = store.get(&dm, patients, patient).await.unwrap();
+        let mut cells: Vec<String> = patients
+            .columns
+            .iter()
+            .map(|(c, _)| record.fields[*c].as_str().unwrap_or("").to_owned())
+            .collect();
+        let at = patients
+            .columns
+            .iter()
+            .position(|(c, _)| *c == "site_id")
+            .unwrap();
+        cells[at] = to.into();
+        store
+            .write(
+                &dm,
+                patients,
+                RecordChange::Update {
+                    key: patient.into(),
+                    expected_version: record.version,
+                    cells,
+                },
+                Some("moved to another centre"),
+            )
+            .await
+            .unwrap();
+        let seen = |site: &str| {
+            let store = &store;
+            let site = site.to_owned();
+            async move {
+                store
+                    .open_queries(&nurse(&site))
+                    .await
+                    .unwrap()
+                    .iter()
+                    .any(|q| q["patient_id"] == patient)
+            }
+        };
+        assert!(!seen(from).await, "the old site no longer sees the query");
+        assert!(seen(to).await, "the new site answers it");
+
+        store
+            .add_user(
+                "rita",
+                Role::Investigator,
+                &["S1".into()],
+                "correct horse battery",
+            )
+            .await
+            .unwrap();
+        let session = store
+            .login("rita", "correct horse battery", None)
+            .await
+            .unwrap();
+        store
+            .reset_password("rita", "another long passphrase")
+            .await
+            .unwrap();
+        assert!(store.session(&session.token).await.unwrap().is_none());
+        drop(db);
+        store.close().await;
+    }
+}
