@@ -27,11 +27,19 @@ pub fn block_on<T>(f: impl std::future::Future<Output = Result<T, Failure>>) -> 
         .block_on(f)
 }
 
-/// Parses an `--as-of` instant.
+/// Parses an `--as-of` instant, which must have passed: the data as of an
+/// instant to come would change until then.
 pub fn instant(s: Option<&str>) -> Result<Option<Instant>, Failure> {
     s.map(|s| {
-        s.parse::<Instant>()
-            .map_err(|e| Failure::Refused(format!("--as-of: {e}")))
+        let at = s
+            .parse::<Instant>()
+            .map_err(|e| Failure::Refused(format!("--as-of: {e}")))?;
+        if at > Instant::now() {
+            return Err(Failure::Refused(format!(
+                "--as-of {s}: is in the future; the data as of then are not known yet"
+            )));
+        }
+        Ok(at)
     })
     .transpose()
 }

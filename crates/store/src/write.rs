@@ -299,7 +299,20 @@ impl Store {
                 actor.role
             )));
         }
-        let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+        let reason = reason.map(str::trim).filter(|r| r.chars().any(visible));
+        let cells = match &change {
+            RecordChange::Insert { cells } | RecordChange::Update { cells, .. } => Some(cells),
+            RecordChange::Retract { .. } => None,
+        };
+        // NUL ends a C string and PostgreSQL's text refuses it; no cell or
+        // reason of a record has a use for it.
+        if reason.is_some_and(|r| r.contains('\0')) {
+            return Err(StoreError::field("reason", "contains a NUL character"));
+        }
+        if let Some(i) = cells.and_then(|c| c.iter().position(|cell| cell.contains('\0'))) {
+            let column = spec.columns.get(i).map_or("record", |(c, _)| *c);
+            return Err(StoreError::field(column, "contains a NUL character"));
+        }
         match &self.writer {
             Some(group) => {
                 let change = crate::group_commit::Change {
@@ -313,6 +326,17 @@ impl Store {
             None => write_alone(&self.pool, self.backend, actor, spec, change, reason).await,
         }
     }
+}
+
+/// Whether `c` shows: a reason of spaces, control characters or
+/// zero-width characters alone is no reason.
+fn visible(c: char) -> bool {
+    !(c.is_whitespace()
+        || c.is_control()
+        || matches!(
+            c,
+            '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}'
+        ))
 }
 
 /// One change in a transaction of its own. On SQLite only the writer thread

@@ -922,6 +922,53 @@ async fn record_names_pseudonyms_moved_queries_and_resets_hold() {
         assert!(!seen(from).await, "the old site no longer sees the query");
         assert!(seen(to).await, "the new site answers it");
 
+        // A reason of invisible characters is none; NUL is no text.
+        let ae_cells_of = |r: &store::StoredRecord| -> Vec<String> {
+            ae.columns
+                .iter()
+                .map(|(c, _)| r.fields[*c].as_str().unwrap_or("").to_owned())
+                .collect()
+        };
+        let current = store.get(&dm, ae, &other.key).await.unwrap();
+        for (reason, cells) in [
+            ("\u{200B}", ae_cells_of(&current)),
+            ("a\0b", ae_cells_of(&current)),
+            ("typo", {
+                let mut c = ae_cells_of(&current);
+                c[3] = "a\0b".into();
+                c
+            }),
+        ] {
+            let refused = store
+                .write(
+                    &dm,
+                    ae,
+                    RecordChange::Update {
+                        key: other.key.clone(),
+                        expected_version: current.version,
+                        cells,
+                    },
+                    Some(reason),
+                )
+                .await;
+            assert!(
+                matches!(
+                    refused,
+                    Err(StoreError::ReasonRequired | StoreError::Invalid(_))
+                ),
+                "{reason:?}: {refused:?}"
+            );
+        }
+        // A monitor's audit trail holds their sites' records only.
+        let monitor = Actor {
+            user: "mon".into(),
+            role: Role::Monitor,
+            scope: Scope::Sites(vec!["S1".into()]),
+        };
+        let trail = store.audit_trail(&monitor, None).await.unwrap();
+        assert!(!trail.is_empty());
+        assert!(trail.iter().all(|e| e["table"].is_string()));
+
         store
             .add_user(
                 "rita",

@@ -483,6 +483,14 @@ pub async fn report(
                 rule: e.to_string(),
             }])
         })?;
+    // The data of an instant still to come would change until then: not
+    // reproducible, which is what as_of is for.
+    if as_of.is_some_and(|at| at > Instant::now()) {
+        return Err(ApiError::Invalid(vec![store::FieldError {
+            field: Some("as_of".into()),
+            rule: "is in the future; an analysis as of an instant needs it to have passed".into(),
+        }]));
+    }
     let data = state.store.dataset(&session.actor, as_of).await?;
     let results = tokio::task::spawn_blocking(move || trial::endpoints::compute(&data))
         .await

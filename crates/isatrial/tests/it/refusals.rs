@@ -74,6 +74,16 @@ fn commands_that_read_a_database_do_not_create_one() {
         "x",
     ]);
     refused(&run, "file is not a database");
+    let run = isatrial(&[
+        "export",
+        "--db",
+        &url,
+        "--bundle",
+        "x",
+        "--as-of",
+        "2999-01-01",
+    ]);
+    refused(&run, "is in the future");
     assert!(!db.exists(), "no database file was created");
 }
 
