@@ -32,6 +32,17 @@ fn body<T: DeserializeOwned>(bytes: Result<Bytes, BytesRejection>) -> Result<T, 
     })?;
     let value: Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::Malformed(format!("the body is not JSON: {e}")))?;
+    if let Err(e) = serde_json::from_slice::<crate::distinct::Distinct>(&bytes) {
+        let message = e.to_string();
+        return Err(ApiError::Invalid(vec![store::FieldError {
+            field: message.split('`').nth(1).map(str::to_owned),
+            rule: message
+                .split(" at line")
+                .next()
+                .unwrap_or(&message)
+                .to_owned(),
+        }]));
+    }
     serde_json::from_value(value).map_err(|e| {
         let message = e.to_string();
         let field = message.split('`').nth(1).map(str::to_owned);

@@ -5,6 +5,7 @@
 
 mod api;
 mod auth;
+mod distinct;
 mod error;
 mod openapi;
 

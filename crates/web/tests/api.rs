@@ -428,6 +428,19 @@ async fn bad_input_gets_a_clear_4xx_and_nothing_is_stored() {
                 .0,
             StatusCode::PAYLOAD_TOO_LARGE
         );
+        // A key named twice would keep its last value silently.
+        let twice =
+            serde_json::to_string(&json!({"record": fever("P001", "AE9035", "2025-07-01")}))
+                .unwrap()
+                .replacen("{\"record\":{", "{\"record\":{\"grade\":\"3\",", 1);
+        let (s, b) = inv
+            .send(reqwest::Method::POST, "/api/adverse_events", &twice)
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert_eq!(b["fields"][0]["field"], "grade", "{b}");
+        let (s, b) = inv.get("/api/report?as_of=2999-01-01").await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert_eq!(b["fields"][0]["field"], "as_of", "{b}");
         assert_eq!(inv.get("/api/no_such_table").await.0, StatusCode::NOT_FOUND);
         assert_eq!(count(inv.get("/api/adverse_events").await.1), before);
         app.store.close().await;
