@@ -409,8 +409,19 @@ impl Store {
             row.get(5),
         );
         if disabled != 0 {
+            // Only the right password learns that the account is disabled:
+            // to anyone else it answers as any wrong password does.
+            let right = PasswordHash::new(&hash).is_ok_and(|h| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &h)
+                    .is_ok()
+            });
             self.failed_login(&attempt, "disabled").await?;
-            return Err(LoginError::Disabled);
+            return Err(if right {
+                LoginError::Disabled
+            } else {
+                LoginError::Wrong
+            });
         }
         if locked_until
             .as_deref()

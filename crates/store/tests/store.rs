@@ -504,6 +504,11 @@ async fn logins_are_throttled_and_sessions_are_shared_through_the_database() {
             store.login("nina", "a new long password", None).await,
             Err(store::LoginError::Disabled)
         ));
+        // A wrong password does not learn that the account is disabled.
+        assert!(matches!(
+            store.login("nina", "some other password", None).await,
+            Err(store::LoginError::Wrong)
+        ));
         let dm = data_manager();
         let trail = store.audit_trail(&dm, None).await.unwrap();
         assert!(
