@@ -284,8 +284,8 @@ impl Store {
         let key = self.unmask(actor, key).await?;
         let key = key.as_str();
         let mut conn = self.pool.acquire().await?;
-        let site: String = sqlx::query_scalar(
-            "SELECT site_id FROM record_current WHERE tbl = $1 AND record_key = $2",
+        let (site, patient): (String, String) = sqlx::query_as(
+            "SELECT site_id, patient_id FROM record_current WHERE tbl = $1 AND record_key = $2",
         )
         .bind(stem(spec))
         .bind(key)
@@ -306,14 +306,18 @@ impl Store {
         rows.into_iter()
             .map(|r: AnyRow| {
                 let mut fields = fields(spec, &parse_cells(&r.get::<String, _>(5))?);
+                let mut reason: Option<String> = r.get(3);
                 if actor.pseudonymized() {
                     self.pseudonymize_fields(&mut fields);
+                    // A reason is free text: "corrected per P001's source".
+                    let pseudonym = self.pseudonym(&patient);
+                    reason = reason.map(|r| r.replace(&patient, &pseudonym));
                 }
                 Ok(Version {
                     version: r.get(0),
                     recorded_at: r.get(1),
                     recorded_by: r.get(2),
-                    reason: r.get(3),
+                    reason,
                     retracted: r.get::<i64, _>(4) != 0,
                     fields,
                 })
@@ -417,14 +421,18 @@ impl Store {
             .filter(|r| actor.reads(&r.get::<String, _>(4)))
             .map(|r| {
                 let (mut patient, mut key) = (r.get::<String, _>(3), r.get::<String, _>(1));
+                let mut message = r.get::<String, _>(6);
                 if actor.pseudonymized() {
+                    // A patient-level check names its record by the id.
+                    let pseudonym = self.pseudonym(&patient);
+                    message = message.replace(&patient, &pseudonym);
                     key = self.pseudonymize_key(&patient, &key);
-                    patient = self.pseudonym(&patient);
+                    patient = pseudonym;
                 }
                 serde_json::json!({
                     "table": r.get::<String, _>(0), "key": key, "version": r.get::<i64, _>(2),
                     "patient_id": patient, "site_id": r.get::<String, _>(4),
-                    "check": r.get::<String, _>(5), "message": r.get::<String, _>(6), "raised_at": r.get::<String, _>(7),
+                    "check": r.get::<String, _>(5), "message": message, "raised_at": r.get::<String, _>(7),
                 })
             })
             .collect())

@@ -140,8 +140,11 @@ impl Store {
             ));
         }
         let reason = reason.trim();
-        if reason.is_empty() {
+        if !reason.chars().any(crate::write::visible) {
             return Err(StoreError::ReasonRequired);
+        }
+        if reason.contains('\0') {
+            return Err(StoreError::field("reason", "contains a NUL character"));
         }
         let conn = begin(self).await?;
         let mut conn = conn;
@@ -183,8 +186,11 @@ impl Store {
             ));
         }
         let reason = reason.trim();
-        if reason.is_empty() {
+        if !reason.chars().any(crate::write::visible) {
             return Err(StoreError::ReasonRequired);
+        }
+        if reason.contains('\0') {
+            return Err(StoreError::field("reason", "contains a NUL character"));
         }
         let mut conn = begin(self).await?;
         let outcome = async {

@@ -408,21 +408,6 @@ impl Store {
             row.get(4),
             row.get(5),
         );
-        if disabled != 0 {
-            // Only the right password learns that the account is disabled:
-            // to anyone else it answers as any wrong password does.
-            let right = PasswordHash::new(&hash).is_ok_and(|h| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &h)
-                    .is_ok()
-            });
-            self.failed_login(&attempt, "disabled").await?;
-            return Err(if right {
-                LoginError::Disabled
-            } else {
-                LoginError::Wrong
-            });
-        }
         if locked_until
             .as_deref()
             .is_some_and(|until| until > now.to_db().as_str())
@@ -463,6 +448,13 @@ impl Store {
             } else {
                 LoginError::Wrong
             });
+        }
+        // Only the right password learns that the account is disabled; a
+        // wrong one answers, and counts toward the lockout, as for any
+        // account.
+        if disabled != 0 {
+            self.failed_login(&attempt, "disabled").await?;
+            return Err(LoginError::Disabled);
         }
         let actor = self.actor(name, &role, site).await?;
         let token = random_hex(32);

@@ -328,14 +328,29 @@ impl Store {
     }
 }
 
-/// Whether `c` shows: a reason of spaces, control characters or
-/// zero-width characters alone is no reason.
-fn visible(c: char) -> bool {
+/// Whether `c` shows: a reason of spaces, control characters, format
+/// characters (zero-width, direction marks, tags) or blank fillers alone is
+/// no reason.
+pub(crate) fn visible(c: char) -> bool {
     !(c.is_whitespace()
         || c.is_control()
         || matches!(
             c,
-            '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}'
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{061C}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{2800}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{E0000}'..='\u{E007F}'
         ))
 }
 

@@ -871,7 +871,9 @@ async fn record_names_pseudonyms_moved_queries_and_resets_hold() {
             queries
                 .iter()
                 .all(|q| q["patient_id"].as_str().unwrap().starts_with("PS-")
-                    && !q["key"].as_str().unwrap().starts_with("P0"))
+                    && !q["key"].as_str().unwrap().starts_with("P0")
+                    && !q["message"].as_str().unwrap().contains("P0")),
+            "{queries:?}"
         );
         assert!(matches!(
             store.audit_trail(&stat, Some(("patients", "P001"))).await,
@@ -963,6 +965,51 @@ async fn record_names_pseudonyms_moved_queries_and_resets_hold() {
                 ),
                 "{reason:?}: {refused:?}"
             );
+        }
+        // A reason naming the patient reaches a statistician pseudonymized.
+        let dose = store.list(&dm, doses, None).await.unwrap().remove(0);
+        let cells: Vec<String> = doses
+            .columns
+            .iter()
+            .map(|(c, _)| dose.fields[*c].as_str().unwrap_or("").to_owned())
+            .collect();
+        let reason = format!("corrected per {}'s source", dose.patient_id);
+        store
+            .write(
+                &dm,
+                doses,
+                RecordChange::Update {
+                    key: dose.key.clone(),
+                    expected_version: dose.version,
+                    cells,
+                },
+                Some(&reason),
+            )
+            .await
+            .unwrap();
+        let masked = store
+            .list(&stat, doses, None)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|r| r.fields["date"] == dose.fields["date"] && r.version == dose.version + 1)
+            .unwrap();
+        let reasons: Vec<String> = store
+            .history(&stat, doses, &masked.key)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|v| v.reason)
+            .collect();
+        assert_eq!(
+            reasons.last().cloned(),
+            Some(format!("corrected per {}'s source", masked.patient_id))
+        );
+        for reason in ["\u{200E}\u{2066}", "\u{3164}"] {
+            assert!(matches!(
+                store.set_lock(&dm, true, reason).await,
+                Err(StoreError::ReasonRequired)
+            ));
         }
         // A monitor's audit trail holds their sites' records only.
         let monitor = Actor {
