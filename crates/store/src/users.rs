@@ -365,6 +365,9 @@ impl Store {
         password: &str,
         from: Option<&str>,
     ) -> Result<Session, LoginError> {
+        if name.contains('\0') || password.contains('\0') {
+            return Err(LoginError::Wrong);
+        }
         let now = Instant::now();
         let attempt = Attempt {
             name,
@@ -659,6 +662,10 @@ impl Store {
     /// who is in the trial, finds nothing. Keys without a patient part (AE
     /// ids, keys the API made) are kept.
     pub(crate) async fn unmask(&self, actor: &Actor, name: &str) -> Result<String, StoreError> {
+        // No key holds NUL, and PostgreSQL refuses it in a query.
+        if name.contains('\0') {
+            return Err(StoreError::NotFound);
+        }
         if !actor.pseudonymized() {
             return Ok(name.to_owned());
         }

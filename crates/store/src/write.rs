@@ -304,6 +304,11 @@ impl Store {
             RecordChange::Insert { cells } | RecordChange::Update { cells, .. } => Some(cells),
             RecordChange::Retract { .. } => None,
         };
+        if let RecordChange::Update { key, .. } | RecordChange::Retract { key, .. } = &change
+            && key.contains('\0')
+        {
+            return Err(StoreError::NotFound);
+        }
         // NUL ends a C string and PostgreSQL's text refuses it; no cell or
         // reason of a record has a use for it.
         if reason.is_some_and(|r| r.contains('\0')) {

@@ -966,6 +966,15 @@ async fn record_names_pseudonyms_moved_queries_and_resets_hold() {
                 "{reason:?}: {refused:?}"
             );
         }
+        // NUL, which PostgreSQL refuses in a query, finds nothing.
+        assert!(matches!(
+            store.get(&dm, doses, "P001/doses/1\0").await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store.login("dm\0", "x", None).await,
+            Err(store::LoginError::Wrong)
+        ));
         // A reason naming the patient reaches a statistician pseudonymized.
         let dose = store.list(&dm, doses, None).await.unwrap().remove(0);
         let cells: Vec<String> = doses

@@ -252,6 +252,21 @@ fn structure_errors_name_fields_and_encoding() {
     );
 }
 
+/// NUL is no text, and PostgreSQL cannot store it: refused by its cell.
+#[test]
+fn a_nul_in_a_cell_is_refused() {
+    let b = Copy::new("nul");
+    let path = b.0.join("sct.csv");
+    let mut text = std::fs::read(&path).unwrap();
+    text.extend_from_slice(b"P001,2025-01-01,allogeneic,matched_related,MAC,PB\0SC\n");
+    std::fs::write(&path, &text).unwrap();
+    let got = messages(&read_bundle(&b.0).unwrap_err());
+    assert!(
+        got.iter().any(|g| g.contains("contains a NUL character")),
+        "{got:?}"
+    );
+}
+
 #[test]
 fn a_bad_manifest_is_named() {
     let b = Copy::new("manifest");

@@ -174,9 +174,22 @@ impl TableRows for CsvRows {
     fn next_row(&mut self, record: &mut csv::StringRecord) -> Result<Option<u64>, (Problem, bool)> {
         match self.reader.read_record(record) {
             Ok(false) => Ok(None),
-            Ok(true) => Ok(Some(
-                record.position().map_or(0, |p| p.line()) + self.line_offset,
-            )),
+            Ok(true) => {
+                let line = record.position().map_or(0, |p| p.line()) + self.line_offset;
+                // NUL is no text: a database (PostgreSQL) cannot store it.
+                match record.iter().position(|cell| cell.contains('\0')) {
+                    Some(i) => Err((
+                        Problem {
+                            file: self.name.to_owned(),
+                            line: Some(line),
+                            column: self.header.get(i).map(str::to_owned),
+                            rule: "contains a NUL character, which is not text".into(),
+                        },
+                        false,
+                    )),
+                    None => Ok(Some(line)),
+                }
+            }
             Err(e) => {
                 let line = e.position().map(|p| p.line() + self.line_offset);
                 let fatal = !matches!(e.kind(), csv::ErrorKind::UnequalLengths { .. });
