@@ -69,6 +69,11 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     pseudonym_key: String,
+    /// Patient ids by their pseudonyms, filled as pseudonyms are asked
+    /// for: a pseudonym cannot be inverted, only matched, and matching
+    /// every patient's on each statistician's request would grow with
+    /// the trial.
+    unmasked: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
     /// SQLite's single writer: its queue and group commit. `None` on
     /// PostgreSQL, where writers run side by side and row locks and the
     /// version check do the work.
@@ -162,6 +167,7 @@ impl Store {
             pool,
             backend,
             pseudonym_key,
+            unmasked: Default::default(),
             writer,
         })
     }

@@ -673,22 +673,62 @@ impl Store {
             Some((head, rest)) => (head, Some(rest)),
             None => (name, None),
         };
-        let patients: Vec<String> =
-            sqlx::query_scalar("SELECT record_key FROM record_current WHERE tbl = 'patients'")
-                .fetch_all(&self.pool)
-                .await?;
         if !head.starts_with("PS-") {
-            let names_a_patient = rest.is_some() || patients.iter().any(|p| p == head);
-            return if names_a_patient {
+            let is_patient: Option<i32> = sqlx::query_scalar(
+                "SELECT 1 FROM record_current WHERE tbl = 'patients' AND record_key = $1",
+            )
+            .bind(head)
+            .fetch_optional(&self.pool)
+            .await?;
+            return if rest.is_some() || is_patient.is_some() {
                 Err(StoreError::NotFound)
             } else {
                 Ok(name.to_owned())
             };
         }
-        let real = patients
-            .into_iter()
-            .find(|id| self.pseudonym(id) == head)
-            .ok_or(StoreError::NotFound)?;
+        let known = |store: &Self| {
+            store
+                .unmasked
+                .lock()
+                .expect("the pseudonym map is never left half-written")
+                .get(head)
+                .cloned()
+        };
+        let real = match known(self) {
+            Some(real) => real,
+            None => {
+                // A patient registered since the map was filled, or no
+                // patient at all: the count tells which, without hashing.
+                let count: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM record_current WHERE tbl = 'patients'",
+                )
+                .fetch_one(&self.pool)
+                .await?;
+                let mapped = self
+                    .unmasked
+                    .lock()
+                    .expect("the pseudonym map is never left half-written")
+                    .len();
+                if count as usize == mapped {
+                    return Err(StoreError::NotFound);
+                }
+                // Match the pseudonyms of every patient once, and keep them.
+                let patients: Vec<String> = sqlx::query_scalar(
+                    "SELECT record_key FROM record_current WHERE tbl = 'patients'",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                let pairs: Vec<(String, String)> = patients
+                    .into_iter()
+                    .map(|id| (self.pseudonym(&id), id))
+                    .collect();
+                self.unmasked
+                    .lock()
+                    .expect("the pseudonym map is never left half-written")
+                    .extend(pairs);
+                known(self).ok_or(StoreError::NotFound)?
+            }
+        };
         Ok(match rest {
             Some(rest) => format!("{real}/{rest}"),
             None => real,
