@@ -281,19 +281,10 @@ pub enum StatsCommand {
 /// A time asked for with `--at`: the rule of the time column (a finite
 /// number >= 0), so that no curve is read at a time it cannot have.
 fn at_time(text: &str) -> Result<f64, String> {
-    let t: f64 = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("\"{text}\" is not a number"))?;
-    if !t.is_finite() {
-        Err(format!("\"{text}\" is not a finite time"))
-    } else if t < 0.0 {
-        Err(format!(
-            "{text} is negative; times are counted from the origin and must be >= 0"
-        ))
-    } else {
-        Ok(t + 0.0)
+    if text.trim().is_empty() {
+        return Err("an empty time; give numbers separated by commas".into());
     }
+    crate::input::parse_time(text.as_bytes()).map(|t| t + 0.0)
 }
 
 /// The CSV file and its time and status columns.

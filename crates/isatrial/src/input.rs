@@ -143,11 +143,8 @@ impl StatusCodes {
     /// spaces than ASCII ones (a no-break space from a spreadsheet) are
     /// trimmed as `str::trim` trims them.
     fn parse(self, cell: &[u8]) -> Result<u8, String> {
-        if let Some(code) = self.code(cell.trim_ascii()) {
-            return Ok(code);
-        }
-        let cell = text(cell).trim();
-        self.code(cell.as_bytes()).ok_or_else(|| self.refusal(cell))
+        let cell = trim_cell(cell);
+        self.code(cell).ok_or_else(|| self.refusal(text(cell)))
     }
 
     fn code(self, cell: &[u8]) -> Option<u8> {
@@ -823,7 +820,7 @@ impl<'a> ChunkParser<'a> {
         chunk.time.push(time);
         chunk.status.push(status);
         if let Some((g, _)) = layout.group {
-            let label = trim_label(fields[g]);
+            let label = trim_cell(fields[g]);
             if label.is_empty() {
                 return Err(fault(g, "missing value; every row needs a group".into()));
             }
@@ -844,11 +841,14 @@ impl<'a> ChunkParser<'a> {
     }
 }
 
-/// A label without the spaces around it, Unicode ones too (a no-break
+/// A cell without the spaces around it, Unicode ones too (a no-break
 /// space from a spreadsheet), as the quoted path's `str::trim` trims them:
-/// the same file gives the same groups whichever path reads it. Only a
-/// label that starts or ends outside ASCII is looked at as text.
-fn trim_label(cell: &[u8]) -> &[u8] {
+/// the same file gives the same times, statuses and groups whichever path
+/// reads it. Only a cell that starts or ends outside ASCII is looked at as
+/// text, so the ten million cells of a large file cost two byte checks
+/// each.
+#[inline]
+fn trim_cell(cell: &[u8]) -> &[u8] {
     let label = cell.trim_ascii();
     // Outside ASCII, or a vertical tab: `str::trim` trims it, `trim_ascii`
     // does not.
@@ -865,8 +865,8 @@ const NOT_UTF8_LABEL: &str =
     "not UTF-8 text; save the file as UTF-8 so that each group keeps its own name";
 
 /// A time: a finite number >= 0. Whole numbers (days) skip the float parser.
-fn parse_time(cell: &[u8]) -> Result<f64, String> {
-    let cell = cell.trim_ascii();
+pub(crate) fn parse_time(cell: &[u8]) -> Result<f64, String> {
+    let cell = trim_cell(cell);
     if !cell.is_empty() && cell.len() <= 15 && cell.iter().all(u8::is_ascii_digit) {
         return Ok(cell
             .iter()
@@ -877,17 +877,8 @@ fn parse_time(cell: &[u8]) -> Result<f64, String> {
     }
     // The same correctly rounded parse as `str::parse` (the standard
     // library adopted this algorithm), from the bytes: no cell is checked
-    // as UTF-8 unless it is refused. Spaces outside ASCII are trimmed as
-    // a status's are, and only then.
-    let parsed = fast_float2::parse::<f64, _>(cell).or_else(|e| {
-        let trimmed = std::str::from_utf8(cell).map(str::trim).unwrap_or_default();
-        if trimmed.len() < cell.len() && !trimmed.is_empty() {
-            fast_float2::parse::<f64, _>(trimmed)
-        } else {
-            Err(e)
-        }
-    });
-    match parsed {
+    // as UTF-8 unless it is refused.
+    match fast_float2::parse::<f64, _>(cell) {
         Ok(t) if !t.is_finite() => Err(format!("\"{}\" is not a finite time", text(cell))),
         Ok(t) if t < 0.0 => Err(format!(
             "{} is negative; times are counted from the origin and must be >= 0",

@@ -2,7 +2,9 @@
 //! named and exit code 2, leaving nothing behind: the findings of a
 //! black-box review of every command.
 
-use super::support::{Scratch, bundle_60, isatrial, isatrial_with_stdin};
+use super::support::{
+    Closed, Scratch, bundle_60, isatrial, isatrial_with_closed, isatrial_with_stdin,
+};
 
 fn refused(run: &super::support::Run, expected: &str) {
     assert_eq!(run.code, 2, "stderr: {}", run.stderr);
@@ -143,27 +145,19 @@ fn user_add_checks_sites_and_passwords() {
 /// standard error ends a refusal with its exit code, not a panic.
 #[test]
 fn closed_pipes_end_commands_quietly() {
-    use std::process::{Command, Stdio};
     let dir = Scratch::new("pipes");
     let bundle = bundle_60();
     let out = dir.0.join("out");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_isatrial"))
-        .args(["report", "--bundle", bundle.to_str().unwrap(), "--out"])
-        .arg(&out)
-        .arg("--json")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    assert_eq!(child.wait().unwrap().code(), Some(0));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_isatrial"))
-        .args(["simulate", "--patients", "0", "--out"])
-        .arg(&out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stderr.take());
-    assert_eq!(child.wait().unwrap().code(), Some(2));
+    let out = out.to_str().unwrap();
+    let report = [
+        "report",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--out",
+        out,
+        "--json",
+    ];
+    assert_eq!(isatrial_with_closed(&report, Closed::Stdout).0, Some(0));
+    let refused = ["simulate", "--patients", "0", "--out", out];
+    assert_eq!(isatrial_with_closed(&refused, Closed::Stderr).0, Some(2));
 }

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::support::{Scratch, isatrial, isatrial_with_stdin};
+use super::support::{Closed, Scratch, isatrial, isatrial_with_closed, isatrial_with_stdin};
 
 fn r_fixture(file: &str, dataset: &str) -> Value {
     let path = format!(
@@ -567,8 +567,6 @@ fn cif_gives_its_curves_when_grays_test_cannot_be_computed() {
 /// every command's readable output as for its JSON.
 #[test]
 fn a_closed_pipe_ends_every_command_quietly() {
-    use std::io::Read;
-    use std::process::{Command, Stdio};
     let dir = Scratch::new("pipe");
     let data = dir.file("d.csv", "t,s,g\n1,1,a\n2,0,b\n3,1,a\n4,1,b\n");
     let commands: [&[&str]; 4] = [
@@ -584,22 +582,8 @@ fn a_closed_pipe_ends_every_command_quietly() {
         ],
     ];
     for args in commands {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_isatrial"))
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        drop(child.stdout.take());
-        let mut stderr = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut stderr)
-            .unwrap();
-        let status = child.wait().unwrap();
-        assert_eq!(status.code(), Some(0), "{args:?}: {stderr}");
+        let (code, stderr) = isatrial_with_closed(args, Closed::Stdout);
+        assert_eq!(code, Some(0), "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
 }

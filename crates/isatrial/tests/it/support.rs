@@ -38,6 +38,45 @@ pub fn isatrial_with_stdin(args: &[&str], input: &[u8]) -> Run {
     Run::of(&child.wait_with_output().expect("binary runs"))
 }
 
+/// Which of the binary's outputs a reader closes before it writes.
+pub enum Closed {
+    Stdout,
+    Stderr,
+}
+
+/// Runs the built `isatrial` with `args` and the `closed` output's reader
+/// gone at once (as `| head` leaves it); returns the exit code and what
+/// the other output said.
+pub fn isatrial_with_closed(args: &[&str], closed: Closed) -> (Option<i32>, String) {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_isatrial"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary runs");
+    fn read_all(output: Option<impl Read>) -> String {
+        let mut said = String::new();
+        output
+            .expect("the other output is piped")
+            .read_to_string(&mut said)
+            .expect("the binary's output is text");
+        said
+    }
+    let said = match closed {
+        Closed::Stdout => {
+            drop(child.stdout.take());
+            read_all(child.stderr.take())
+        }
+        Closed::Stderr => {
+            drop(child.stderr.take());
+            read_all(child.stdout.take())
+        }
+    };
+    (child.wait().expect("binary runs").code(), said)
+}
+
 impl Run {
     fn of(out: &std::process::Output) -> Self {
         Run {
