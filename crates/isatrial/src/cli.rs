@@ -40,13 +40,14 @@ pub enum Command {
     )]
     Simulate(SimulateArgs),
     /// The whole job on a synthetic trial: simulate it into a SQLite
-    /// database, compute every endpoint, write the report, serve the API.
+    /// database, compute every endpoint, write the report, serve the case
+    /// report forms and the API.
     #[command(
         after_help = "Example:\n  isatrial demo --out isatrial-demo/\n  isatrial demo --no-serve"
     )]
     Demo(DemoArgs),
-    /// The multi-user server: JSON API with sessions, roles and sites,
-    /// OpenAPI at /api/openapi.json.
+    /// The multi-user server: case report forms at /, the JSON API with
+    /// sessions, roles and sites, OpenAPI at /api/openapi.json.
     #[command(
         after_help = "Logs go to stderr (RUST_LOG=debug for more).\n\nExample:\n  isatrial serve --db sqlite://trial.db --listen 127.0.0.1:8080\n  isatrial serve --db postgres://isatrial@db-host/trial --listen 0.0.0.0:8080 --secure-cookies"
     )]
@@ -236,7 +237,7 @@ pub struct SimulateArgs {
 /// `isatrial demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Write the report and stop instead of serving the API.
+    /// Write the report and stop instead of serving the forms and the API.
     #[arg(long)]
     pub no_serve: bool,
     /// Address the demo server listens on.

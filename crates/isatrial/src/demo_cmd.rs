@@ -1,6 +1,6 @@
 //! `isatrial demo`: the main job end to end on a synthetic trial — simulate
 //! it, import it into a SQLite database, write the report from the
-//! database, and serve the API over it.
+//! database, and serve the case report forms and the API over it.
 
 use store::{Actor, Role, Store};
 use trial::simulate::SimulationConfig;
@@ -54,7 +54,11 @@ pub fn run(args: &DemoArgs) -> Result<(), Failure> {
         return Ok(());
     }
     say!(
-        "  API:       http://{}/api/openapi.json — sign in as {DEMO_USER} / {DEMO_PASSWORD} (POST /api/login)",
+        "  forms:     http://{}/ — sign in as {DEMO_USER} / {DEMO_PASSWORD}",
+        args.listen
+    );
+    say!(
+        "  API:       http://{}/api/openapi.json (POST /api/login with the same account)",
         args.listen
     );
     crate::db_cmd::serve(&crate::cli::ServeArgs {

@@ -5,6 +5,11 @@
 
 use serde::Serialize;
 
+/// The rule a change to saved data without a reason breaks: the message of
+/// [`StoreError::ReasonRequired`], and the rule of the `reason` field when
+/// the change breaks other rules too.
+pub const REASON_REQUIRED: &str = "a reason is required for any change to saved data";
+
 /// One refused field of a record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldError {
@@ -44,7 +49,7 @@ pub enum StoreError {
     #[error("the database is locked: {0}")]
     Locked(String),
     /// A change to saved data without a reason.
-    #[error("a reason is required for any change to saved data")]
+    #[error("{REASON_REQUIRED}")]
     ReasonRequired,
     /// The database failed.
     #[error("database: {0}")]

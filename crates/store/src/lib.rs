@@ -24,7 +24,7 @@ mod write;
 
 pub use access::{Actor, Role, Scope};
 pub use clock::{BadInstant, Instant};
-pub use error::{FieldError, StoreError};
+pub use error::{FieldError, REASON_REQUIRED, StoreError};
 pub use records::{RecordChange, StoredRecord, Version, Written, cells_from_json, stem, table};
 pub use snapshot::Snapshot;
 pub use state::TrialState;

@@ -411,9 +411,9 @@ pub(crate) async fn prepare(
             "a data manager must unlock it, with a reason, before any change".into(),
         ));
     }
-    if expected.is_some() && reason.is_none() {
-        return Err(StoreError::ReasonRequired);
-    }
+    // A missing reason is told together with the record's own refusals,
+    // so that a form shows every problem at once.
+    let reason_missing = expected.is_some() && reason.is_none();
     if let Some(cells) = &after
         && cells.len() != spec.columns.len()
     {
@@ -499,7 +499,19 @@ pub(crate) async fn prepare(
             }]));
         }
     }
-    let warnings = validate(&context, spec, after.as_deref())?;
+    let warnings = match validate(&context, spec, after.as_deref()) {
+        Err(StoreError::Invalid(mut fields)) if reason_missing => {
+            fields.push(FieldError {
+                field: Some("reason".into()),
+                rule: crate::error::REASON_REQUIRED.into(),
+            });
+            return Err(StoreError::Invalid(fields));
+        }
+        other => other?,
+    };
+    if reason_missing {
+        return Err(StoreError::ReasonRequired);
+    }
 
     let version = existing.map_or(1, |c| c.version + 1);
     let mut at = Instant::now();

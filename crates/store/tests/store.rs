@@ -92,6 +92,24 @@ async fn each_change_is_a_version_with_reason_and_stale_edits_conflict() {
             store.write(&dm, ae, change("3", 1), Some("  ")).await,
             Err(StoreError::ReasonRequired)
         ));
+        // Without a reason and with a bad grade, both are named at once.
+        match store.write(&dm, ae, change("9", 1), None).await {
+            Err(StoreError::Invalid(fields)) => {
+                let named: Vec<_> = fields.iter().map(|f| f.field.as_deref()).collect();
+                assert!(named.contains(&Some("grade")), "{fields:?}");
+                assert!(
+                    fields.iter().any(|f| f.field.as_deref() == Some("reason")
+                        && f.rule == store::REASON_REQUIRED),
+                    "{fields:?}"
+                );
+            }
+            other => panic!("expected both refusals, got {other:?}"),
+        }
+        // A stale change is a conflict whether or not it has a reason.
+        assert!(matches!(
+            store.write(&dm, ae, change("3", 0), None).await,
+            Err(StoreError::Conflict { .. })
+        ));
         store
             .write(
                 &dm,

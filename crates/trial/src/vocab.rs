@@ -28,6 +28,9 @@ macro_rules! vocabulary {
             /// Every value, in the order the protocol lists them.
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
 
+            /// Every value as the bundle writes it, in the order of [`Self::ALL`].
+            pub const VALUES: &'static [&'static str] = &[$($text),+];
+
             /// The value as the bundle writes it.
             pub fn as_str(self) -> &'static str {
                 match self {

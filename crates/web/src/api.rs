@@ -113,7 +113,7 @@ pub async fn login(
 /// forged). An IPv6 client is counted by its /64, the block one host is
 /// usually given. An entry that is no address is counted as it is, never
 /// as the proxy's address, which would throttle every client with it.
-fn client_address(behind_proxy: bool, peer: SocketAddr, headers: &HeaderMap) -> String {
+pub(crate) fn client_address(behind_proxy: bool, peer: SocketAddr, headers: &HeaderMap) -> String {
     let forwarded = behind_proxy
         .then(|| headers.get_all("x-forwarded-for").iter().next_back())
         .flatten()

@@ -16,7 +16,7 @@ pub const COOKIE: &str = "isatrial_session";
 /// Header that must echo the session's CSRF token on every change.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
-fn cookie(parts: &Parts) -> Option<String> {
+pub(crate) fn cookie(parts: &Parts) -> Option<String> {
     parts
         .headers
         .get_all(axum::http::header::COOKIE)

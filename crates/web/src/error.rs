@@ -63,7 +63,7 @@ impl From<StoreError> for ApiError {
             StoreError::Locked(m) => ApiError::Locked(m),
             StoreError::ReasonRequired => ApiError::Invalid(vec![FieldError {
                 field: Some("reason".into()),
-                rule: "a reason is required for any change to saved data".into(),
+                rule: store::REASON_REQUIRED.into(),
             }]),
             e @ (StoreError::BadUrl(_) | StoreError::Database(_)) => {
                 tracing::error!(error = %e, "store failure");

@@ -1,4 +1,5 @@
-//! The multi-user server: a JSON API over the audited store, with sessions
+//! The multi-user server: case report forms for the sites and a JSON API
+//! over the audited store, with sessions
 //! in the database (so several server processes can share one PostgreSQL),
 //! roles and sites enforced by the store, CSRF on every change, and an
 //! OpenAPI document generated from the record specs.
@@ -8,6 +9,7 @@ mod auth;
 mod distinct;
 mod error;
 mod openapi;
+mod pages;
 
 pub use auth::{COOKIE, CSRF_HEADER};
 pub use openapi::document as openapi_document;
@@ -36,7 +38,7 @@ pub struct AppState {
     pub behind_proxy: bool,
 }
 
-/// The whole API.
+/// The forms and the whole API.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/login", post(api::login))
@@ -58,6 +60,7 @@ pub fn router(state: AppState) -> Router {
             get(api::get).put(api::update).delete(api::retract),
         )
         .route("/api/{table}/{key}/history", get(api::history))
+        .merge(pages::routes())
         .fallback(api::not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TraceLayer::new_for_http())

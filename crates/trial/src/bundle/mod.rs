@@ -3,11 +3,13 @@
 //! shape.
 
 mod cells;
+mod kinds;
 mod read;
 pub mod spec;
 mod write;
 
 pub use cells::{FileSpec, Problem};
+pub use kinds::{ColumnKind, column_kind};
 pub use read::{MemorySource, RowSource, TableRows, read_bundle, read_rows};
 pub use spec::{QLQ_ITEM_COLUMNS, TABLES};
 pub use write::write_bundle;

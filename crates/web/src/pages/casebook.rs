@@ -1,0 +1,236 @@
+//! The patients a user reaches, and one patient's casebook: every current
+//! record of each form, its open data queries, and the way to each form.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use store::{StoredRecord, table};
+use trial::bundle::{ColumnKind, TABLES, column_kind, spec::PATIENTS};
+
+use super::labels::{choice_label, column_label, table_title};
+use super::{Nav, PageError, Viewer, page};
+use crate::AppState;
+
+/// `/`: the patients of a signed-in user, the login page otherwise.
+pub async fn home(viewer: Result<Viewer, PageError>) -> Response {
+    match viewer {
+        Ok(_) => Redirect::to("/patients").into_response(),
+        Err(_) => Redirect::to("/login").into_response(),
+    }
+}
+
+/// One patient in the list.
+struct PatientRow {
+    id: String,
+    site: String,
+    cohort: String,
+    registered: String,
+    open_queries: usize,
+}
+
+#[derive(Template)]
+#[template(path = "patients.html")]
+struct PatientsPage {
+    nav: Option<Nav>,
+    patients: Vec<PatientRow>,
+    can_register: bool,
+}
+
+pub async fn patients(
+    State(state): State<AppState>,
+    viewer: Viewer,
+) -> Result<Response, PageError> {
+    let actor = &viewer.session.actor;
+    let records = state.store.list(actor, &PATIENTS, None).await?;
+    let queries = state.store.open_queries(actor).await?;
+    let cell = |r: &StoredRecord, c: &str| {
+        r.fields
+            .get(c)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let mut patients: Vec<PatientRow> = records
+        .iter()
+        .map(|r| PatientRow {
+            id: r.patient_id.clone(),
+            site: r.site_id.clone(),
+            cohort: cell(r, "cohort"),
+            registered: cell(r, "registration_date"),
+            open_queries: queries
+                .iter()
+                .filter(|q| q["patient_id"].as_str() == Some(r.patient_id.as_str()))
+                .count(),
+        })
+        .collect();
+    patients.sort_by(|a, b| (&a.site, &a.id).cmp(&(&b.site, &b.id)));
+    Ok(page(
+        StatusCode::OK,
+        &PatientsPage {
+            nav: Some(viewer.nav()),
+            patients,
+            can_register: viewer.writes(),
+        },
+    ))
+}
+
+/// A record as a row of its form's table.
+pub(crate) struct RecordRow {
+    pub key: String,
+    pub cells: Vec<String>,
+    pub recorded: String,
+}
+
+/// One form's records in the casebook.
+pub(crate) struct Section {
+    pub table: &'static str,
+    pub title: &'static str,
+    pub columns: Vec<String>,
+    pub rows: Vec<RecordRow>,
+    /// Forms of one record per patient offer "add" only while it has none.
+    pub can_add: bool,
+}
+
+/// An open data query.
+pub(crate) struct QueryRow {
+    pub table: String,
+    pub key: String,
+    pub message: String,
+    pub raised: String,
+}
+
+#[derive(Template)]
+#[template(path = "casebook.html")]
+struct CasebookPage {
+    nav: Option<Nav>,
+    patient: String,
+    site: String,
+    registration: RecordRow,
+    registration_columns: Vec<(String, String)>,
+    sections: Vec<Section>,
+    queries: Vec<QueryRow>,
+    saved: Option<String>,
+    can_write: bool,
+}
+
+#[derive(Deserialize)]
+pub struct Saved {
+    saved: Option<String>,
+}
+
+/// A cell as the casebook shows it.
+fn shown(spec: &trial::bundle::FileSpec, column: &str, value: &str) -> String {
+    match column_kind(spec, column) {
+        // Numbered answers (questionnaire items) stay numbers in a table.
+        kind @ (ColumnKind::Boolean | ColumnKind::Choice(_))
+            if !value.is_empty() && value.parse::<u8>().is_err() =>
+        {
+            choice_label(column, kind, value)
+        }
+        _ => value.to_owned(),
+    }
+}
+
+pub async fn casebook(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Query(saved): Query<Saved>,
+) -> Result<Response, PageError> {
+    let actor = &viewer.session.actor;
+    let records = state.store.casebook(actor, &id).await?;
+    let registration = records
+        .iter()
+        .find(|r| r.table == "patients")
+        .ok_or_else(PageError::not_found)?;
+    let patient = registration.patient_id.clone();
+    let site = registration.site_id.clone();
+    let can_write = viewer.writes() && actor.writes(&site);
+    let row = |spec: &trial::bundle::FileSpec, r: &StoredRecord| RecordRow {
+        key: r.key.clone(),
+        cells: spec
+            .columns
+            .iter()
+            .skip(1)
+            .map(|(c, _)| {
+                shown(
+                    spec,
+                    c,
+                    r.fields.get(*c).and_then(|v| v.as_str()).unwrap_or(""),
+                )
+            })
+            .collect(),
+        recorded: format!("{} by {}", r.recorded_at, r.recorded_by),
+    };
+    let registration_columns = PATIENTS
+        .columns
+        .iter()
+        .map(|(c, _)| {
+            let value = registration
+                .fields
+                .get(*c)
+                .and_then(|v| v.as_str())
+                .unwrap_or("");
+            (column_label("patients", c), shown(&PATIENTS, c, value))
+        })
+        .collect();
+    let sections = TABLES
+        .iter()
+        .skip(1)
+        .map(|spec| {
+            let stem = store::stem(spec);
+            let rows: Vec<RecordRow> = records
+                .iter()
+                .filter(|r| r.table == stem)
+                .map(|r| row(spec, r))
+                .collect();
+            let one_per_patient = stem == "status";
+            Section {
+                table: stem,
+                title: table_title(spec),
+                columns: spec
+                    .columns
+                    .iter()
+                    .skip(1)
+                    .map(|(c, _)| column_label(stem, c))
+                    .collect(),
+                can_add: can_write && (rows.is_empty() || !one_per_patient),
+                rows,
+            }
+        })
+        .collect();
+    let queries = state
+        .store
+        .open_queries(actor)
+        .await?
+        .into_iter()
+        .filter(|q| q["patient_id"].as_str() == Some(patient.as_str()))
+        .map(|q| QueryRow {
+            table: q["table"].as_str().unwrap_or_default().to_owned(),
+            key: q["key"].as_str().unwrap_or_default().to_owned(),
+            message: q["message"].as_str().unwrap_or_default().to_owned(),
+            raised: q["raised_at"].as_str().unwrap_or_default().to_owned(),
+        })
+        .collect();
+    let saved = saved
+        .saved
+        .as_deref()
+        .and_then(table)
+        .map(|spec| table_title(spec).to_owned());
+    Ok(page(
+        StatusCode::OK,
+        &CasebookPage {
+            nav: Some(viewer.nav()),
+            registration: row(&PATIENTS, registration),
+            registration_columns,
+            patient,
+            site,
+            sections,
+            queries,
+            saved,
+            can_write,
+        },
+    ))
+}

@@ -1,0 +1,210 @@
+//! The electronic case report forms: server-rendered pages for the sites'
+//! staff, monitors, data managers and statisticians, over the same store
+//! calls as the JSON API, so a form and the API accept and refuse exactly
+//! the same data. No script runs in the browser: every page works with
+//! plain HTML forms, each change carries the session's CSRF token, and a
+//! refused form comes back with what the user typed and each field's rule.
+
+mod administration;
+mod casebook;
+mod labels;
+mod login;
+mod queries;
+mod record_form;
+mod report;
+mod viewer;
+
+use askama::Template;
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use store::StoreError;
+
+use crate::AppState;
+
+pub(crate) use viewer::Viewer;
+
+/// The pages' routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(casebook::home))
+        .route("/login", get(login::form).post(login::submit))
+        .route("/logout", axum::routing::post(login::logout))
+        .route("/patients", get(casebook::patients))
+        .route("/patients/{id}", get(casebook::casebook))
+        .route(
+            "/register",
+            get(record_form::register).post(record_form::register_submit),
+        )
+        .route(
+            "/patients/{id}/new/{table}",
+            get(record_form::new).post(record_form::new_submit),
+        )
+        .route(
+            "/records/{table}/{key}",
+            get(record_form::edit).post(record_form::edit_submit),
+        )
+        .route(
+            "/records/{table}/{key}/retract",
+            axum::routing::post(record_form::retract),
+        )
+        .route("/records/{table}/{key}/history", get(record_form::history))
+        .route("/queries", get(queries::list))
+        .route("/report", get(report::show))
+        .route("/audit", get(administration::audit))
+        .route("/administration", get(administration::show))
+        .route(
+            "/administration/lock",
+            axum::routing::post(administration::lock),
+        )
+        .route(
+            "/administration/cutoff",
+            axum::routing::post(administration::cutoff),
+        )
+        .route("/assets/app.css", get(stylesheet))
+}
+
+/// The one stylesheet, served from the binary.
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../assets/app.css"),
+    )
+        .into_response()
+}
+
+/// A rendered page with the headers every page carries: patient data is
+/// never cached, never framed, and no script or foreign resource runs.
+pub(crate) fn page(status: StatusCode, template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => {
+            let mut response = (status, html).into_response();
+            let headers = response.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            headers.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(
+                    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+                ),
+            );
+            headers.insert(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            );
+            headers.insert(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("same-origin"),
+            );
+            response
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "a page failed to render");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the page failed to render",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// A page that could not be shown.
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    nav: Option<Nav>,
+    title: &'static str,
+    message: String,
+}
+
+/// Why a page is not shown: signed out (to the login page), or an error
+/// page with its status.
+pub(crate) enum PageError {
+    SignedOut { next: String },
+    Status(StatusCode, &'static str, String),
+}
+
+impl PageError {
+    pub(crate) fn not_found() -> Self {
+        PageError::Status(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "There is no such page or record, or it belongs to a site you do not reach.".into(),
+        )
+    }
+}
+
+impl From<StoreError> for PageError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => PageError::not_found(),
+            StoreError::Forbidden(m) => PageError::Status(StatusCode::FORBIDDEN, "Not allowed", m),
+            StoreError::Locked(m) => {
+                PageError::Status(StatusCode::LOCKED, "The database is locked", m)
+            }
+            e @ (StoreError::BadUrl(_) | StoreError::Database(_)) => {
+                tracing::error!(error = %e, "store failure");
+                PageError::Status(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "The database failed",
+                    "Nothing was changed. Try again; if it fails again, tell the data manager."
+                        .into(),
+                )
+            }
+            e @ (StoreError::Invalid(_)
+            | StoreError::Conflict { .. }
+            | StoreError::ReasonRequired) => {
+                PageError::Status(StatusCode::UNPROCESSABLE_ENTITY, "Refused", e.to_string())
+            }
+        }
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        match self {
+            PageError::SignedOut { next } => {
+                let to = if next == "/" {
+                    "/login".to_owned()
+                } else {
+                    format!("/login?next={}", form_urlencode(&next))
+                };
+                Redirect::to(&to).into_response()
+            }
+            PageError::Status(status, title, message) => page(
+                status,
+                &ErrorPage {
+                    nav: None,
+                    title,
+                    message,
+                },
+            ),
+        }
+    }
+}
+
+/// What the navigation bar shows of the signed-in user.
+pub(crate) struct Nav {
+    pub user: String,
+    pub role: &'static str,
+    pub sites: String,
+    pub csrf: String,
+    pub locked: bool,
+    /// Reads the audit trail (monitors, data managers, admins).
+    pub audits: bool,
+}
+
+/// `s` as one component of a URL's query or path.
+pub(crate) fn form_urlencode(s: &str) -> String {
+    askama::filters::urlencode_strict(s)
+        .map(|encoded| encoded.to_string())
+        .unwrap_or_default()
+}

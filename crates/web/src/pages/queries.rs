@@ -1,0 +1,54 @@
+//! The open data queries a user reaches: the edit checks' warnings on
+//! saved records, each leading to its record's form.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use super::casebook::QueryRow;
+use super::{Nav, PageError, Viewer, page};
+use crate::AppState;
+
+/// An open query with the patient it concerns.
+struct PatientQuery {
+    patient: String,
+    site: String,
+    query: QueryRow,
+}
+
+#[derive(Template)]
+#[template(path = "queries.html")]
+struct QueriesPage {
+    nav: Option<Nav>,
+    queries: Vec<PatientQuery>,
+}
+
+pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<Response, PageError> {
+    let queries = state
+        .store
+        .open_queries(&viewer.session.actor)
+        .await?
+        .into_iter()
+        .map(|q| {
+            let text = |k: &str| q[k].as_str().unwrap_or_default().to_owned();
+            PatientQuery {
+                patient: text("patient_id"),
+                site: text("site_id"),
+                query: QueryRow {
+                    table: text("table"),
+                    key: text("key"),
+                    message: text("message"),
+                    raised: text("raised_at"),
+                },
+            }
+        })
+        .collect();
+    Ok(page(
+        StatusCode::OK,
+        &QueriesPage {
+            nav: Some(viewer.nav()),
+            queries,
+        },
+    ))
+}

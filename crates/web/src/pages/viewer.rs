@@ -1,0 +1,85 @@
+//! The signed-in user of a page: a handler that takes [`Viewer`] cannot run
+//! without a session, and one that changes data checks the form's CSRF
+//! token with [`Viewer::check_csrf`] before it calls the store.
+
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use store::{Role, Scope, Session};
+
+use super::{Nav, PageError};
+use crate::AppState;
+
+/// A page request from a signed-in user.
+pub(crate) struct Viewer {
+    pub session: Session,
+    pub locked: bool,
+}
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = PageError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let next = parts
+            .uri
+            .path_and_query()
+            .map_or("/".to_owned(), |p| p.as_str().to_owned());
+        let signed_out = || PageError::SignedOut { next: next.clone() };
+        let token = crate::auth::cookie(parts).ok_or_else(signed_out)?;
+        let session = state.store.session(&token).await?.ok_or_else(signed_out)?;
+        let locked = state.store.state().await?.locked;
+        Ok(Viewer { session, locked })
+    }
+}
+
+impl Viewer {
+    /// The navigation bar of this user's pages.
+    pub fn nav(&self) -> Nav {
+        let actor = &self.session.actor;
+        Nav {
+            user: actor.user.clone(),
+            role: role_label(actor.role),
+            sites: match &actor.scope {
+                Scope::All => "all sites".into(),
+                Scope::Sites(sites) => sites.join(", "),
+            },
+            csrf: self.session.csrf.clone(),
+            locked: self.locked,
+            audits: matches!(actor.role, Role::Monitor | Role::DataManager | Role::Admin),
+        }
+    }
+
+    /// Refuses a form whose CSRF token is not this session's: a page of
+    /// another origin cannot make the user's browser change data.
+    pub fn check_csrf(&self, sent: Option<&str>) -> Result<(), PageError> {
+        if sent == Some(self.session.csrf.as_str()) {
+            Ok(())
+        } else {
+            Err(PageError::Status(
+                StatusCode::FORBIDDEN,
+                "Form expired",
+                "The form did not carry this session's token (it may come from an earlier session). Nothing was changed: go back, reload the page and enter the change again.".into(),
+            ))
+        }
+    }
+
+    /// Whether the user may enter data at all.
+    pub fn writes(&self) -> bool {
+        self.session.actor.role.can_write() && !self.locked
+    }
+}
+
+/// A role as the pages name it.
+pub fn role_label(role: Role) -> &'static str {
+    match role {
+        Role::Admin => "administrator",
+        Role::Investigator => "investigator",
+        Role::StudyNurse => "study nurse",
+        Role::Monitor => "monitor",
+        Role::DataManager => "data manager",
+        Role::Statistician => "statistician",
+    }
+}

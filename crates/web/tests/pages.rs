@@ -1,0 +1,569 @@
+//! The case report forms through real HTTP, on SQLite and on PostgreSQL:
+//! signing in, the site walls, a refused form that keeps what was typed
+//! and names each field's rule, a change that needs its reason, a
+//! conflict shown beside the user's values, the CSRF token, retraction,
+//! history, the lock, and a statistician who only reads.
+
+use std::net::SocketAddr;
+
+use reqwest::StatusCode;
+use reqwest::redirect::Policy;
+use store::testing::{TestDb, admin, both, bundle_60};
+use store::{Role, Store};
+use trial::bundle::spec::ADVERSE_EVENTS;
+use web::AppState;
+
+const PASSWORD: &str = "a long enough password";
+
+struct TestApp {
+    addr: SocketAddr,
+    store: Store,
+    _db: TestDb,
+}
+
+async fn spawn_app(db: TestDb) -> TestApp {
+    let store = db.open().await;
+    store.import_bundle(&admin(), &bundle_60()).await.unwrap();
+    for (user, role, sites) in [
+        ("nurse_s1", Role::StudyNurse, vec!["S1".to_owned()]),
+        ("dm", Role::DataManager, vec![]),
+        ("stat", Role::Statistician, vec![]),
+    ] {
+        store.add_user(user, role, &sites, PASSWORD).await.unwrap();
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let state = AppState {
+        store: store.clone(),
+        secure_cookies: false,
+        behind_proxy: false,
+    };
+    tokio::spawn(async move {
+        web::serve(state, "127.0.0.1:0".parse().unwrap(), |a| {
+            let _ = tx.send(a);
+        })
+        .await
+        .unwrap();
+    });
+    TestApp {
+        addr: rx.await.unwrap(),
+        store,
+        _db: db,
+    }
+}
+
+/// A browser without script: a cookie jar that does not follow redirects,
+/// so each answer can be looked at.
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+}
+
+/// An answer: status, where it sends the browser, the page.
+struct Answer {
+    status: StatusCode,
+    location: Option<String>,
+    html: String,
+}
+
+impl Browser {
+    fn new(app: &TestApp) -> Browser {
+        Browser {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(Policy::none())
+                .build()
+                .unwrap(),
+            base: format!("http://{}", app.addr),
+        }
+    }
+
+    async fn signed_in(app: &TestApp, user: &str) -> Browser {
+        let browser = Browser::new(app);
+        let a = browser
+            .post("/login", &[("user", user), ("password", PASSWORD)])
+            .await;
+        assert_eq!(a.status, StatusCode::SEE_OTHER, "{user} signs in");
+        browser
+    }
+
+    async fn answer(r: reqwest::Response) -> Answer {
+        Answer {
+            status: r.status(),
+            location: r
+                .headers()
+                .get("location")
+                .map(|v| v.to_str().unwrap().to_owned()),
+            html: r.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&self, path: &str) -> Answer {
+        Self::answer(
+            self.http
+                .get(format!("{}{path}", self.base))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Answer {
+        Self::answer(
+            self.http
+                .post(format!("{}{path}", self.base))
+                .form(form)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// The CSRF token of a page's forms.
+    async fn csrf(&self) -> String {
+        let html = self.get("/patients").await.html;
+        let at = html
+            .find("name=\"_csrf\" value=\"")
+            .expect("a form with a token")
+            + 20;
+        html[at..at + 32].to_owned()
+    }
+}
+
+/// The AE form's cells, with `changes` over a valid new AE of P006 (S1).
+fn ae<'a>(changes: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut form = vec![
+        ("patient_id", "P006"),
+        ("ae_id", "AE9001"),
+        ("term", "Fever"),
+        ("verbatim", ""),
+        ("grade", "2"),
+        ("onset_date", "2025-04-01"),
+        ("end_date", ""),
+        ("serious", "false"),
+        ("relatedness", "possible"),
+        ("outcome", ""),
+        ("action", ""),
+    ];
+    for (k, v) in changes {
+        match form.iter_mut().find(|(c, _)| c == k) {
+            Some(cell) => cell.1 = v,
+            None => form.push((k, v)),
+        }
+    }
+    form
+}
+
+/// The `<p class="field-error">` of a field.
+fn field_error<'a>(html: &'a str, field: &str) -> Option<&'a str> {
+    let start = html.find(&format!("id=\"error-{field}\">"))?;
+    let text = &html[start..];
+    let text = &text[text.find('>')? + 1..];
+    Some(&text[..text.find("</p>")?])
+}
+
+async fn ae_count(app: &TestApp) -> usize {
+    app.store
+        .list(&admin(), &ADVERSE_EVENTS, None)
+        .await
+        .unwrap()
+        .len()
+}
+
+#[tokio::test]
+async fn a_nurse_enters_corrects_and_retracts_an_adverse_event() {
+    for db in both("pages_nurse").await {
+        let app = spawn_app(db).await;
+
+        // Signed out, a page sends the browser to sign in, then back.
+        let anon = Browser::new(&app);
+        let a = anon.get("/patients/P006").await;
+        assert_eq!(a.status, StatusCode::SEE_OTHER);
+        assert_eq!(
+            a.location.as_deref(),
+            Some("/login?next=%2Fpatients%2FP006")
+        );
+        let a = anon
+            .post(
+                "/login",
+                &[
+                    ("user", "nurse_s1"),
+                    ("password", "wrong"),
+                    ("next", "/patients/P006"),
+                ],
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+        assert!(a.html.contains("value=\"nurse_s1\""), "the name is kept");
+        assert!(a.html.contains("id=\"login-error\""));
+        let a = anon
+            .post(
+                "/login",
+                &[
+                    ("user", "nurse_s1"),
+                    ("password", PASSWORD),
+                    ("next", "/patients/P006"),
+                ],
+            )
+            .await;
+        assert_eq!(a.location.as_deref(), Some("/patients/P006"));
+        // A link to another server is not followed after signing in.
+        let a = Browser::new(&app)
+            .post(
+                "/login",
+                &[
+                    ("user", "nurse_s1"),
+                    ("password", PASSWORD),
+                    ("next", "//evil.example/"),
+                ],
+            )
+            .await;
+        assert_eq!(a.location.as_deref(), Some("/patients"));
+
+        let nurse = anon;
+        let csrf = nurse.csrf().await;
+
+        // Her site's patients only; another site's casebook is not found.
+        let list = nurse.get("/patients").await;
+        assert_eq!(list.status, StatusCode::OK);
+        assert!(list.html.contains(">P006</a>"));
+        assert!(!list.html.contains(">P001</a>"), "P001 is at S3");
+        assert_eq!(
+            nurse.get("/patients/P001").await.status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            nurse.get("/patients/P001/new/adverse_events").await.status,
+            StatusCode::NOT_FOUND
+        );
+
+        // Every page is kept out of caches and frames, and runs no script.
+        let r = nurse
+            .http
+            .get(format!("{}/patients/P006", nurse.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.headers()["cache-control"], "no-store");
+        let csp = r.headers()["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"));
+
+        // The blank form offers the vocabulary and every CTCAE term.
+        let blank = nurse.get("/patients/P006/new/adverse_events").await;
+        assert_eq!(blank.status, StatusCode::OK);
+        assert!(
+            blank
+                .html
+                .contains("<option value=\"probable\">probable</option>")
+        );
+        assert!(
+            blank
+                .html
+                .contains("<option value=\"Febrile neutropenia\">")
+        );
+        assert!(
+            blank
+                .html
+                .contains("id=\"patient_id\" name=\"patient_id\" value=\"P006\" readonly")
+        );
+
+        // A refused form keeps every typed value and names each rule.
+        let before = ae_count(&app).await;
+        let mut bad = ae(&[
+            ("term", "Feverish"),
+            ("grade", "7"),
+            ("onset_date", "2025-02-30"),
+            ("verbatim", "fièvre <38.5°C> & frissons"),
+        ]);
+        bad.push(("_csrf", &csrf));
+        let a = nurse.post("/patients/P006/new/adverse_events", &bad).await;
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.html);
+        assert_eq!(ae_count(&app).await, before, "nothing stored");
+        assert!(a.html.contains("value=\"Feverish\""));
+        assert!(
+            a.html
+                .contains("value=\"fièvre &#60;38.5°C&#62; &#38; frissons\""),
+            "{}",
+            a.html
+        );
+        assert!(
+            a.html
+                .contains("<option value=\"7\" selected>7 (not in the list)</option>")
+        );
+        assert!(a.html.contains("value=\"2025-02-30\""));
+        assert!(
+            field_error(&a.html, "term").is_some_and(|e| e.contains("CTCAE")),
+            "{}",
+            a.html
+        );
+        assert!(field_error(&a.html, "grade").is_some());
+        assert!(field_error(&a.html, "onset_date").is_some());
+
+        // Without the session's token nothing is saved.
+        let a = nurse
+            .post("/patients/P006/new/adverse_events", &ae(&[]))
+            .await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN);
+        assert_eq!(ae_count(&app).await, before);
+
+        // Corrected, it is saved and the casebook shows it.
+        let mut good = ae(&[]);
+        good.push(("_csrf", &csrf));
+        let a = nurse.post("/patients/P006/new/adverse_events", &good).await;
+        assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.html);
+        assert_eq!(
+            a.location.as_deref(),
+            Some("/patients/P006?saved=adverse_events#adverse_events")
+        );
+        assert_eq!(ae_count(&app).await, before + 1);
+        let book = nurse.get("/patients/P006?saved=adverse_events").await;
+        assert!(book.html.contains("Saved: Adverse events."));
+        assert!(book.html.contains("/records/adverse_events/AE9001"));
+
+        // A change without its reason is refused together with the
+        // record's own problems, and keeps what was typed.
+        let mut change = ae(&[("grade", "3"), ("end_date", "2025-03-25")]);
+        change.extend([
+            ("_csrf", csrf.as_str()),
+            ("_version", "1"),
+            ("_reason", " "),
+        ]);
+        let a = nurse.post("/records/adverse_events/AE9001", &change).await;
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(field_error(&a.html, "_reason").is_some_and(|e| e.contains("reason is required")));
+        // A rule across fields (the end before the onset) heads the form.
+        assert!(
+            a.html
+                .contains("<li>end_date 2025-03-25 is before onset_date 2025-04-01")
+        );
+        assert!(a.html.contains("value=\"2025-03-25\""));
+        assert!(a.html.contains("<option value=\"3\" selected>3</option>"));
+
+        // With a reason and a valid end, the change is a new version.
+        let mut change = ae(&[("grade", "3"), ("end_date", "2025-04-20")]);
+        change.extend([
+            ("_csrf", csrf.as_str()),
+            ("_version", "1"),
+            ("_reason", "grade corrected from the source"),
+        ]);
+        let a = nurse.post("/records/adverse_events/AE9001", &change).await;
+        assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.html);
+
+        // A second change made to version 1 meets version 2: the form
+        // shows what was saved meanwhile, and saving again knowingly wins.
+        let mut stale = ae(&[("grade", "4"), ("end_date", "2025-04-20")]);
+        stale.extend([
+            ("_csrf", csrf.as_str()),
+            ("_version", "1"),
+            ("_reason", "worse than recorded"),
+        ]);
+        let a = nurse.post("/records/adverse_events/AE9001", &stale).await;
+        assert_eq!(a.status, StatusCode::CONFLICT);
+        assert!(a.html.contains("Saved meanwhile: 3"), "{}", a.html);
+        assert!(a.html.contains("<option value=\"4\" selected>4</option>"));
+        assert!(a.html.contains("name=\"_version\" value=\"2\""));
+        assert!(a.html.contains("value=\"worse than recorded\""));
+        stale.iter_mut().find(|(k, _)| *k == "_version").unwrap().1 = "2";
+        let a = nurse.post("/records/adverse_events/AE9001", &stale).await;
+        assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.html);
+
+        // The history shows each version with who and why.
+        let h = nurse.get("/records/adverse_events/AE9001/history").await;
+        assert_eq!(h.status, StatusCode::OK);
+        assert!(h.html.contains("grade corrected from the source"));
+        assert!(h.html.contains("worse than recorded"));
+        assert_eq!(h.html.matches("<td>nurse_s1</td>").count(), 3);
+
+        // Retracting needs a reason too; then the AE leaves the casebook.
+        let a = nurse
+            .post(
+                "/records/adverse_events/AE9001/retract",
+                &[("_csrf", &csrf), ("_version", "3"), ("_reason", "")],
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(field_error(&a.html, "retract").is_some());
+        let a = nurse
+            .post(
+                "/records/adverse_events/AE9001/retract",
+                &[
+                    ("_csrf", &csrf),
+                    ("_version", "3"),
+                    ("_reason", "entered for the wrong patient"),
+                ],
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::SEE_OTHER);
+        assert_eq!(ae_count(&app).await, before);
+        let book = nurse.get("/patients/P006").await;
+        assert!(!book.html.contains("/records/adverse_events/AE9001"));
+        let h = nurse.get("/records/adverse_events/AE9001/history").await;
+        assert!(h.html.contains("(retracted)") && h.html.contains("entered for the wrong patient"));
+
+        // Signing out ends the session.
+        let a = nurse.post("/logout", &[("_csrf", &csrf)]).await;
+        assert_eq!(a.location.as_deref(), Some("/login"));
+        assert_eq!(nurse.get("/patients").await.status, StatusCode::SEE_OTHER);
+    }
+}
+
+#[tokio::test]
+async fn a_registration_a_lock_and_a_statistician() {
+    for db in both("pages_roles").await {
+        let app = spawn_app(db).await;
+        let dm = Browser::signed_in(&app, "dm").await;
+        let csrf = dm.csrf().await;
+
+        // A new patient registered through the form.
+        let form = [
+            ("_csrf", csrf.as_str()),
+            ("patient_id", "P900"),
+            ("site_id", "S1"),
+            ("cohort", "1"),
+            ("registration_date", "2025-01-15"),
+            ("age", "40"),
+            ("sex", "F"),
+            ("cd38_positive", "true"),
+            ("immunophenotype", "thymic"),
+            ("disease_status", "early_relapse"),
+            ("prior_cycles", "3"),
+            ("screening_bm_blasts_pct", "35,5"),
+        ];
+        let a = dm.post("/register", &form).await;
+        assert_eq!(
+            a.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "a decimal comma"
+        );
+        assert!(
+            field_error(&a.html, "screening_bm_blasts_pct").is_some(),
+            "{}",
+            a.html
+        );
+        assert!(a.html.contains("value=\"35,5\""));
+        let mut form = form.to_vec();
+        form.last_mut().unwrap().1 = "35.5";
+        let a = dm.post("/register", &form).await;
+        assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.html);
+        assert_eq!(
+            a.location.as_deref(),
+            Some("/patients/P900?saved=patients#patients")
+        );
+
+        // The statistician reads pseudonyms and cannot save.
+        let stat = Browser::signed_in(&app, "stat").await;
+        let list = stat.get("/patients").await;
+        assert!(!list.html.contains(">P006</a>") && !list.html.contains(">P900</a>"));
+        assert!(!list.html.contains("Register a patient"));
+        let pseudonym = app.store.pseudonym("P006");
+        let book = stat.get(&format!("/patients/{pseudonym}")).await;
+        assert_eq!(book.status, StatusCode::OK);
+        assert!(!book.html.contains("P006") && !book.html.contains(">Add</a>"));
+        let stat_csrf = stat.csrf().await;
+        let a = stat
+            .post(
+                &format!("/patients/{pseudonym}/new/adverse_events"),
+                &[("_csrf", stat_csrf.as_str()), ("term", "Fever")],
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.html);
+
+        // The data manager locks the database from the administration
+        // page; without a reason it is refused and nothing changes.
+        let a = dm
+            .post(
+                "/administration/lock",
+                &[
+                    ("_csrf", csrf.as_str()),
+                    ("action", "lock"),
+                    ("_reason", "\u{200b}"),
+                ],
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(field_error(&a.html, "lock").is_some_and(|e| e.contains("reason is required")));
+        assert!(!app.store.state().await.unwrap().locked);
+        let a = dm
+            .post(
+                "/administration/lock",
+                &[
+                    ("_csrf", csrf.as_str()),
+                    ("action", "lock"),
+                    ("_reason", "interim analysis"),
+                ],
+            )
+            .await;
+        assert_eq!(a.location.as_deref(), Some("/administration?done=locked"));
+        assert!(app.store.state().await.unwrap().locked);
+        // A statistician cannot.
+        let a = stat
+            .post(
+                "/administration/lock",
+                &[
+                    ("_csrf", stat_csrf.as_str()),
+                    ("action", "unlock"),
+                    ("_reason", "mine"),
+                ],
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN);
+        let book = dm.get("/patients/P900").await;
+        assert!(book.html.contains("The database is locked"));
+        let mut change: Vec<(&str, &str)> = form.clone();
+        change[0] = ("_csrf", &csrf);
+        change.extend([("_version", "1"), ("_reason", "age checked")]);
+        change.iter_mut().find(|(k, _)| *k == "age").unwrap().1 = "41";
+        let a = dm.post("/records/patients/P900", &change).await;
+        assert_eq!(a.status, StatusCode::LOCKED, "{}", a.html);
+        assert!(a.html.contains("value=\"41\""), "what was typed is kept");
+
+        // A cut-off that is no date is refused with what was typed.
+        let a = dm
+            .post(
+                "/administration/cutoff",
+                &[
+                    ("_csrf", csrf.as_str()),
+                    ("cutoff", "2026-02-30"),
+                    ("_reason", "DSMB"),
+                ],
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(a.html.contains("value=\"2026-02-30\"") && a.html.contains("value=\"DSMB\""));
+        let a = dm
+            .post(
+                "/administration/lock",
+                &[
+                    ("_csrf", csrf.as_str()),
+                    ("action", "unlock"),
+                    ("_reason", "analysis done"),
+                ],
+            )
+            .await;
+        assert_eq!(a.location.as_deref(), Some("/administration?done=unlocked"));
+
+        // The audit trail shows both, with their reasons; the statistician
+        // is refused it.
+        let audit = dm.get("/audit").await;
+        assert_eq!(audit.status, StatusCode::OK);
+        assert!(audit.html.contains("<td>lock</td>") && audit.html.contains("interim analysis"));
+        assert!(audit.html.contains("analysis done"));
+        assert!(
+            audit
+                .html
+                .contains("href=\"/records/patients/P900/history\"")
+        );
+        assert_eq!(stat.get("/audit").await.status, StatusCode::FORBIDDEN);
+
+        // The report of what each user may see: the statistician's is
+        // computed from every site under pseudonyms.
+        let report = stat.get("/report").await;
+        assert_eq!(report.status, StatusCode::OK);
+        assert!(report.html.contains("E01") && !report.html.contains("P002"));
+        assert_eq!(
+            stat.get("/report?as_of=2999-01-01").await.status,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+    }
+}
