@@ -6,9 +6,11 @@ use std::net::SocketAddr;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use store::testing::{TestDb, admin, both, bundle_60};
+use store::testing::{TestDb, both};
 use store::{Role, Store};
-use web::AppState;
+mod common;
+
+use common::PASSWORD;
 
 /// A server on a free port over a fresh database holding bundle-60, with
 /// one user per role.
@@ -18,39 +20,24 @@ struct TestApp {
     _db: TestDb,
 }
 
-const PASSWORD: &str = "a long enough password";
-
 async fn spawn_app(db: TestDb) -> TestApp {
     spawn_app_with(db, false).await
 }
 
 async fn spawn_app_with(db: TestDb, behind_proxy: bool) -> TestApp {
-    let store = db.open().await;
-    store.import_bundle(&admin(), &bundle_60()).await.unwrap();
-    for (user, role, sites) in [
-        ("nurse_s1", Role::StudyNurse, vec!["S1".to_owned()]),
-        ("inv_s3", Role::Investigator, vec!["S3".to_owned()]),
-        ("monitor_s3", Role::Monitor, vec!["S3".to_owned()]),
-        ("dm", Role::DataManager, vec![]),
-        ("stat", Role::Statistician, vec![]),
-    ] {
-        store.add_user(user, role, &sites, PASSWORD).await.unwrap();
-    }
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let state = AppState {
-        store: store.clone(),
-        secure_cookies: false,
-        behind_proxy,
-    };
-    tokio::spawn(async move {
-        web::serve(state, "127.0.0.1:0".parse().unwrap(), |a| {
-            let _ = tx.send(a);
-        })
-        .await
-        .unwrap();
-    });
+    let store = common::bundle_60_with(
+        &db,
+        &[
+            ("nurse_s1", Role::StudyNurse, &["S1"]),
+            ("inv_s3", Role::Investigator, &["S3"]),
+            ("monitor_s3", Role::Monitor, &["S3"]),
+            ("dm", Role::DataManager, &[]),
+            ("stat", Role::Statistician, &[]),
+        ],
+    )
+    .await;
     TestApp {
-        addr: rx.await.unwrap(),
+        addr: common::serve(&store, behind_proxy).await,
         store,
         _db: db,
     }

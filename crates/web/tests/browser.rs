@@ -10,7 +10,7 @@
 //! of the test build, so the binaries under test would order JSON keys
 //! otherwise than the ones shipped.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -19,12 +19,13 @@ use fantoccini::error::CmdError;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
-use store::testing::{TestDb, admin, bundle_60};
-use store::{Role, Store};
+use store::Role;
+use store::testing::{TestDb, admin};
 use trial::bundle::spec::ADVERSE_EVENTS;
-use web::AppState;
+mod common;
 
-const PASSWORD: &str = "a long enough password";
+use common::PASSWORD;
+
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
@@ -99,29 +100,6 @@ fn start_driver() -> Driver {
         port,
         profile: tempfile_dir::Dir::new("chromium"),
     }
-}
-
-async fn spawn_app(db: &TestDb) -> (SocketAddr, Store) {
-    let store = db.open().await;
-    store.import_bundle(&admin(), &bundle_60()).await.unwrap();
-    store
-        .add_user("nurse_s1", Role::StudyNurse, &["S1".to_owned()], PASSWORD)
-        .await
-        .unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let state = AppState {
-        store: store.clone(),
-        secure_cookies: false,
-        behind_proxy: false,
-    };
-    tokio::spawn(async move {
-        web::serve(state, "127.0.0.1:0".parse().unwrap(), |a| {
-            let _ = tx.send(a);
-        })
-        .await
-        .unwrap();
-    });
-    (rx.await.unwrap(), store)
 }
 
 async fn browser(driver: &Driver) -> Client {
@@ -210,7 +188,8 @@ async fn click(web: &Client, css: &str) -> Result<(), CmdError> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_study_nurse_enters_and_corrects_an_adverse_event_in_chromium() {
     let db = TestDb::sqlite("browser").await;
-    let (addr, store) = spawn_app(&db).await;
+    let store = common::bundle_60_with(&db, &[("nurse_s1", Role::StudyNurse, &["S1"])]).await;
+    let addr = common::serve(&store, false).await;
     let driver = start_driver();
     let web = browser(&driver).await;
     let base = format!("http://{addr}");

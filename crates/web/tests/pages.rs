@@ -8,12 +8,12 @@ use std::net::SocketAddr;
 
 use reqwest::StatusCode;
 use reqwest::redirect::Policy;
-use store::testing::{TestDb, admin, both, bundle_60};
+use store::testing::{TestDb, admin, both};
 use store::{Role, Store};
 use trial::bundle::spec::ADVERSE_EVENTS;
-use web::AppState;
+mod common;
 
-const PASSWORD: &str = "a long enough password";
+use common::PASSWORD;
 
 struct TestApp {
     addr: SocketAddr,
@@ -22,30 +22,17 @@ struct TestApp {
 }
 
 async fn spawn_app(db: TestDb) -> TestApp {
-    let store = db.open().await;
-    store.import_bundle(&admin(), &bundle_60()).await.unwrap();
-    for (user, role, sites) in [
-        ("nurse_s1", Role::StudyNurse, vec!["S1".to_owned()]),
-        ("dm", Role::DataManager, vec![]),
-        ("stat", Role::Statistician, vec![]),
-    ] {
-        store.add_user(user, role, &sites, PASSWORD).await.unwrap();
-    }
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let state = AppState {
-        store: store.clone(),
-        secure_cookies: false,
-        behind_proxy: false,
-    };
-    tokio::spawn(async move {
-        web::serve(state, "127.0.0.1:0".parse().unwrap(), |a| {
-            let _ = tx.send(a);
-        })
-        .await
-        .unwrap();
-    });
+    let store = common::bundle_60_with(
+        &db,
+        &[
+            ("nurse_s1", Role::StudyNurse, &["S1"]),
+            ("dm", Role::DataManager, &[]),
+            ("stat", Role::Statistician, &[]),
+        ],
+    )
+    .await;
     TestApp {
-        addr: rx.await.unwrap(),
+        addr: common::serve(&store, false).await,
         store,
         _db: db,
     }

@@ -77,34 +77,15 @@ async fn stylesheet() -> Response {
         .into_response()
 }
 
+/// What a form page may load and do: its own style sheet, no script, no
+/// frame around it, forms posted to this server only.
+const FORM_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
 /// A rendered page with the headers every page carries: patient data is
 /// never cached, never framed, and no script or foreign resource runs.
 pub(crate) fn page(status: StatusCode, template: &impl Template) -> Response {
     match template.render() {
-        Ok(html) => {
-            let mut response = (status, html).into_response();
-            let headers = response.headers_mut();
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            );
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            headers.insert(
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(
-                    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-                ),
-            );
-            headers.insert(
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            );
-            headers.insert(
-                header::REFERRER_POLICY,
-                HeaderValue::from_static("same-origin"),
-            );
-            response
-        }
+        Ok(body) => html(status, body, FORM_POLICY),
         Err(e) => {
             tracing::error!(error = %e, "a page failed to render");
             (
@@ -114,6 +95,30 @@ pub(crate) fn page(status: StatusCode, template: &impl Template) -> Response {
                 .into_response()
         }
     }
+}
+
+/// An HTML answer under the content security `policy`, kept out of caches.
+pub(crate) fn html(status: StatusCode, body: String, policy: &'static str) -> Response {
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(policy),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    response
 }
 
 /// A page that could not be shown.

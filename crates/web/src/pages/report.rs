@@ -2,8 +2,8 @@
 //! instant: the same HTML `isatrial report` writes, computed on request.
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde::Deserialize;
 use store::Instant;
 
@@ -51,19 +51,10 @@ pub async fn show(
                     "The report could not be computed; tell the data manager.".into(),
                 )
             })?;
-    let mut response = (StatusCode::OK, html).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     // The report carries its own style sheet inline and no script.
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
-        ),
-    );
-    Ok(response)
+    Ok(super::html(
+        StatusCode::OK,
+        html,
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    ))
 }
