@@ -411,9 +411,20 @@ pub(crate) async fn prepare(
             "a data manager must unlock it, with a reason, before any change".into(),
         ));
     }
-    // A missing reason is told together with the record's own refusals,
-    // so that a form shows every problem at once.
+    // A missing reason is told together with the change's own field
+    // refusals (what names the record, the edit checks), so that a form
+    // shows every problem at once. Refusals that are no fault of the
+    // fields (locked, not found, stale, not allowed) come first and alone.
     let reason_missing = expected.is_some() && reason.is_none();
+    let refuse = |mut fields: Vec<FieldError>| {
+        if reason_missing {
+            fields.push(FieldError {
+                field: Some("reason".into()),
+                rule: crate::error::REASON_REQUIRED.into(),
+            });
+        }
+        StoreError::Invalid(fields)
+    };
     if let Some(cells) = &after
         && cells.len() != spec.columns.len()
     {
@@ -446,17 +457,22 @@ pub(crate) async fn prepare(
     // site is looked up, so that naming another site's patient tells
     // nothing of that site.
     if let (Some(cur), Some(cells)) = (existing, &after) {
+        let mut fixed = Vec::new();
         if patient_of(spec, cells).is_some_and(|p| p != cur.patient_id) {
-            return Err(StoreError::field(
-                "patient_id",
-                "a record cannot move to another patient; retract it and enter it anew",
-            ));
+            fixed.push(FieldError {
+                field: Some("patient_id".into()),
+                rule: "a record cannot move to another patient; retract it and enter it anew"
+                    .into(),
+            });
         }
         if natural_key(spec, cells).is_some_and(|k| k != key) {
-            return Err(StoreError::field(
-                natural_key_column(spec).unwrap_or("key"),
-                "names the record and cannot change; retract it and enter it anew",
-            ));
+            fixed.push(FieldError {
+                field: Some(natural_key_column(spec).unwrap_or("key").into()),
+                rule: "names the record and cannot change; retract it and enter it anew".into(),
+            });
+        }
+        if !fixed.is_empty() {
+            return Err(refuse(fixed));
         }
     }
     let (patient_id, site_id) = match (&after, existing) {
@@ -491,7 +507,7 @@ pub(crate) async fn prepare(
     if spec.name == "patients.csv" && after.is_none() {
         let others = context.rows.iter().filter(|(t, _)| t != "patients").count();
         if others > 0 {
-            return Err(StoreError::Invalid(vec![FieldError {
+            return Err(refuse(vec![FieldError {
                 field: None,
                 rule: format!(
                     "patient {patient_id} still has {others} records: retract them first"
@@ -500,13 +516,7 @@ pub(crate) async fn prepare(
         }
     }
     let warnings = match validate(&context, spec, after.as_deref()) {
-        Err(StoreError::Invalid(mut fields)) if reason_missing => {
-            fields.push(FieldError {
-                field: Some("reason".into()),
-                rule: crate::error::REASON_REQUIRED.into(),
-            });
-            return Err(StoreError::Invalid(fields));
-        }
+        Err(StoreError::Invalid(fields)) => return Err(refuse(fields)),
         other => other?,
     };
     if reason_missing {

@@ -207,6 +207,37 @@ async fn a_nurse_enters_corrects_and_retracts_an_adverse_event() {
             )
             .await;
         assert_eq!(a.location.as_deref(), Some("/patients"));
+        // Browsers drop a tab from a URL and read `\` as `/`: either would
+        // lead off the server.
+        for next in [
+            "/\t/evil.example",
+            "/\\evil.example",
+            "https://evil.example/",
+        ] {
+            let a = Browser::new(&app)
+                .post(
+                    "/login",
+                    &[("user", "nurse_s1"), ("password", PASSWORD), ("next", next)],
+                )
+                .await;
+            assert_eq!(a.location.as_deref(), Some("/patients"), "{next:?}");
+        }
+        // A sign-in form posted from another site's page is refused.
+        for (header, value) in [
+            ("origin", "http://evil.example"),
+            ("sec-fetch-site", "cross-site"),
+        ] {
+            let r = Browser::new(&app)
+                .http
+                .post(format!("http://{}/login", app.addr))
+                .header(header, value)
+                .form(&[("user", "nurse_s1"), ("password", PASSWORD)])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::FORBIDDEN, "{header}");
+            assert!(r.headers().get("set-cookie").is_none());
+        }
 
         let nurse = anon;
         let csrf = nurse.csrf().await;
@@ -328,12 +359,20 @@ async fn a_nurse_enters_corrects_and_retracts_an_adverse_event() {
         assert!(a.html.contains("<option value=\"3\" selected>3</option>"));
 
         // With a reason and a valid end, the change is a new version.
-        let mut change = ae(&[("grade", "3"), ("end_date", "2025-04-20")]);
+        let mut change = ae(&[
+            ("grade", "3"),
+            ("end_date", "2025-04-20"),
+            ("outcome", "recovering"),
+        ]);
         change.extend([
-            ("_csrf", csrf.as_str()),
             ("_version", "1"),
             ("_reason", "grade corrected from the source"),
         ]);
+        // Without the session's token: refused, what was typed kept.
+        let a = nurse.post("/records/adverse_events/AE9001", &change).await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN);
+        assert!(a.html.contains("earlier session") && a.html.contains("value=\"2025-04-20\""));
+        change.push(("_csrf", csrf.as_str()));
         let a = nurse.post("/records/adverse_events/AE9001", &change).await;
         assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.html);
 
@@ -347,13 +386,40 @@ async fn a_nurse_enters_corrects_and_retracts_an_adverse_event() {
         ]);
         let a = nurse.post("/records/adverse_events/AE9001", &stale).await;
         assert_eq!(a.status, StatusCode::CONFLICT);
-        assert!(a.html.contains("Saved meanwhile: 3"), "{}", a.html);
+        // Both changed the grade: hers stays, theirs is beside it.
+        assert!(
+            a.html.contains("id=\"theirs-grade\">Saved meanwhile: 3"),
+            "{}",
+            a.html
+        );
         assert!(a.html.contains("<option value=\"4\" selected>4</option>"));
+        // She left the outcome as it was: it now holds the value saved
+        // meanwhile, so saving again cannot undo it.
+        assert!(
+            a.html
+                .contains("<option value=\"recovering\" selected>recovering</option>")
+        );
+        assert!(!a.html.contains("id=\"theirs-outcome\""));
+        assert!(
+            !a.html.contains("id=\"theirs-end_date\""),
+            "both wrote the same end"
+        );
         assert!(a.html.contains("name=\"_version\" value=\"2\""));
         assert!(a.html.contains("value=\"worse than recorded\""));
+        // Saving the merged form again knowingly wins.
         stale.iter_mut().find(|(k, _)| *k == "_version").unwrap().1 = "2";
+        stale.iter_mut().find(|(k, _)| *k == "outcome").unwrap().1 = "recovering";
         let a = nurse.post("/records/adverse_events/AE9001", &stale).await;
         assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.html);
+        let now = app
+            .store
+            .get(&admin(), &ADVERSE_EVENTS, "AE9001")
+            .await
+            .unwrap();
+        assert_eq!(
+            (&now.fields["grade"], &now.fields["outcome"]),
+            (&"4".into(), &"recovering".into())
+        );
 
         // The history shows each version with who and why.
         let h = nurse.get("/records/adverse_events/AE9001/history").await;
@@ -362,7 +428,17 @@ async fn a_nurse_enters_corrects_and_retracts_an_adverse_event() {
         assert!(h.html.contains("worse than recorded"));
         assert_eq!(h.html.matches("<td>nurse_s1</td>").count(), 3);
 
-        // Retracting needs a reason too; then the AE leaves the casebook.
+        // Retracting needs the session's token and a reason; then the AE
+        // leaves the casebook.
+        let a = nurse
+            .post(
+                "/records/adverse_events/AE9001/retract",
+                &[("_version", "3"), ("_reason", "duplicate")],
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN);
+        assert!(a.html.contains("value=\"duplicate\""));
+        assert_eq!(ae_count(&app).await, before + 1);
         let a = nurse
             .post(
                 "/records/adverse_events/AE9001/retract",
@@ -388,7 +464,34 @@ async fn a_nurse_enters_corrects_and_retracts_an_adverse_event() {
         let h = nurse.get("/records/adverse_events/AE9001/history").await;
         assert!(h.html.contains("(retracted)") && h.html.contains("entered for the wrong patient"));
 
-        // Signing out ends the session.
+        // A relapse's sites are ticked boxes: several arrive as one list,
+        // and a refused form keeps each one ticked.
+        let relapse = |date: &'static str| {
+            vec![
+                ("_csrf", csrf.clone()),
+                ("patient_id", "P006".to_owned()),
+                ("date", date.to_owned()),
+                ("kind", "hematologic".to_owned()),
+                ("sites", "bone_marrow".to_owned()),
+                ("sites", "cns".to_owned()),
+            ]
+        };
+        let form = relapse("2025-13-01");
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let a = nurse.post("/patients/P006/new/relapses", &form).await;
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            a.html.contains("value=\"bone_marrow\" checked")
+                && a.html.contains("value=\"cns\" checked")
+        );
+        assert!(!a.html.contains("value=\"testis\" checked"));
+        assert!(a.html.contains("<legend>Sites</legend>"));
+
+        // Signing out needs the token; then it ends the session.
+        assert_eq!(
+            nurse.post("/logout", &[]).await.status,
+            StatusCode::FORBIDDEN
+        );
         let a = nurse.post("/logout", &[("_csrf", &csrf)]).await;
         assert_eq!(a.location.as_deref(), Some("/login"));
         assert_eq!(nurse.get("/patients").await.status, StatusCode::SEE_OTHER);
@@ -448,6 +551,20 @@ async fn a_registration_a_lock_and_a_statistician() {
         assert_eq!(book.status, StatusCode::OK);
         assert!(!book.html.contains("P006") && !book.html.contains(">Add</a>"));
         let stat_csrf = stat.csrf().await;
+        // Nowhere does the statistician meet a real patient id.
+        for path in [
+            "/queries".to_owned(),
+            "/report".to_owned(),
+            "/records/adverse_events/AE0001".to_owned(),
+            "/records/adverse_events/AE0001/history".to_owned(),
+            format!("/patients/{}", app.store.pseudonym("P001")),
+        ] {
+            let a = stat.get(&path).await;
+            assert_eq!(a.status, StatusCode::OK, "{path}");
+            for id in ["P001", "P002", "P003", "P006", "P900"] {
+                assert!(!a.html.contains(id), "{path} names {id}");
+            }
+        }
         let a = stat
             .post(
                 &format!("/patients/{pseudonym}/new/adverse_events"),
@@ -455,6 +572,26 @@ async fn a_registration_a_lock_and_a_statistician() {
             )
             .await;
         assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.html);
+
+        // Without the session's token neither the lock nor the cut-off
+        // changes, and what was typed stays.
+        let a = dm
+            .post(
+                "/administration/lock",
+                &[("action", "lock"), ("_reason", "DSMB")],
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN);
+        assert!(a.html.contains("value=\"DSMB\""));
+        let a = dm
+            .post(
+                "/administration/cutoff",
+                &[("cutoff", "2026-01-31"), ("_reason", "DSMB")],
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN);
+        assert!(a.html.contains("value=\"2026-01-31\""));
+        assert!(!app.store.state().await.unwrap().locked);
 
         // The data manager locks the database from the administration
         // page; without a reason it is refused and nothing changes.
@@ -518,6 +655,8 @@ async fn a_registration_a_lock_and_a_statistician() {
             .await;
         assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(a.html.contains("value=\"2026-02-30\"") && a.html.contains("value=\"DSMB\""));
+        assert!(field_error(&a.html, "cutoff").is_some_and(|e| e.contains("2026-02-30")));
+        assert!(field_error(&a.html, "cutoff-reason").is_none());
         let a = dm
             .post(
                 "/administration/lock",

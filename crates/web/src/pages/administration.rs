@@ -21,13 +21,19 @@ struct AdministrationPage {
     protocol: String,
     csrf: String,
     manages: bool,
-    /// The form a refusal concerns (`lock` or `cutoff`), its typed values
-    /// and the rule broken.
-    refused: Option<&'static str>,
-    reason: String,
-    cutoff_typed: String,
-    error: String,
+    refused: Refused,
     done: Option<String>,
+}
+
+/// A refused lock or cut-off: what was typed and each rule at its field.
+#[derive(Default)]
+struct Refused {
+    /// `lock` or `cutoff`; empty when nothing was refused.
+    form: &'static str,
+    reason: String,
+    cutoff: String,
+    reason_error: Option<String>,
+    cutoff_error: Option<String>,
 }
 
 fn manages(viewer: &Viewer) -> bool {
@@ -38,14 +44,10 @@ async fn render(
     state: &AppState,
     viewer: &Viewer,
     status: StatusCode,
-    refused: Option<(&'static str, String, String, String)>,
+    refused: Refused,
     done: Option<String>,
 ) -> Result<Response, PageError> {
     let trial = state.store.state().await?;
-    let (form, reason, cutoff_typed, error) = match refused {
-        Some((form, reason, cutoff, error)) => (Some(form), reason, cutoff, error),
-        None => (None, String::new(), String::new(), String::new()),
-    };
     let mut nav = viewer.nav();
     nav.locked = trial.locked;
     Ok(page(
@@ -57,10 +59,7 @@ async fn render(
             protocol: trial.protocol.unwrap_or_default(),
             csrf: viewer.session.csrf.clone(),
             manages: manages(viewer),
-            refused: form,
-            reason,
-            cutoff_typed,
-            error,
+            refused,
             done,
         },
     ))
@@ -82,7 +81,7 @@ pub async fn show(
         "cutoff" => Some("The data cut-off is set.".to_owned()),
         _ => None,
     });
-    render(&state, &viewer, StatusCode::OK, None, done).await
+    render(&state, &viewer, StatusCode::OK, Refused::default(), done).await
 }
 
 #[derive(Deserialize)]
@@ -95,22 +94,41 @@ pub struct LockForm {
     action: String,
 }
 
-/// A refusal of the store as the form shows it.
-fn refusal(e: StoreError) -> Result<(StatusCode, String), PageError> {
+/// Said on a form posted with another session's token.
+const FORM_EXPIRED: &str = "this form was opened in an earlier session, so nothing was changed: check it and send it again";
+
+/// A refusal of the store as the form shows it: the status, and the rule
+/// at the cut-off field or else at the reason.
+fn refusal(e: StoreError) -> Result<(StatusCode, Option<String>, Option<String>), PageError> {
     Ok(match e {
         StoreError::ReasonRequired => (
             StatusCode::UNPROCESSABLE_ENTITY,
-            store::REASON_REQUIRED.into(),
+            None,
+            Some(store::REASON_REQUIRED.into()),
         ),
-        StoreError::Invalid(fields) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            fields
-                .iter()
-                .map(|f| f.rule.clone())
-                .collect::<Vec<_>>()
-                .join("; "),
+        StoreError::Invalid(fields) => {
+            let rules = |cutoff: bool| {
+                let rules: Vec<&str> = fields
+                    .iter()
+                    .filter(|f| (f.field.as_deref() == Some("cutoff")) == cutoff)
+                    .map(|f| f.rule.as_str())
+                    .collect();
+                (!rules.is_empty()).then(|| rules.join("; "))
+            };
+            (StatusCode::UNPROCESSABLE_ENTITY, rules(true), rules(false))
+        }
+        StoreError::Locked(m) => (
+            StatusCode::LOCKED,
+            None,
+            Some(format!("the database is locked: {m}")),
         ),
-        StoreError::Locked(m) => (StatusCode::LOCKED, format!("the database is locked: {m}")),
+        e @ StoreError::Conflict { .. } => (
+            StatusCode::CONFLICT,
+            None,
+            Some(format!(
+                "{e}: someone changed the cut-off at the same moment; look at it above and send yours again if it still applies"
+            )),
+        ),
         other => return Err(other.into()),
     })
 }
@@ -120,28 +138,37 @@ pub async fn lock(
     viewer: Viewer,
     Form(form): Form<LockForm>,
 ) -> Result<Response, PageError> {
-    viewer.check_csrf(form.csrf.as_deref())?;
     let locked = match form.action.as_str() {
         "lock" => true,
         "unlock" => false,
         _ => return Err(PageError::not_found()),
     };
-    match state
-        .store
-        .set_lock(&viewer.session.actor, locked, &form.reason)
-        .await
-    {
+    let outcome = if viewer.csrf_matches(form.csrf.as_deref()) {
+        state
+            .store
+            .set_lock(&viewer.session.actor, locked, &form.reason)
+            .await
+    } else {
+        Err(StoreError::Forbidden(String::new()))
+    };
+    let (status, _, reason_error) = match outcome {
         Ok(()) => {
             tracing::info!(user = %viewer.session.actor.user, locked, "lock changed (page)");
             let done = if locked { "locked" } else { "unlocked" };
-            Ok(Redirect::to(&format!("/administration?done={done}")).into_response())
+            return Ok(Redirect::to(&format!("/administration?done={done}")).into_response());
         }
-        Err(e) => {
-            let (status, error) = refusal(e)?;
-            let refused = ("lock", form.reason, String::new(), error);
-            render(&state, &viewer, status, Some(refused), None).await
+        Err(StoreError::Forbidden(m)) if m.is_empty() => {
+            (StatusCode::FORBIDDEN, None, Some(FORM_EXPIRED.to_owned()))
         }
-    }
+        Err(e) => refusal(e)?,
+    };
+    let refused = Refused {
+        form: "lock",
+        reason: form.reason,
+        reason_error,
+        ..Refused::default()
+    };
+    render(&state, &viewer, status, refused, None).await
 }
 
 #[derive(Deserialize)]
@@ -159,24 +186,34 @@ pub async fn cutoff(
     viewer: Viewer,
     Form(form): Form<CutoffForm>,
 ) -> Result<Response, PageError> {
-    viewer.check_csrf(form.csrf.as_deref())?;
-    let outcome = match form.cutoff.trim().parse::<trial::Date>() {
-        Ok(date) => {
-            state
-                .store
-                .set_cutoff(&viewer.session.actor, date, &form.reason)
-                .await
+    let outcome = if !viewer.csrf_matches(form.csrf.as_deref()) {
+        Err(StoreError::Forbidden(String::new()))
+    } else {
+        match form.cutoff.trim().parse::<trial::Date>() {
+            Ok(date) => {
+                state
+                    .store
+                    .set_cutoff(&viewer.session.actor, date, &form.reason)
+                    .await
+            }
+            Err(e) => Err(StoreError::field("cutoff", e.to_string())),
         }
-        Err(e) => Err(StoreError::field("cutoff", e.to_string())),
     };
-    match outcome {
-        Ok(()) => Ok(Redirect::to("/administration?done=cutoff").into_response()),
-        Err(e) => {
-            let (status, error) = refusal(e)?;
-            let refused = ("cutoff", form.reason, form.cutoff, error);
-            render(&state, &viewer, status, Some(refused), None).await
+    let (status, cutoff_error, reason_error) = match outcome {
+        Ok(()) => return Ok(Redirect::to("/administration?done=cutoff").into_response()),
+        Err(StoreError::Forbidden(m)) if m.is_empty() => {
+            (StatusCode::FORBIDDEN, None, Some(FORM_EXPIRED.to_owned()))
         }
-    }
+        Err(e) => refusal(e)?,
+    };
+    let refused = Refused {
+        form: "cutoff",
+        reason: form.reason,
+        cutoff: form.cutoff,
+        reason_error,
+        cutoff_error,
+    };
+    render(&state, &viewer, status, refused, None).await
 }
 
 /// One entry of the audit trail.
@@ -216,7 +253,7 @@ pub async fn audit(State(state): State<AppState>, viewer: Viewer) -> Result<Resp
                 user: text(&e["user"]),
                 action: text(&e["action"]),
                 link: (!table.is_empty() && !key.is_empty() && key != "manifest")
-                    .then(|| format!("/records/{table}/{}/history", super::form_urlencode(&key))),
+                    .then(|| format!("/records/{table}/{}/history", super::path_component(&key))),
                 record: match e["version"].as_i64() {
                     Some(v) if !key.is_empty() => format!("{table} {key} v{v}"),
                     _ => format!("{table} {key}").trim().to_owned(),

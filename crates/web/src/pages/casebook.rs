@@ -21,7 +21,6 @@ pub async fn home(viewer: Result<Viewer, PageError>) -> Response {
     }
 }
 
-/// One patient in the list.
 struct PatientRow {
     id: String,
     site: String,

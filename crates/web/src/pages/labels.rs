@@ -4,7 +4,8 @@
 
 use trial::bundle::{ColumnKind, FileSpec};
 
-/// The form's title for a table.
+/// A table as the protocol's readers name it, where the bundle has a file
+/// name.
 pub fn table_title(spec: &FileSpec) -> &'static str {
     match store::stem(spec) {
         "patients" => "Registration",

@@ -32,9 +32,18 @@ pub struct Next {
 
 /// Where to go after signing in: a path of this server only, so that a
 /// crafted link cannot send the user elsewhere with their session.
-fn local(next: Option<&str>) -> String {
+/// Browsers drop tabs and line breaks from a URL and read `\` as `/`, so
+/// `/<tab>/host` or `/\host` would lead off the server: only visible
+/// ASCII is taken (a path from our own links is percent-encoded).
+fn same_server_path(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && n.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') =>
+        {
+            n.to_owned()
+        }
         _ => "/patients".to_owned(),
     }
 }
@@ -45,10 +54,30 @@ pub async fn form(Query(q): Query<Next>) -> Response {
         &LoginPage {
             nav: None,
             user: String::new(),
-            next: local(q.next.as_deref()),
+            next: same_server_path(q.next.as_deref()),
             error: None,
         },
     )
+}
+
+/// Whether the browser says the sign-in form was posted from another
+/// site's page: such a page could sign the user into an account of the
+/// attacker's (login CSRF), which no session token can prevent because
+/// there is no session yet. Browsers send `Sec-Fetch-Site` and `Origin`
+/// with every form post; a client that sends neither is not a browser.
+fn from_another_site(headers: &HeaderMap) -> bool {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if header("sec-fetch-site") == Some("cross-site") {
+        return true;
+    }
+    match (header("origin"), header("host")) {
+        (Some(origin), Some(host)) => {
+            let origin_host = origin.split_once("://").map_or(origin, |(_, h)| h);
+            origin_host != host
+        }
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
 }
 
 #[derive(Deserialize)]
@@ -65,7 +94,15 @@ pub async fn submit(
     Form(credentials): Form<Credentials>,
 ) -> Result<Response, PageError> {
     let from = crate::api::client_address(state.behind_proxy, peer, &request_headers);
-    let next = local(credentials.next.as_deref());
+    let next = same_server_path(credentials.next.as_deref());
+    if from_another_site(&request_headers) {
+        tracing::warn!(address = %from, "sign-in posted from another site's page refused");
+        return Err(PageError::Status(
+            StatusCode::FORBIDDEN,
+            "Sign-in refused",
+            "The sign-in form was sent from another site's page. Open this server's own sign-in page and sign in there.".into(),
+        ));
+    }
     let refused = |status, message: String| {
         page(
             status,

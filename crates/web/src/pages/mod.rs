@@ -25,7 +25,6 @@ use crate::AppState;
 
 pub(crate) use viewer::Viewer;
 
-/// The pages' routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(casebook::home))
@@ -164,9 +163,10 @@ impl From<StoreError> for PageError {
                         .into(),
                 )
             }
-            e @ (StoreError::Invalid(_)
-            | StoreError::Conflict { .. }
-            | StoreError::ReasonRequired) => {
+            e @ StoreError::Conflict { .. } => {
+                PageError::Status(StatusCode::CONFLICT, "The record changed", e.to_string())
+            }
+            e @ (StoreError::Invalid(_) | StoreError::ReasonRequired) => {
                 PageError::Status(StatusCode::UNPROCESSABLE_ENTITY, "Refused", e.to_string())
             }
         }
@@ -180,7 +180,7 @@ impl IntoResponse for PageError {
                 let to = if next == "/" {
                     "/login".to_owned()
                 } else {
-                    format!("/login?next={}", form_urlencode(&next))
+                    format!("/login?next={}", path_component(&next))
                 };
                 Redirect::to(&to).into_response()
             }
@@ -208,7 +208,7 @@ pub(crate) struct Nav {
 }
 
 /// `s` as one component of a URL's query or path.
-pub(crate) fn form_urlencode(s: &str) -> String {
+pub(crate) fn path_component(s: &str) -> String {
     askama::filters::urlencode_strict(s)
         .map(|encoded| encoded.to_string())
         .unwrap_or_default()

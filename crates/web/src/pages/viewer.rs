@@ -23,10 +23,14 @@ impl FromRequestParts<AppState> for Viewer {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let next = parts
-            .uri
-            .path_and_query()
-            .map_or("/".to_owned(), |p| p.as_str().to_owned());
+        let next = if parts.method == axum::http::Method::GET {
+            parts
+                .uri
+                .path_and_query()
+                .map_or("/".to_owned(), |p| p.as_str().to_owned())
+        } else {
+            form_page_of(parts.uri.path())
+        };
         let signed_out = || PageError::SignedOut { next: next.clone() };
         let token = crate::auth::cookie(parts).ok_or_else(signed_out)?;
         let session = state.store.session(&token).await?.ok_or_else(signed_out)?;
@@ -52,10 +56,15 @@ impl Viewer {
         }
     }
 
-    /// Refuses a form whose CSRF token is not this session's: a page of
+    /// Whether a form carries this session's CSRF token: a page of
     /// another origin cannot make the user's browser change data.
+    pub fn csrf_matches(&self, sent: Option<&str>) -> bool {
+        sent == Some(self.session.csrf.as_str())
+    }
+
+    /// Refuses a form whose CSRF token is not this session's.
     pub fn check_csrf(&self, sent: Option<&str>) -> Result<(), PageError> {
-        if sent == Some(self.session.csrf.as_str()) {
+        if self.csrf_matches(sent) {
             Ok(())
         } else {
             Err(PageError::Status(
@@ -69,6 +78,21 @@ impl Viewer {
     /// Whether the user may enter data at all.
     pub fn writes(&self) -> bool {
         self.session.actor.role.can_write() && !self.locked
+    }
+}
+
+/// The page whose form posts to `path`: where a user whose session ended
+/// while the form was open goes back to after signing in again (a post
+/// cannot be repeated by a redirect).
+fn form_page_of(path: &str) -> String {
+    if let Some(record) = path.strip_suffix("/retract") {
+        record.to_owned()
+    } else if path.starts_with("/administration") {
+        "/administration".to_owned()
+    } else if path == "/logout" {
+        "/".to_owned()
+    } else {
+        path.to_owned()
     }
 }
 
