@@ -408,6 +408,19 @@ impl Store {
         Ok(record)
     }
 
+    /// The sites the user reaches: those of users and those of records.
+    pub async fn sites(&self, actor: &Actor) -> Result<Vec<String>, StoreError> {
+        let mut sites: Vec<String> = sqlx::query_scalar(
+            "SELECT site_id FROM sites UNION SELECT DISTINCT site_id FROM record_current WHERE site_id <> ''",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        sites.retain(|s| actor.reads(s));
+        sites.sort();
+        sites.dedup();
+        Ok(sites)
+    }
+
     /// Open data queries the user may see.
     pub async fn open_queries(&self, actor: &Actor) -> Result<Vec<serde_json::Value>, StoreError> {
         let rows = sqlx::query(

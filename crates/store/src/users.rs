@@ -197,6 +197,14 @@ impl Store {
                 format!("{} sees every site; give no site", article(role)),
             ));
         }
+        // A site id is written into every patient record of the site, where
+        // the bundle's rule for identifiers holds.
+        if let Some((site, rule)) = sites
+            .iter()
+            .find_map(|s| s.parse::<trial::values::Id>().err().map(|e| (s, e)))
+        {
+            return Err(StoreError::field("site", format!("site {site:?} {rule}")));
+        }
         if let Some(twice) = sites
             .iter()
             .enumerate()
@@ -210,6 +218,19 @@ impl Store {
         let hash = hash_password(password)?;
         let mut conn = begin(self).await?;
         let outcome = async {
+            // The audit trail names users: two that differ in case alone
+            // would read as one.
+            let alike: Option<String> =
+                sqlx::query_scalar("SELECT user_name FROM users WHERE LOWER(user_name) = LOWER($1) AND user_name <> $1")
+                    .bind(name)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            if let Some(other) = alike {
+                return Err(StoreError::field(
+                    "user",
+                    format!("{other} already exists; a name differing only in case would read as the same user"),
+                ));
+            }
             let at = Instant::now();
             let mut created = Vec::new();
             for site in sites {

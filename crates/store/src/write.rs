@@ -440,6 +440,10 @@ pub(crate) async fn prepare(
     }
     let existing = context.target.as_ref();
     let before = match (existing, expected) {
+        // A key (AE number, patient id) is the trial's: taken at another
+        // site it is taken for this one too, told as at one's own site
+        // without naming where.
+        (Some(cur), None) if !actor.reads(&cur.site_id) => return Err(duplicate(spec, &key)),
         (Some(cur), _) if !actor.reads(&cur.site_id) => return Err(StoreError::NotFound),
         (Some(cur), None) if !cur.retracted => return Err(duplicate(spec, &key)),
         (Some(cur), Some(exp)) if cur.version != exp => {
@@ -494,6 +498,14 @@ pub(crate) async fn prepare(
                 "{} cannot move a patient to site {site_id}",
                 actor.user
             ))
+        } else if spec.name == "patients.csv" {
+            StoreError::field(
+                "site_id",
+                format!(
+                    "{site_id:?} is not a site {} enters patients for",
+                    actor.user
+                ),
+            )
         } else {
             StoreError::field("patient_id", format!("unknown patient id \"{patient_id}\""))
         });
@@ -514,6 +526,14 @@ pub(crate) async fn prepare(
                 ),
             }]));
         }
+    }
+    if let (Some(before), Some(after)) = (&before, &after)
+        && before == after
+    {
+        return Err(refuse(vec![FieldError {
+            field: None,
+            rule: "nothing changed: the record already holds these values".into(),
+        }]));
     }
     let warnings = match validate(&context, spec, after.as_deref()) {
         Err(StoreError::Invalid(fields)) => return Err(refuse(fields)),

@@ -202,8 +202,9 @@ impl FromStr for Count {
     }
 }
 
-/// An identifier (patient, site, AE): non-empty, at most 64 characters,
-/// no spaces or control characters, so that it survives every export format.
+/// An identifier (patient, site, AE): 1–64 ASCII letters, digits, `-`,
+/// `_` or `.`, so that it reads as one thing on every screen and survives
+/// every export format (CDISC's USUBJID among them).
 ///
 /// Held inline up to 24 bytes (every id a trial writes): a million patients
 /// with their AEs would otherwise make millions of small allocations.
@@ -227,9 +228,18 @@ impl FromStr for Id {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        if s.is_empty() || s.len() > 64 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        // ASCII letters and digits (with `-`, `_`, `.`): look-alike letters
+        // of other scripts, invisible characters and full-width digits
+        // would make two patients that read alike, and a name of dots alone
+        // is no path segment a browser keeps.
+        let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+        if s.is_empty()
+            || s.len() > 64
+            || !s.chars().all(allowed)
+            || !s.chars().any(|c| c.is_ascii_alphanumeric())
+        {
             Err(format!(
-                "must be an identifier of 1–64 characters without spaces, got \"{s}\""
+                "must be an identifier of 1–64 ASCII letters, digits, '-', '_' or '.', got \"{s}\""
             ))
         } else {
             Ok(Id(compact_str::CompactString::new(s)))

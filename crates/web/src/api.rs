@@ -513,8 +513,13 @@ pub async fn openapi() -> Json<Value> {
     Json(crate::openapi::document())
 }
 
-pub async fn not_found() -> ApiError {
-    ApiError::NotFound
+/// An unknown address: a JSON refusal under `/api`, a page elsewhere.
+pub async fn not_found(uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/api") {
+        ApiError::NotFound.into_response()
+    } else {
+        crate::pages::not_found_page()
+    }
 }
 
 #[cfg(test)]

@@ -62,9 +62,20 @@ pub fn router(state: AppState) -> Router {
         .route("/api/{table}/{key}/history", get(api::history))
         .merge(pages::routes())
         .fallback(api::not_found)
+        .layer(axum::middleware::map_response(no_store))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Every answer holds patient data or a session: none may be kept by a
+/// browser or a proxy, unless its handler said otherwise (the stylesheet).
+async fn no_store(mut response: axum::response::Response) -> axum::response::Response {
+    response
+        .headers_mut()
+        .entry(axum::http::header::CACHE_CONTROL)
+        .or_insert(axum::http::HeaderValue::from_static("no-store"));
+    response
 }
 
 /// Serves until SIGINT or SIGTERM, finishing requests in flight.

@@ -318,6 +318,28 @@ async fn a_nurse_enters_corrects_and_retracts_an_adverse_event() {
         assert!(field_error(&a.html, "grade").is_some());
         assert!(field_error(&a.html, "onset_date").is_some());
 
+        // An AE number taken at another site is refused as at her own,
+        // at its field, without naming the site, and nothing is lost.
+        let mut taken = ae(&[("ae_id", "AE0001"), ("verbatim", "long narrative")]);
+        taken.push(("_csrf", &csrf));
+        let a = nurse
+            .post("/patients/P006/new/adverse_events", &taken)
+            .await;
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(field_error(&a.html, "ae_id").is_some_and(|e| e.contains("already has a record")));
+        assert!(a.html.contains("value=\"long narrative\"") && !a.html.contains("S3"));
+        // Identifiers are plain ASCII: a Cyrillic look-alike is refused.
+        let mut lookalike = ae(&[("ae_id", "АE9001")]);
+        lookalike.push(("_csrf", &csrf));
+        let a = nurse
+            .post("/patients/P006/new/adverse_events", &lookalike)
+            .await;
+        assert!(
+            field_error(&a.html, "ae_id").is_some_and(|e| e.contains("ASCII")),
+            "{}",
+            a.html
+        );
+
         // Without the session's token nothing is saved.
         let a = nurse
             .post("/patients/P006/new/adverse_events", &ae(&[]))
@@ -350,10 +372,14 @@ async fn a_nurse_enters_corrects_and_retracts_an_adverse_event() {
         let a = nurse.post("/records/adverse_events/AE9001", &change).await;
         assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(field_error(&a.html, "_reason").is_some_and(|e| e.contains("reason is required")));
-        // A rule across fields (the end before the onset) heads the form.
+        // A rule across fields (the end before the onset) is shown at the
+        // field it names first.
         assert!(
+            field_error(&a.html, "end_date").is_some_and(
+                |e| e.starts_with("end_date 2025-03-25 is before onset_date 2025-04-01")
+            ),
+            "{}",
             a.html
-                .contains("<li>end_date 2025-03-25 is before onset_date 2025-04-01")
         );
         assert!(a.html.contains("value=\"2025-03-25\""));
         assert!(a.html.contains("<option value=\"3\" selected>3</option>"));
@@ -428,6 +454,13 @@ async fn a_nurse_enters_corrects_and_retracts_an_adverse_event() {
         assert!(h.html.contains("worse than recorded"));
         assert_eq!(h.html.matches("<td>nurse_s1</td>").count(), 3);
 
+        // Saving a form unchanged makes no new version.
+        let mut same = stale.clone();
+        same.iter_mut().find(|(k, _)| *k == "_version").unwrap().1 = "3";
+        let a = nurse.post("/records/adverse_events/AE9001", &same).await;
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(a.html.contains("nothing changed"));
+
         // Retracting needs the session's token and a reason; then the AE
         // leaves the casebook.
         let a = nurse
@@ -459,6 +492,8 @@ async fn a_nurse_enters_corrects_and_retracts_an_adverse_event() {
             .await;
         assert_eq!(a.status, StatusCode::SEE_OTHER);
         assert_eq!(ae_count(&app).await, before);
+        let book = nurse.get(a.location.as_deref().unwrap()).await;
+        assert!(book.html.contains("Retracted: a record of Adverse events."));
         let book = nurse.get("/patients/P006").await;
         assert!(!book.html.contains("/records/adverse_events/AE9001"));
         let h = nurse.get("/records/adverse_events/AE9001/history").await;
@@ -504,6 +539,45 @@ async fn a_registration_a_lock_and_a_statistician() {
         let app = spawn_app(db).await;
         let dm = Browser::signed_in(&app, "dm").await;
         let csrf = dm.csrf().await;
+
+        // A nurse registers at her own site only: the site is fixed.
+        let nurse = Browser::signed_in(&app, "nurse_s1").await;
+        let blank = nurse.get("/register").await;
+        assert!(
+            blank
+                .html
+                .contains("id=\"site_id\" name=\"site_id\" value=\"S1\" readonly")
+        );
+        // The data manager picks a known site from a list.
+        let blank = dm.get("/register").await;
+        assert!(blank.html.contains("<option value=\"S1\">S1</option>"));
+        assert!(blank.html.contains("<option value=\"S3\">S3</option>"));
+
+        // Every data query leads to a page that exists.
+        let queries = dm.get("/queries").await;
+        let links: Vec<&str> = queries
+            .html
+            .split("<td><a href=\"")
+            .skip(1)
+            .map(|rest| &rest[..rest.find('"').unwrap()])
+            .collect();
+        assert!(links.len() > 5, "{}", queries.html);
+        for link in links {
+            assert_eq!(dm.get(link).await.status, StatusCode::OK, "{link}");
+        }
+
+        // An address that names nothing is a page; the API's answers are
+        // kept out of caches too.
+        let a = dm.get("/nothing/here").await;
+        assert_eq!(a.status, StatusCode::NOT_FOUND);
+        assert!(a.html.contains("<h1>Not found</h1>"));
+        let r = dm
+            .http
+            .get(format!("{}/api/me", dm.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.headers()["cache-control"], "no-store");
 
         // A new patient registered through the form.
         let form = [

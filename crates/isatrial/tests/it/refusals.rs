@@ -90,8 +90,9 @@ fn commands_that_read_a_database_do_not_create_one() {
 }
 
 /// Site staff and monitors are given real sites, once; the commonest
-/// passwords are refused; a site neither users nor records know is
-/// said to be new.
+/// passwords, sites that are no identifiers and names that differ from
+/// another only in case are refused; a site neither users nor records know
+/// is said to be new.
 #[test]
 fn user_add_checks_sites_and_passwords() {
     let dir = Scratch::new("users");
@@ -132,6 +133,16 @@ fn user_add_checks_sites_and_passwords() {
     let known = add(&["nina", "--role", "study_nurse", "--site", "S1"], good);
     assert_eq!(known.code, 0, "{}", known.stderr);
     assert!(!known.stderr.contains("not known"), "{}", known.stderr);
+    // A site id follows the rule of every identifier; a user name that
+    // differs only in case would read as the same user in the audit trail.
+    refused(
+        &add(&["nell", "--role", "study_nurse", "--site", "S 1"], good),
+        "site \"S 1\" must be an identifier",
+    );
+    refused(
+        &add(&["NINA", "--role", "study_nurse", "--site", "S3"], good),
+        "nina already exists",
+    );
     let typo = add(&["nino", "--role", "study_nurse", "--site", "S99"], good);
     assert_eq!(typo.code, 0, "{}", typo.stderr);
     assert!(

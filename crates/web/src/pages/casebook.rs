@@ -34,12 +34,14 @@ struct PatientRow {
 struct PatientsPage {
     nav: Option<Nav>,
     patients: Vec<PatientRow>,
+    notice: Option<String>,
     can_register: bool,
 }
 
 pub async fn patients(
     State(state): State<AppState>,
     viewer: Viewer,
+    Query(done): Query<Saved>,
 ) -> Result<Response, PageError> {
     let actor = &viewer.session.actor;
     let records = state.store.list(actor, &PATIENTS, None).await?;
@@ -70,6 +72,7 @@ pub async fn patients(
         &PatientsPage {
             nav: Some(viewer.nav()),
             patients,
+            notice: done.notice(),
             can_register: viewer.writes(),
         },
     ))
@@ -94,10 +97,39 @@ pub(crate) struct Section {
 
 /// An open data query.
 pub(crate) struct QueryRow {
-    pub table: String,
-    pub key: String,
+    /// The form the query is about, as the casebook titles it.
+    pub form: String,
+    /// The record's form where the query names a record of the casebook,
+    /// else the casebook's section of that form: a query raised on import
+    /// names its record by date or visit, not by key.
+    pub link: String,
     pub message: String,
     pub raised: String,
+}
+
+impl QueryRow {
+    /// An open query as `Store::open_queries` gives it, linked to
+    /// `record` when it names one by key.
+    pub(crate) fn of(q: &serde_json::Value, record: impl Fn(&str, &str) -> bool) -> QueryRow {
+        let text = |k: &str| q[k].as_str().unwrap_or_default();
+        let (tbl, key, patient) = (text("table"), text("key"), text("patient_id"));
+        let link = if record(tbl, key) {
+            format!("/records/{tbl}/{}", super::path_component(key))
+        } else {
+            format!("/patients/{}#{tbl}", super::path_component(patient))
+        };
+        // The file name before the message repeats the form's column.
+        let message = text("message");
+        let message = message
+            .strip_prefix(&format!("{tbl}.csv: "))
+            .unwrap_or(message);
+        QueryRow {
+            form: table(tbl).map_or_else(|| tbl.to_owned(), |spec| table_title(spec).to_owned()),
+            link,
+            message: message.to_owned(),
+            raised: text("raised_at").to_owned(),
+        }
+    }
 }
 
 #[derive(Template)]
@@ -114,9 +146,23 @@ struct CasebookPage {
     can_write: bool,
 }
 
+/// What the page before did, said once at the top: `saved` or
+/// `retracted`, with the form's table.
 #[derive(Deserialize)]
 pub struct Saved {
     saved: Option<String>,
+    retracted: Option<String>,
+}
+
+impl Saved {
+    fn notice(&self) -> Option<String> {
+        let title = |t: &Option<String>| t.as_deref().and_then(table).map(table_title);
+        match (title(&self.saved), title(&self.retracted)) {
+            (_, Some(t)) => Some(format!("Retracted: a record of {t}.")),
+            (Some(t), None) => Some(format!("Saved: {t}.")),
+            (None, None) => None,
+        }
+    }
 }
 
 /// A cell as the casebook shows it.
@@ -128,6 +174,12 @@ fn shown(spec: &trial::bundle::FileSpec, column: &str, value: &str) -> String {
         {
             choice_label(column, kind, value)
         }
+        kind @ ColumnKind::ChoiceList(_) => value
+            .split(';')
+            .filter(|v| !v.is_empty())
+            .map(|v| choice_label(column, kind, v))
+            .collect::<Vec<_>>()
+            .join(", "),
         _ => value.to_owned(),
     }
 }
@@ -206,18 +258,13 @@ pub async fn casebook(
         .await?
         .into_iter()
         .filter(|q| q["patient_id"].as_str() == Some(patient.as_str()))
-        .map(|q| QueryRow {
-            table: q["table"].as_str().unwrap_or_default().to_owned(),
-            key: q["key"].as_str().unwrap_or_default().to_owned(),
-            message: q["message"].as_str().unwrap_or_default().to_owned(),
-            raised: q["raised_at"].as_str().unwrap_or_default().to_owned(),
+        .map(|q| {
+            QueryRow::of(&q, |tbl, key| {
+                records.iter().any(|r| r.table == tbl && r.key == key)
+            })
         })
         .collect();
-    let saved = saved
-        .saved
-        .as_deref()
-        .and_then(table)
-        .map(|spec| table_title(spec).to_owned());
+    let saved = saved.notice();
     Ok(page(
         StatusCode::OK,
         &CasebookPage {

@@ -146,6 +146,11 @@ impl PageError {
     }
 }
 
+/// The page of an address that names nothing.
+pub(crate) fn not_found_page() -> Response {
+    PageError::not_found().into_response()
+}
+
 impl From<StoreError> for PageError {
     fn from(e: StoreError) -> Self {
         match e {

@@ -35,12 +35,7 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<Respo
             PatientQuery {
                 patient: text("patient_id"),
                 site: text("site_id"),
-                query: QueryRow {
-                    table: text("table"),
-                    key: text("key"),
-                    message: text("message"),
-                    raised: text("raised_at"),
-                },
+                query: QueryRow::of(&q, |_, _| false),
             }
         })
         .collect();

@@ -209,3 +209,33 @@ pub fn field_views(
         })
         .collect()
 }
+
+/// Makes the registration's site a list of the sites the user reaches,
+/// fixed when there is one: a site typed by hand (`s1` for `S1`) would
+/// put a patient where nobody of the site sees it.
+pub fn offer_sites(fields: &mut [FieldView], sites: &[String]) {
+    let Some(field) = fields.iter_mut().find(|f| f.name == "site_id") else {
+        return;
+    };
+    if sites.len() == 1 && (field.value.is_empty() || field.value == sites[0]) {
+        field.value = sites[0].clone();
+        field.fixed = true;
+        return;
+    }
+    field.input = "select";
+    field.choices = sites
+        .iter()
+        .map(|s| Choice {
+            value: s.clone(),
+            label: s.clone(),
+            selected: *s == field.value,
+        })
+        .collect();
+    if !field.value.is_empty() && !sites.contains(&field.value) {
+        field.choices.push(Choice {
+            label: format!("{} (not a site you reach)", field.value),
+            value: field.value.clone(),
+            selected: true,
+        });
+    }
+}

@@ -20,7 +20,7 @@ pub use history::history;
 use super::labels::table_title;
 use super::{Nav, PageError, Viewer, page, path_component};
 use crate::AppState;
-use fields::{FieldView, Posted, cell, ctcae_terms, field_views, same};
+use fields::{FieldView, Posted, cell, ctcae_terms, field_views, offer_sites, same};
 use refusal::{Refusal, reason_rule};
 
 #[derive(Template)]
@@ -135,7 +135,10 @@ fn own_site(viewer: &Viewer) -> String {
 }
 
 /// `GET /register`: a blank registration form.
-pub async fn register(viewer: Viewer) -> Result<Response, PageError> {
+pub async fn register(
+    State(state): State<AppState>,
+    viewer: Viewer,
+) -> Result<Response, PageError> {
     let site = own_site(&viewer);
     let value = |c: &str| {
         if c == "site_id" {
@@ -144,7 +147,11 @@ pub async fn register(viewer: Viewer) -> Result<Response, PageError> {
             String::new()
         }
     };
-    let fields = field_views(&PATIENTS, value, &[], &[], |_| None);
+    let mut fields = field_views(&PATIENTS, value, &[], &[], |_| None);
+    offer_sites(
+        &mut fields,
+        &state.store.sites(&viewer.session.actor).await?,
+    );
     let form = FormPage::new(
         &viewer,
         &PATIENTS,
@@ -266,9 +273,15 @@ async fn insert(
             top: vec![FORM_EXPIRED.into()],
         }
     } else {
-        Refusal::of(e)?
+        Refusal::of(spec, e)?
     };
-    let fields = field_views(spec, |c| posted.value(c), &refusal.fields, fixed, |_| None);
+    let mut fields = field_views(spec, |c| posted.value(c), &refusal.fields, fixed, |_| None);
+    if spec.name == PATIENTS.name {
+        offer_sites(
+            &mut fields,
+            &state.store.sites(&viewer.session.actor).await?,
+        );
+    }
     let mut form = FormPage::new(viewer, spec, action, back, patient, fields);
     form.reason = posted.reason.clone();
     let status = refusal.show(spec, &mut form);
@@ -320,7 +333,8 @@ pub async fn edit(
     let spec = spec_of(&name)?;
     let record = state.store.get(&viewer.session.actor, spec, &key).await?;
     let value = |c: &str| cell(&record.fields, c);
-    let form = edit_form(&viewer, spec, &record, value, &[], |_| None);
+    let mut form = edit_form(&viewer, spec, &record, value, &[], |_| None);
+    sites_of_registration(&state, &viewer, spec, &mut form).await?;
     Ok(page(StatusCode::OK, &form))
 }
 
@@ -373,7 +387,7 @@ pub async fn edit_submit(
             conflict(&state, &viewer, spec, &key, version, &posted).await
         }
         Err(e) => {
-            let refusal = Refusal::of(e)?;
+            let refusal = Refusal::of(spec, e)?;
             let mut form = edit_form(
                 &viewer,
                 spec,
@@ -386,10 +400,27 @@ pub async fn edit_submit(
                 editing.version = version;
             }
             form.reason = posted.reason.clone();
+            sites_of_registration(&state, &viewer, spec, &mut form).await?;
             let status = refusal.show(spec, &mut form);
             Ok(page(status, &form))
         }
     }
+}
+
+/// On a registration's form, the sites the user may move the patient to.
+async fn sites_of_registration(
+    state: &AppState,
+    viewer: &Viewer,
+    spec: &FileSpec,
+    form: &mut FormPage,
+) -> Result<(), PageError> {
+    if spec.name == PATIENTS.name && form.can_write {
+        offer_sites(
+            &mut form.fields,
+            &state.store.sites(&viewer.session.actor).await?,
+        );
+    }
+    Ok(())
 }
 
 /// A change made to version `base` when someone saved another meanwhile:
@@ -477,7 +508,7 @@ pub async fn retract(
                 ),
             )),
             Err(other) => {
-                let refusal = Refusal::of(other)?;
+                let refusal = Refusal::of(spec, other)?;
                 let message = refusal
                     .reason
                     .into_iter()
@@ -492,7 +523,18 @@ pub async fn retract(
     match outcome {
         Ok(()) => {
             tracing::info!(user = %actor.user, table = record.table, key = %record.key, "form retracted");
-            Ok(saved(&record))
+            // A retracted registration leaves no casebook to go back to.
+            let to = if spec.name == PATIENTS.name {
+                "/patients?retracted=patients".to_owned()
+            } else {
+                format!(
+                    "{}?retracted={}#{}",
+                    casebook_path(&record.patient_id),
+                    record.table,
+                    record.table
+                )
+            };
+            Ok(Redirect::to(&to).into_response())
         }
         Err((status, message)) => {
             let value = |c: &str| cell(&record.fields, c);

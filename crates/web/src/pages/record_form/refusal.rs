@@ -17,7 +17,7 @@ pub struct Refusal {
 
 impl Refusal {
     /// The refusals a form can show; any other error is a page of its own.
-    pub fn of(e: StoreError) -> Result<Refusal, PageError> {
+    pub fn of(spec: &FileSpec, e: StoreError) -> Result<Refusal, PageError> {
         let top = |status, message: String| Refusal {
             status,
             fields: Vec::new(),
@@ -26,6 +26,10 @@ impl Refusal {
         };
         Ok(match e {
             StoreError::Invalid(fields) => {
+                let fields = fields
+                    .into_iter()
+                    .map(|f| at_its_field(spec, f))
+                    .collect::<Vec<_>>();
                 // The change's reason, not a `reason` column of the record.
                 let (reason, fields): (Vec<FieldError>, Vec<FieldError>) =
                     fields.into_iter().partition(|f| match f.field.as_deref() {
@@ -67,6 +71,19 @@ impl Refusal {
         form.reason_error = self.reason;
         self.status
     }
+}
+
+/// A rule across fields names no field, but its message starts with the
+/// column it found wrong ("end_date 2025-03-25 is before onset_date …"):
+/// the form shows it there, where the user will correct it.
+fn at_its_field(spec: &FileSpec, mut error: FieldError) -> FieldError {
+    if error.field.is_none()
+        && let Some((first, _)) = error.rule.split_once(' ')
+        && spec.columns.iter().any(|(c, _)| *c == first)
+    {
+        error.field = Some(first.to_owned());
+    }
+    error
 }
 
 /// Refusals that name no field of the form (a rule across records, or a
