@@ -46,6 +46,10 @@ pub fn run(args: &DemoArgs) -> Result<(), Failure> {
     say!("  report:    {}", outcome.html.display());
     say!("  endpoints: {}", outcome.json.display());
     say!(
+        "  ADaM:      {} (ADSL, ADAE, ADTTE as SAS transport and CSV)",
+        outcome.adam.display()
+    );
+    say!(
         "  queries:   {} open data queries, in {}",
         outcome.queries,
         report_dir.join("queries.csv").display()

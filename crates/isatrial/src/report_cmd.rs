@@ -24,6 +24,10 @@ pub struct Outcome {
     pub patients: usize,
     /// The endpoints.json document, for `--json`.
     pub document: serde_json::Value,
+    /// The folder of the CDISC analysis datasets.
+    pub adam: PathBuf,
+    /// Texts cut to fit a transport file's 200 bytes, per dataset.
+    pub adam_cut: Vec<(&'static str, usize)>,
 }
 
 fn spinner() -> ProgressBar {
@@ -147,6 +151,20 @@ fn write(
     ));
     let results = trial::endpoints::compute(&data);
     let patients = data.patients.len();
+    bar.set_message("writing the CDISC analysis datasets");
+    let adam_dir = out.join("adam");
+    let adam = {
+        let courses = trial::adam::Courses::derive(&data);
+        report::write_adam(
+            &[
+                &courses.adsl(),
+                &courses.adae(),
+                &trial::adam::Adtte(&results),
+            ],
+            data.cutoff,
+            &adam_dir,
+        )?
+    };
     // The records are no longer needed: free them before rendering.
     drop(data);
     bar.set_message("writing the report");
@@ -158,6 +176,8 @@ fn write(
         queries,
         patients,
         document: report::endpoints_json(&results),
+        adam: adam_dir,
+        adam_cut: adam.cut.into_iter().filter(|(_, n)| *n > 0).collect(),
     })
 }
 
@@ -225,14 +245,20 @@ pub fn run(args: &ReportArgs) -> Result<(), Failure> {
         writeln!(lock)?;
     }
     note!(
-        "{} patients analysed in {:.2} s, peak memory {}; {} data queries in {}\nreport: {}\nendpoints: {}",
+        "{} patients analysed in {:.2} s, peak memory {}; {} data queries in {}\nreport: {}\nendpoints: {}\nCDISC ADaM (ADSL, ADAE, ADTTE as .xpt and .csv): {}",
         outcome.patients,
         started.elapsed().as_secs_f64(),
         peak_memory(),
         outcome.queries,
         args.out.join("queries.csv").display(),
         outcome.html.display(),
-        outcome.json.display()
+        outcome.json.display(),
+        outcome.adam.display()
     );
+    for (dataset, cut) in &outcome.adam_cut {
+        note!(
+            "{dataset}.xpt: {cut} texts longer than 200 bytes cut to fit the transport format; the .csv holds them whole"
+        );
+    }
     Ok(())
 }

@@ -2,18 +2,22 @@
 //! person (`report.html`, one self-contained file — inline CSS and SVG, no
 //! script, nothing fetched — so it can be mailed, archived with the
 //! database lock and printed), a program (`endpoints.json`, DATA-FORMAT.md
-//! §2) and a spreadsheet or SAS/R (`tables/<id>.csv`).
+//! §2) and a spreadsheet or SAS/R (`tables/<id>.csv`, and the CDISC
+//! analysis datasets as `adam/<name>.xpt` and `.csv`).
 //!
 //! It computes nothing: every number shown comes from `Results`, so the
 //! report cannot disagree with the JSON. Output is deterministic (no clock,
 //! no hash-map order), so two runs on the same data give the same bytes.
 
+mod adam_files;
 mod csv_tables;
 mod format;
 mod html;
 mod json;
 mod svg;
+pub mod xpt;
 
+pub use adam_files::{AdamWritten, write_adam};
 pub use html::render_html;
 pub use json::endpoints_json;
 

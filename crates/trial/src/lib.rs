@@ -5,6 +5,7 @@
 //! Pure: a [`Dataset`] in, [`Results`] out; the only I/O is reading and
 //! writing a bundle folder.
 
+pub mod adam;
 pub mod bundle;
 pub mod checks;
 pub mod ctcae;

@@ -203,3 +203,106 @@ fn simulate_then_report_and_demo_run_end_to_end() {
     assert!(run.stdout.contains("report.html"), "{}", run.stdout);
     assert!(demo.join("report/report.html").exists() && demo.join("bundle/patients.csv").exists());
 }
+
+/// The rows of a CSV file as maps of column to cell.
+fn csv_rows(path: &std::path::Path) -> Vec<std::collections::BTreeMap<String, String>> {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let header = reader.headers().unwrap().clone();
+    reader
+        .records()
+        .map(|r| {
+            header
+                .iter()
+                .zip(r.unwrap().iter())
+                .map(|(h, c)| (h.to_owned(), c.to_owned()))
+                .collect()
+        })
+        .collect()
+}
+
+/// The CDISC analysis datasets agree with the report they come with: a
+/// subject per patient with the analysis sets the endpoints counted, an AE
+/// row per recorded AE, the time-to-event rows behind every curve; each as
+/// a transport file as well.
+#[test]
+fn the_analysis_datasets_of_bundle_60_agree_with_its_endpoints() {
+    let scratch = Scratch::new("adam60");
+    let out = scratch.0.join("report");
+    let bundle = bundle_60();
+    let run = report(bundle.to_str().unwrap(), out.to_str().unwrap(), &["--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("CDISC ADaM"), "{}", run.stderr);
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+    let adam = out.join("adam");
+
+    let adsl = csv_rows(&adam.join("adsl.csv"));
+    let patients = csv_rows(&bundle.join("patients.csv"));
+    assert_eq!(adsl.len(), patients.len());
+    for cohort in [1u64, 2] {
+        let fas = adsl
+            .iter()
+            .filter(|r| r["COHORT"] == cohort.to_string() && r["FASFL"] == "Y")
+            .count() as u64;
+        let total = stat(&doc, "E06", cohort, "os", "km_at")["total"]
+            .as_u64()
+            .unwrap();
+        assert_eq!(fas, total, "cohort {cohort}: the FAS of OS");
+    }
+    assert!(
+        adsl.iter()
+            .all(|r| r["USUBJID"] == format!("ISA-T-ALL-{}", r["SUBJID"]))
+    );
+    assert!(adsl.iter().all(|r| r["DCUTDT"] == "2026-06-30"));
+
+    let adae = csv_rows(&adam.join("adae.csv"));
+    assert_eq!(
+        adae.len(),
+        csv_rows(&bundle.join("adverse_events.csv")).len()
+    );
+    // A treatment-emergent AE starts on or after day 1.
+    assert!(
+        adae.iter()
+            .filter(|r| r["TRTEMFL"] == "Y")
+            .all(|r| r["ASTDY"].parse::<i64>().unwrap() >= 1)
+    );
+    assert!(adae.iter().any(|r| r["TRTEMFL"] == "Y"));
+
+    let adtte = csv_rows(&adam.join("adtte.csv"));
+    let os1: Vec<_> = adtte
+        .iter()
+        .filter(|r| r["PARAMCD"] == "OS" && r["COHORT"] == "1")
+        .collect();
+    assert_eq!(
+        os1.len() as u64,
+        stat(&doc, "E06", 1, "os", "km_at")["total"]
+            .as_u64()
+            .unwrap()
+    );
+    assert!(
+        os1.iter()
+            .all(|r| (r["CNSR"] == "0") == (r["EVNTTYPE"] == "1"))
+    );
+
+    for (name, rows) in [
+        ("adsl", adsl.len()),
+        ("adae", adae.len()),
+        ("adtte", adtte.len()),
+    ] {
+        let xpt = std::fs::read(adam.join(format!("{name}.xpt"))).unwrap();
+        assert_eq!(xpt.len() % 80, 0, "{name}.xpt is 80-byte records");
+        let member = format!("SAS     {:<8}SASDATA ", name.to_uppercase());
+        assert!(
+            xpt.windows(member.len()).any(|w| w == member.as_bytes()),
+            "{name}.xpt names its dataset"
+        );
+        assert!(rows > 0);
+    }
+    let adsl_xpt = std::fs::read(adam.join("adsl.xpt")).unwrap();
+    for p in &patients {
+        let id = format!("ISA-T-ALL-{}", p["patient_id"]);
+        assert!(
+            adsl_xpt.windows(id.len()).any(|w| w == id.as_bytes()),
+            "{id}"
+        );
+    }
+}

@@ -5,3 +5,4 @@ mod common;
 mod csv_files;
 mod html_page;
 mod json_document;
+mod transport;

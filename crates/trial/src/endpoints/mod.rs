@@ -9,6 +9,7 @@ mod hospital;
 mod qol;
 mod response;
 mod safety;
+pub(crate) use safety::is_teae;
 mod sct;
 mod summary;
 mod survival;
