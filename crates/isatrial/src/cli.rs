@@ -20,10 +20,11 @@ pub enum Command {
     /// binomial proportions, log-rank; the numbers of R's survival and cmprsk.
     #[command(subcommand)]
     Stats(StatsCommand),
-    /// Every endpoint of the protocol from a CSV bundle: report.html,
-    /// endpoints.json and a CSV per table.
+    /// Every endpoint of the protocol from a CSV bundle or the database:
+    /// report.html, endpoints.json, a CSV per table, and with --adam the
+    /// CDISC analysis datasets.
     #[command(
-        after_help = "The bundle is refused whole, with every problem listed by file, line and column, if any row or cross-record check fails.\n\nExample:\n  isatrial report --bundle trial-data/ --out report/ --as-of 2026-03-31"
+        after_help = "The bundle is refused whole, with every problem listed by file, line and column, if any row or cross-record check fails.\n\nExample:\n  isatrial report --bundle trial-data/ --out report/ --as-of 2026-03-31\n  isatrial report --db sqlite://trial.db --out report/ --adam"
     )]
     Report(ReportArgs),
     /// EORTC QLQ-C30 scores (15 scales and the summary score) of any
@@ -180,6 +181,11 @@ pub struct ReportArgs {
     /// Also print endpoints.json on standard output.
     #[arg(long)]
     pub json: bool,
+    /// Also write the CDISC ADaM datasets ADSL, ADAE and ADTTE into
+    /// OUT/adam/, each as a SAS transport file (.xpt, version 5) and CSV.
+    /// They about double the report's time at scale (BENCHMARKS.md).
+    #[arg(long)]
+    pub adam: bool,
     /// With --bundle: analyse as of this date (YYYY-MM-DD), an earlier
     /// cut-off than the bundle's. With --db: the database as it was at this
     /// instant (YYYY-MM-DD = end of that day, UTC, or an RFC 3339 instant),

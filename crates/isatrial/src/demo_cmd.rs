@@ -36,7 +36,7 @@ pub fn run(args: &DemoArgs) -> Result<(), Failure> {
         store.close().await;
         Ok(())
     })?;
-    let outcome = crate::report_cmd::build_from_db(&url, &report_dir, None)?;
+    let outcome = crate::report_cmd::build_from_db(&url, &report_dir, None, true)?;
     say!(
         "isatrial demo: a synthetic trial of {n} patients (seed {})",
         args.seed
@@ -45,10 +45,12 @@ pub fn run(args: &DemoArgs) -> Result<(), Failure> {
     say!("  database:  {url}");
     say!("  report:    {}", outcome.html.display());
     say!("  endpoints: {}", outcome.json.display());
-    say!(
-        "  ADaM:      {} (ADSL, ADAE, ADTTE as SAS transport and CSV)",
-        outcome.adam.display()
-    );
+    if let Some((dir, _)) = &outcome.adam {
+        say!(
+            "  ADaM:      {} (ADSL, ADAE, ADTTE as SAS transport and CSV)",
+            dir.display()
+        );
+    }
     say!(
         "  queries:   {} open data queries, in {}",
         outcome.queries,

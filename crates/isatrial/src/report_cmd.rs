@@ -24,10 +24,9 @@ pub struct Outcome {
     pub patients: usize,
     /// The endpoints.json document, for `--json`.
     pub document: serde_json::Value,
-    /// The folder of the CDISC analysis datasets.
-    pub adam: PathBuf,
-    /// Texts cut to fit a transport file's 200 bytes, per dataset.
-    pub adam_cut: Vec<(&'static str, usize)>,
+    /// With `--adam`: the folder of the CDISC analysis datasets, and the
+    /// texts cut to fit a transport file's 200 bytes, per dataset.
+    pub adam: Option<(PathBuf, Vec<(&'static str, usize)>)>,
 }
 
 fn spinner() -> ProgressBar {
@@ -50,7 +49,12 @@ pub struct Query {
 
 /// Loads and checks a bundle (refusing it whole on any error), then writes
 /// its report; `as_of` moves the cut-off earlier.
-pub fn build(bundle: &Path, out: &Path, as_of: Option<Date>) -> Result<Outcome, Failure> {
+pub fn build(
+    bundle: &Path,
+    out: &Path,
+    as_of: Option<Date>,
+    adam: bool,
+) -> Result<Outcome, Failure> {
     let bar = spinner();
     bar.set_message(format!("reading and checking {}", bundle.display()));
     let loaded = load_bundle(bundle).map_err(|problems| {
@@ -99,7 +103,7 @@ pub fn build(bundle: &Path, out: &Path, as_of: Option<Date>) -> Result<Outcome, 
             message: f.message,
         })
         .collect();
-    write(&bar, data, queries, out)
+    write(&bar, data, queries, out, adam)
 }
 
 /// Reads the database (now or as of an instant) and writes its report.
@@ -107,6 +111,7 @@ pub fn build_from_db(
     url: &str,
     out: &Path,
     as_of: Option<store::Instant>,
+    adam: bool,
 ) -> Result<Outcome, Failure> {
     let bar = spinner();
     bar.set_message("reading the database");
@@ -133,7 +138,7 @@ pub fn build_from_db(
             message: text(q, "message"),
         })
         .collect();
-    write(&bar, data, queries, out)
+    write(&bar, data, queries, out, adam)
 }
 
 fn write(
@@ -141,6 +146,7 @@ fn write(
     data: trial::Dataset,
     queries: Vec<Query>,
     out: &Path,
+    adam: bool,
 ) -> Result<Outcome, Failure> {
     // The data queries are written first and freed: at a million patients
     // they are hundreds of thousands of strings the computation does not need.
@@ -151,19 +157,19 @@ fn write(
     ));
     let results = trial::endpoints::compute(&data);
     let patients = data.patients.len();
-    bar.set_message("writing the CDISC analysis datasets");
-    let adam_dir = out.join("adam");
-    let adam = {
+    let adam = if adam {
+        bar.set_message("writing the CDISC analysis datasets");
+        let dir = out.join("adam");
         let courses = trial::adam::Courses::derive(&data);
-        report::write_adam(
-            &[
-                &courses.adsl(),
-                &courses.adae(),
-                &trial::adam::Adtte(&results),
-            ],
-            data.cutoff,
-            &adam_dir,
-        )?
+        let datasets: [&dyn trial::adam::AnalysisDataset; 3] = [
+            &courses.adsl(),
+            &courses.adae(),
+            &trial::adam::Adtte(&results),
+        ];
+        let written = report::write_adam(&datasets, data.cutoff, &dir)?;
+        Some((dir, written.cut))
+    } else {
+        None
     };
     // The records are no longer needed: free them before rendering.
     drop(data);
@@ -176,8 +182,7 @@ fn write(
         queries,
         patients,
         document: report::endpoints_json(&results),
-        adam: adam_dir,
-        adam_cut: adam.cut.into_iter().filter(|(_, n)| *n > 0).collect(),
+        adam,
     })
 }
 
@@ -229,12 +234,13 @@ pub fn run(args: &ReportArgs) -> Result<(), Failure> {
                         .map_err(|e| Failure::Refused(format!("--as-of: {e}")))
                 })
                 .transpose()?;
-            build(bundle, &args.out, as_of)?
+            build(bundle, &args.out, as_of, args.adam)?
         }
         (None, Some(url)) => build_from_db(
             url,
             &args.out,
             crate::db_cmd::instant(args.as_of.as_deref())?,
+            args.adam,
         )?,
         (None, None) => return Err(Failure::Refused("give --bundle DIR or --db URL".into())),
     };
@@ -245,7 +251,7 @@ pub fn run(args: &ReportArgs) -> Result<(), Failure> {
         writeln!(lock)?;
     }
     note!(
-        "{} patients analysed in {:.2} s, peak memory {}; {} data queries in {}\nreport: {}\nendpoints: {}\nCDISC ADaM (ADSL, ADAE, ADTTE as .xpt and .csv): {}",
+        "{} patients analysed in {:.2} s, peak memory {}; {} data queries in {}\nreport: {}\nendpoints: {}",
         outcome.patients,
         started.elapsed().as_secs_f64(),
         peak_memory(),
@@ -253,12 +259,17 @@ pub fn run(args: &ReportArgs) -> Result<(), Failure> {
         args.out.join("queries.csv").display(),
         outcome.html.display(),
         outcome.json.display(),
-        outcome.adam.display()
     );
-    for (dataset, cut) in &outcome.adam_cut {
+    if let Some((dir, cut)) = &outcome.adam {
         note!(
-            "{dataset}.xpt: {cut} texts longer than 200 bytes cut to fit the transport format; the .csv holds them whole"
+            "CDISC ADaM (ADSL, ADAE, ADTTE as .xpt and .csv): {}",
+            dir.display()
         );
+        for (dataset, cut) in cut.iter().filter(|(_, n)| *n > 0) {
+            note!(
+                "{dataset}.xpt: {cut} texts longer than 200 bytes cut to fit the transport format; the .csv holds them whole"
+            );
+        }
     }
     Ok(())
 }

@@ -229,7 +229,14 @@ fn the_analysis_datasets_of_bundle_60_agree_with_its_endpoints() {
     let scratch = Scratch::new("adam60");
     let out = scratch.0.join("report");
     let bundle = bundle_60();
-    let run = report(bundle.to_str().unwrap(), out.to_str().unwrap(), &["--json"]);
+    let plain = report(bundle.to_str().unwrap(), out.to_str().unwrap(), &[]);
+    assert_eq!(plain.code, 0, "{}", plain.stderr);
+    assert!(!out.join("adam").exists(), "only with --adam");
+    let run = report(
+        bundle.to_str().unwrap(),
+        out.to_str().unwrap(),
+        &["--json", "--adam"],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stderr.contains("CDISC ADaM"), "{}", run.stderr);
     let doc: Value = serde_json::from_str(&run.stdout).unwrap();
