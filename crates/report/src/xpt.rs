@@ -61,36 +61,52 @@ fn fixed(text: &str, n: usize) -> Vec<u8> {
 /// A number as an IBM System/370 double: sign, a base-16 exponent biased by
 /// 64, and a 56-bit fraction. Every IEEE double in the IBM range converts
 /// exactly (the 53-bit significand shifted by at most three bits); missing
-/// is `.` followed by zeros, as SAS writes it.
-pub fn ibm(x: Option<f64>) -> [u8; 8] {
-    let Some(x) = x.filter(|x| x.is_finite()) else {
-        return [0x2e, 0, 0, 0, 0, 0, 0, 0];
+/// is `.` followed by zeros, as SAS writes it; a number below the range is
+/// 0. `None` for what the format cannot hold: an infinity, a NaN, or a
+/// magnitude of 16⁶³ or more.
+pub fn ibm(x: Option<f64>) -> Option<[u8; 8]> {
+    let Some(x) = x else {
+        return Some([0x2e, 0, 0, 0, 0, 0, 0, 0]);
     };
+    if !x.is_finite() {
+        return None;
+    }
     if x == 0.0 {
-        return [0; 8];
+        return Some([0; 8]);
     }
     let bits = x.to_bits();
     let sign = ((bits >> 63) as u8) << 7;
     let biased = ((bits >> 52) & 0x7ff) as i64;
-    let (mut significand, mut exponent) = if biased == 0 {
+    if biased == 0 {
         // A subnormal double: far below the IBM range.
-        return [0; 8];
-    } else {
-        ((bits & ((1 << 52) - 1)) | (1 << 52), biased - 1023)
-    };
+        return Some([0; 8]);
+    }
+    let exponent = biased - 1023;
     // x = significand · 2^(exponent − 52) = 0.fraction · 16^e16 with
     // 16^(e16 − 1) ≤ |x| < 16^e16.
-    let e16 = exponent.div_euclid(4) + 1;
-    significand <<= exponent.rem_euclid(4);
-    exponent = e16 + 64;
-    if exponent <= 0 {
-        return [0; 8];
+    let significand = ((bits & ((1 << 52) - 1)) | (1 << 52)) << exponent.rem_euclid(4);
+    let e16 = exponent.div_euclid(4) + 1 + 64;
+    if e16 < 0 {
+        return Some([0; 8]);
     }
-    let exponent = exponent.min(127) as u8;
+    if e16 > 127 {
+        return None;
+    }
     let mut out = [0u8; 8];
-    out[0] = sign | exponent;
+    out[0] = sign | e16 as u8;
     out[1..].copy_from_slice(&significand.to_be_bytes()[1..]);
-    out
+    Some(out)
+}
+
+/// Whether `name` is a SAS name: a capital or `_`, then capitals, digits
+/// or `_`, at most 8 in all.
+fn sas_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_uppercase() || c == '_')
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        && name.len() <= 8
 }
 
 /// A date as SAS counts it: days since 1960-01-01.
@@ -138,9 +154,14 @@ impl<W: Write> DatasetWriter<W> {
         dated: trial::Date,
         variables: Vec<Variable>,
     ) -> io::Result<Self> {
-        if name.is_empty() || name.len() > 8 || variables.len() > 9999 {
+        if !sas_name(name) || variables.len() > 9999 {
             return Err(invalid(format!(
-                "dataset {name:?}: a name of 1–8 characters and at most 9999 variables"
+                "dataset {name:?}: a SAS name (1–8 capitals, digits or '_') and at most 9999 variables"
+            )));
+        }
+        if !label.is_ascii() || label.len() > 40 {
+            return Err(invalid(format!(
+                "dataset {name}: a label of at most 40 ASCII characters"
             )));
         }
         let stamp = stamp(dated);
@@ -183,9 +204,9 @@ impl<W: Write> DatasetWriter<W> {
         let mut descriptions = Vec::with_capacity(140 * variables.len());
         let mut widths = Vec::with_capacity(variables.len());
         for (number, v) in variables.iter().enumerate() {
-            if v.name.is_empty() || v.name.len() > 8 || v.label.len() > 40 {
+            if !sas_name(&v.name) || !v.label.is_ascii() || v.label.len() > 40 {
                 return Err(invalid(format!(
-                    "{name}.{}: a name of 1–8 and a label of at most 40 characters",
+                    "{name}.{}: a SAS name and a label of at most 40 ASCII characters",
                     v.name
                 )));
             }
@@ -253,7 +274,17 @@ impl<W: Write> DatasetWriter<W> {
         self.observation.clear();
         for ((value, v), &width) in row.iter().zip(&self.variables).zip(&self.widths) {
             match (value, v.kind) {
-                (Value::Num(x), Kind::Num | Kind::Date) => self.observation.extend(ibm(*x)),
+                (Value::Num(x), Kind::Num | Kind::Date) => match ibm(*x) {
+                    Some(bytes) => self.observation.extend(bytes),
+                    None => {
+                        return Err(invalid(format!(
+                            "{}.{}: {} is beyond what a transport file holds (finite, below 16^63)",
+                            self.name,
+                            v.name,
+                            x.unwrap_or(f64::NAN)
+                        )));
+                    }
+                },
                 (Value::Char(text), Kind::Char { .. }) => {
                     let mut end = text.len().min(width);
                     while !text.is_char_boundary(end) {
@@ -294,20 +325,43 @@ mod tests {
 
     #[test]
     fn numbers_convert_exactly_to_ibm_doubles() {
+        let ibm = |x: f64| ibm(Some(x)).unwrap();
         // Values from TS-140's examples and their IBM bytes.
-        assert_eq!(ibm(Some(1.0)), [0x41, 0x10, 0, 0, 0, 0, 0, 0]);
-        assert_eq!(ibm(Some(-1.0)), [0xc1, 0x10, 0, 0, 0, 0, 0, 0]);
-        assert_eq!(ibm(Some(0.5)), [0x40, 0x80, 0, 0, 0, 0, 0, 0]);
-        assert_eq!(ibm(Some(16.0)), [0x42, 0x10, 0, 0, 0, 0, 0, 0]);
-        assert_eq!(ibm(Some(100.0)), [0x42, 0x64, 0, 0, 0, 0, 0, 0]);
-        assert_eq!(ibm(Some(0.0)), [0; 8]);
-        assert_eq!(ibm(None), [0x2e, 0, 0, 0, 0, 0, 0, 0]);
-        assert_eq!(ibm(Some(f64::NAN)), [0x2e, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(ibm(1.0), [0x41, 0x10, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(ibm(-1.0), [0xc1, 0x10, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(ibm(0.5), [0x40, 0x80, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(ibm(16.0), [0x42, 0x10, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(ibm(100.0), [0x42, 0x64, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(ibm(0.0), [0; 8]);
+        assert_eq!(ibm(-0.0), [0; 8]);
         // 0.1 = 0x1.999999999999Ap-4 = 0x0.1999999999999A · 16^0.
+        assert_eq!(ibm(0.1), [0x40, 0x19, 0x99, 0x99, 0x99, 0x99, 0x99, 0x9a]);
+        assert_eq!(super::ibm(None), Some([0x2e, 0, 0, 0, 0, 0, 0, 0]));
+    }
+
+    #[test]
+    fn the_ends_of_the_ibm_range() {
+        // The largest double below 16^63 has the largest exponent.
+        let below = f64::from_bits(16f64.powi(63).to_bits() - 1);
+        assert_eq!(ibm(Some(below)).unwrap()[0], 0x7f);
+        assert_eq!(ibm(Some(16f64.powi(63))), None);
+        assert_eq!(ibm(Some(-1e76)), None);
+        assert_eq!(ibm(Some(f64::INFINITY)), None);
+        assert_eq!(ibm(Some(f64::NAN)), None);
+        // 16^-65 is the smallest power of 16 the format holds: exponent 0.
         assert_eq!(
-            ibm(Some(0.1)),
-            [0x40, 0x19, 0x99, 0x99, 0x99, 0x99, 0x99, 0x9a]
+            ibm(Some(16f64.powi(-65))).unwrap(),
+            [0x00, 0x10, 0, 0, 0, 0, 0, 0]
         );
+        assert_eq!(ibm(Some(16f64.powi(-66))), Some([0; 8]));
+        assert_eq!(ibm(Some(f64::from_bits(1))), Some([0; 8]), "a subnormal");
+    }
+
+    #[test]
+    fn names_are_sas_names() {
+        assert!(sas_name("ADSL") && sas_name("_X1") && sas_name("ATOXGRN"));
+        assert!(!sas_name("adsl") && !sas_name("1X") && !sas_name("A-B"));
+        assert!(!sas_name("") && !sas_name("TOOLONGNM"));
     }
 
     #[test]

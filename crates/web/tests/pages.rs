@@ -522,6 +522,15 @@ async fn a_nurse_enters_corrects_and_retracts_an_adverse_event() {
         assert!(!a.html.contains("value=\"testis\" checked"));
         assert!(a.html.contains("<legend>Sites</legend>"));
 
+        // An address that takes only a form's post, opened as a page,
+        // leads to that form's page instead of an empty 405.
+        let a = nurse.get("/records/adverse_events/AE9001/retract").await;
+        assert_eq!(
+            a.location.as_deref(),
+            Some("/records/adverse_events/AE9001")
+        );
+        assert_eq!(nurse.get("/logout").await.location.as_deref(), Some("/"));
+
         // Signing out needs the token; then it ends the session.
         assert_eq!(
             nurse.post("/logout", &[]).await.status,

@@ -2,6 +2,8 @@
 //! gives its report; a bundle with any error is refused whole, naming file,
 //! line and column, and nothing is written.
 
+use std::str::FromStr;
+
 use serde_json::Value;
 
 use super::support::{Scratch, bundle_60, isatrial};
@@ -204,6 +206,29 @@ fn simulate_then_report_and_demo_run_end_to_end() {
     assert!(demo.join("report/report.html").exists() && demo.join("bundle/patients.csv").exists());
 }
 
+/// The observations of a transport file, counted from its variable
+/// descriptions: each observation is as long as its variables together.
+fn transport_rows(xpt: &[u8]) -> usize {
+    let header = b"HEADER RECORD*******NAMESTR HEADER RECORD!!!!!!!";
+    let at = xpt.windows(header.len()).position(|w| w == header).unwrap();
+    let count: usize = std::str::from_utf8(&xpt[at + 54..at + 58])
+        .unwrap()
+        .parse()
+        .unwrap();
+    let descriptions = &xpt[at + 80..];
+    let width: usize = (0..count)
+        .map(|i| {
+            u16::from_be_bytes([descriptions[i * 140 + 4], descriptions[i * 140 + 5]]) as usize
+        })
+        .sum();
+    let obs = b"HEADER RECORD*******OBS     HEADER RECORD!!!!!!!";
+    let at = xpt.windows(obs.len()).position(|w| w == obs).unwrap();
+    let data = &xpt[at + 80..];
+    // The last record is padded with blanks to 80 bytes, less than a row.
+    assert!(width > 80, "rows wider than the padding");
+    data.len() / width
+}
+
 /// The rows of a CSV file as maps of column to cell.
 fn csv_rows(path: &std::path::Path) -> Vec<std::collections::BTreeMap<String, String>> {
     let mut reader = csv::Reader::from_path(path).unwrap();
@@ -261,18 +286,26 @@ fn the_analysis_datasets_of_bundle_60_agree_with_its_endpoints() {
     );
     assert!(adsl.iter().all(|r| r["DCUTDT"] == "2026-06-30"));
 
+    // ADAE holds the AEs that started by the cut-off, each once.
     let adae = csv_rows(&adam.join("adae.csv"));
-    assert_eq!(
-        adae.len(),
-        csv_rows(&bundle.join("adverse_events.csv")).len()
-    );
-    // A treatment-emergent AE starts on or after day 1.
-    assert!(
-        adae.iter()
-            .filter(|r| r["TRTEMFL"] == "Y")
-            .all(|r| r["ASTDY"].parse::<i64>().unwrap() >= 1)
-    );
+    let by_cutoff = csv_rows(&bundle.join("adverse_events.csv"))
+        .iter()
+        .filter(|r| r["onset_date"].as_str() <= "2026-06-30")
+        .count();
+    assert_eq!(adae.len(), by_cutoff);
+    assert!(adae.iter().all(|r| r["ASTDT"].as_str() <= "2026-06-30"));
+    assert!(adae.iter().all(|r| r["AENDT"].as_str() <= "2026-06-30"));
+    // Treatment-emergent: from day 1 to 30 days after the last dose.
+    let subject = |id: &str| adsl.iter().find(|s| s["USUBJID"] == id).unwrap();
+    let day = |d: &str| trial::Date::from_str(d).unwrap();
+    for r in adae.iter().filter(|r| r["TRTEMFL"] == "Y") {
+        let s = subject(&r["USUBJID"]);
+        let last = day(&s["TRTEDT"]).days_since(day(&s["TRTSDT"])) + 1;
+        let study_day: i64 = r["ASTDY"].parse().unwrap();
+        assert!((1..=last + 30).contains(&study_day), "{r:?}");
+    }
     assert!(adae.iter().any(|r| r["TRTEMFL"] == "Y"));
+    assert!(adae.iter().any(|r| r["TRTEMFL"].is_empty()));
 
     let adtte = csv_rows(&adam.join("adtte.csv"));
     let os1: Vec<_> = adtte
@@ -285,9 +318,18 @@ fn the_analysis_datasets_of_bundle_60_agree_with_its_endpoints() {
             .as_u64()
             .unwrap()
     );
+    // A competing event is neither the event nor a censoring.
+    assert!(adtte.iter().all(|r| r["PARAMCD"].len() <= 8));
+    let cir: Vec<_> = adtte.iter().filter(|r| r["PARAMCD"] == "CIR").collect();
     assert!(
-        os1.iter()
-            .all(|r| (r["CNSR"] == "0") == (r["EVNTTYPE"] == "1"))
+        cir.iter()
+            .any(|r| r["CNSR"] == "2" && r["EVNTDESC"] == "COMPETING EVENT")
+    );
+    assert!(
+        adtte
+            .iter()
+            .filter(|r| r["METHOD"] == "KM")
+            .all(|r| r["CNSR"] != "2")
     );
 
     for (name, rows) in [
@@ -302,7 +344,7 @@ fn the_analysis_datasets_of_bundle_60_agree_with_its_endpoints() {
             xpt.windows(member.len()).any(|w| w == member.as_bytes()),
             "{name}.xpt names its dataset"
         );
-        assert!(rows > 0);
+        assert_eq!(transport_rows(&xpt), rows, "{name}.xpt");
     }
     let adsl_xpt = std::fs::read(adam.join("adsl.xpt")).unwrap();
     for p in &patients {

@@ -97,6 +97,13 @@ fn haven_reads_every_value_name_label_and_format() {
         &std::fs::read_to_string(fixtures().join("sample_read.json")).unwrap(),
     )
     .unwrap();
+    // The bytes haven read are the ones the writer writes today.
+    let hex: String = sample().iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(
+        read["bytes"],
+        hex.as_str(),
+        "sample_read.json is of another sample.xpt"
+    );
     let column = |name: &str| {
         read["columns"]
             .as_array()

@@ -29,7 +29,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(casebook::home))
         .route("/login", get(login::form).post(login::submit))
-        .route("/logout", axum::routing::post(login::logout))
+        .route("/logout", get(to("/")).post(login::logout))
         .route("/patients", get(casebook::patients))
         .route("/patients/{id}", get(casebook::casebook))
         .route(
@@ -46,7 +46,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route(
             "/records/{table}/{key}/retract",
-            axum::routing::post(record_form::retract),
+            get(record_form::to_record).post(record_form::retract),
         )
         .route("/records/{table}/{key}/history", get(record_form::history))
         .route("/queries", get(queries::list))
@@ -55,13 +55,19 @@ pub fn routes() -> Router<AppState> {
         .route("/administration", get(administration::show))
         .route(
             "/administration/lock",
-            axum::routing::post(administration::lock),
+            get(to("/administration")).post(administration::lock),
         )
         .route(
             "/administration/cutoff",
-            axum::routing::post(administration::cutoff),
+            get(to("/administration")).post(administration::cutoff),
         )
         .route("/assets/app.css", get(stylesheet))
+}
+
+/// An address that only takes a form's post, opened as a page (a
+/// bookmark, a reload after signing in again): the page of that form.
+fn to(path: &'static str) -> impl Fn() -> std::future::Ready<Redirect> + Clone {
+    move || std::future::ready(Redirect::to(path))
 }
 
 /// The one stylesheet, served from the binary.

@@ -338,6 +338,36 @@ pub async fn edit(
     Ok(page(StatusCode::OK, &form))
 }
 
+/// A form posted about a saved record: what it holds, the record as the
+/// user may see it now, and the version the user edited.
+struct Submitted {
+    spec: &'static FileSpec,
+    posted: Posted,
+    record: StoredRecord,
+    version: i64,
+}
+
+impl Submitted {
+    async fn read(
+        state: &AppState,
+        viewer: &Viewer,
+        table: &str,
+        key: &str,
+        pairs: Vec<(String, String)>,
+    ) -> Result<Submitted, PageError> {
+        let spec = spec_of(table)?;
+        let posted = Posted::read(spec, pairs);
+        let record = state.store.get(&viewer.session.actor, spec, key).await?;
+        let version = version_of(&posted)?;
+        Ok(Submitted {
+            spec,
+            posted,
+            record,
+            version,
+        })
+    }
+}
+
 /// `POST /records/{table}/{key}`: saves a change with its reason, or shows
 /// the form again with what was typed.
 pub async fn edit_submit(
@@ -346,11 +376,13 @@ pub async fn edit_submit(
     Path((name, key)): Path<(String, String)>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
-    let spec = spec_of(&name)?;
-    let posted = Posted::read(spec, pairs);
+    let Submitted {
+        spec,
+        posted,
+        record,
+        version,
+    } = Submitted::read(&state, &viewer, &name, &key, pairs).await?;
     let actor = &viewer.session.actor;
-    let record = state.store.get(actor, spec, &key).await?;
-    let version = version_of(&posted)?;
     if !viewer.csrf_matches(posted.csrf.as_deref()) {
         let mut form = edit_form(&viewer, spec, &record, |c| posted.value(c), &[], |_| None);
         if let Some(editing) = &mut form.editing {
@@ -473,6 +505,12 @@ async fn conflict(
     Ok(page(StatusCode::CONFLICT, &form))
 }
 
+/// `GET /records/{table}/{key}/retract`: the record's form, where the
+/// retraction is asked for.
+pub async fn to_record(Path((table, key)): Path<(String, String)>) -> Redirect {
+    Redirect::to(&record_path(&table, &key))
+}
+
 /// `POST /records/{table}/{key}/retract`: withdraws the record with a
 /// reason (nothing is deleted; its history stays).
 pub async fn retract(
@@ -481,11 +519,13 @@ pub async fn retract(
     Path((name, key)): Path<(String, String)>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
-    let spec = spec_of(&name)?;
-    let posted = Posted::read(spec, pairs);
+    let Submitted {
+        spec,
+        posted,
+        record,
+        version,
+    } = Submitted::read(&state, &viewer, &name, &key, pairs).await?;
     let actor = &viewer.session.actor;
-    let record = state.store.get(actor, spec, &key).await?;
-    let version = version_of(&posted)?;
     let outcome = if !viewer.csrf_matches(posted.csrf.as_deref()) {
         Err((StatusCode::FORBIDDEN, FORM_EXPIRED.to_owned()))
     } else if let Some(rule) = reason_rule(&posted.reason) {
