@@ -161,7 +161,7 @@ fn write(
         bar.set_message("writing the CDISC analysis datasets");
         let dir = out.join("adam");
         let courses = trial::adam::Courses::derive(&data);
-        let datasets: [&dyn trial::adam::AnalysisDataset; 3] = [
+        let datasets: [&(dyn trial::adam::AnalysisDataset + Sync); 3] = [
             &courses.adsl(),
             &courses.adae(),
             &trial::adam::Adtte(&results),
