@@ -160,7 +160,10 @@ fn write(
     let adam = if adam {
         bar.set_message("writing the CDISC analysis datasets");
         let dir = out.join("adam");
-        let courses = trial::adam::Courses::derive(&data);
+        // The datasets hold what the analysis holds: not the patients
+        // registered after the cut-off.
+        let analysed = data.registered_by_cutoff();
+        let courses = trial::adam::Courses::derive(analysed.as_ref().unwrap_or(&data));
         let datasets: [&(dyn trial::adam::AnalysisDataset + Sync); 3] = [
             &courses.adsl(),
             &courses.adae(),

@@ -26,6 +26,13 @@ impl Instant {
         )
     }
 
+    /// The calendar day (UTC) of the instant.
+    pub fn date(self) -> trial::Date {
+        let day = self.0.date();
+        trial::Date::from_ymd(day.year(), day.month() as u8, day.day())
+            .expect("a calendar day is a date")
+    }
+
     /// This instant plus microseconds.
     pub fn plus_micros(self, us: i64) -> Instant {
         Instant(self.0 + time::Duration::microseconds(us))

@@ -185,6 +185,15 @@ impl Store {
                 "only a data manager sets the data cut-off".into(),
             ));
         }
+        // A cut-off is a day whose data are in: one still to come would
+        // make an analysis change as records arrive.
+        let today = Instant::now().date();
+        if cutoff > today {
+            return Err(StoreError::field(
+                "cutoff",
+                format!("{cutoff} is after today ({today}); a cut-off is a day already past"),
+            ));
+        }
         let reason = reason.trim();
         if !reason.chars().any(crate::write::visible) {
             return Err(StoreError::ReasonRequired);
@@ -237,6 +246,51 @@ impl Store {
                 Failure::Race => StoreError::Conflict { expected: version, current: version + 1 },
                 Failure::Database(e) => e,
             })
+        }
+        .await;
+        finish(conn, outcome).await?;
+        self.refresh_after_cutoff_queries().await
+    }
+
+    /// Raises again the queries that depend on the cut-off (records dated
+    /// after it): the edit path raises a patient's queries only when one
+    /// of the patient's records changes, so a new cut-off would leave them
+    /// naming the old one, or missing.
+    async fn refresh_after_cutoff_queries(&self) -> Result<(), StoreError> {
+        const CHECK: &str = "after_cutoff";
+        let data = self.dataset(&Actor::system("cutoff"), None).await?;
+        let findings: Vec<_> = trial::checks::check(&data)
+            .into_iter()
+            .filter(|f| f.check == CHECK)
+            .collect();
+        let sites: std::collections::HashMap<&str, &str> = data
+            .patients
+            .iter()
+            .map(|p| (p.id.as_str(), p.site.as_str()))
+            .collect();
+        let mut conn = begin(self).await?;
+        let outcome = async {
+            sqlx::query("UPDATE queries SET status = 'closed' WHERE status = 'open' AND check_code = $1")
+                .bind(CHECK)
+                .execute(&mut *conn)
+                .await?;
+            let at = Instant::now().to_db();
+            for f in &findings {
+                sqlx::query(
+                    "INSERT INTO queries (tbl, record_key, version, patient_id, site_id, check_code, message, status, raised_at)
+                     VALUES ($1, $2, 1, $3, $4, $5, $6, 'open', $7)",
+                )
+                .bind(f.file.strip_suffix(".csv").unwrap_or(f.file))
+                .bind(&f.record)
+                .bind(&f.patient)
+                .bind(sites.get(f.patient.as_str()).copied().unwrap_or_default())
+                .bind(f.check)
+                .bind(format!("{}: {} ({}) [{}]", f.file, f.message, f.record, f.check))
+                .bind(&at)
+                .execute(&mut *conn)
+                .await?;
+            }
+            Ok(())
         }
         .await;
         finish(conn, outcome).await

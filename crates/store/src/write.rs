@@ -318,6 +318,7 @@ impl Store {
             let column = spec.columns.get(i).map_or("record", |(c, _)| *c);
             return Err(StoreError::field(column, "contains a NUL character"));
         }
+        self.refuse_unknown_names(spec, &change).await?;
         match &self.writer {
             Some(group) => {
                 let change = crate::group_commit::Change {
@@ -376,6 +377,64 @@ pub(crate) async fn write_alone(
         Err(e) => Err(e),
     };
     finish(conn, outcome).await
+}
+
+impl Store {
+    /// What the edit checks cannot see from one patient's records: a
+    /// registration names a site the trial has (a user's or a record's,
+    /// spelt exactly: `s1` for `S1` would hide the patient from the site),
+    /// and a new natural key (patient id, AE number) is not another's in
+    /// other letter case.
+    async fn refuse_unknown_names(
+        &self,
+        spec: &'static FileSpec,
+        change: &RecordChange,
+    ) -> Result<(), StoreError> {
+        let cells = match change {
+            RecordChange::Insert { cells } | RecordChange::Update { cells, .. } => cells,
+            RecordChange::Retract { .. } => return Ok(()),
+        };
+        if spec.name == "patients.csv"
+            && let Some(site) = column(spec, "site_id").and_then(|i| cells.get(i))
+            && !site.is_empty()
+        {
+            let known: Option<i32> = sqlx::query_scalar(
+                "SELECT 1 FROM sites WHERE site_id = $1 UNION SELECT 1 FROM record_current WHERE site_id = $1",
+            )
+            .bind(site)
+            .fetch_optional(&self.pool)
+            .await?;
+            if known.is_none() {
+                return Err(StoreError::field(
+                    "site_id",
+                    format!(
+                        "{site:?} is not a site of the trial; a site is added with its first user (isatrial user add)"
+                    ),
+                ));
+            }
+        }
+        if let (RecordChange::Insert { cells }, Some(column)) = (change, natural_key_column(spec))
+            && let Some(key) = natural_key(spec, cells)
+        {
+            let alike: Option<String> = sqlx::query_scalar(
+                "SELECT record_key FROM record_current WHERE tbl = $1 AND LOWER(record_key) = LOWER($2) AND record_key <> $2",
+            )
+            .bind(stem(spec))
+            .bind(&key)
+            .fetch_optional(&self.pool)
+            .await?;
+            if let Some(other) = alike {
+                return Err(StoreError::field(
+                    column,
+                    format!(
+                        "duplicate: {} already has a record \"{other}\", which differs only in letter case",
+                        stem(spec)
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Reads what a change decides on and makes every decision: each

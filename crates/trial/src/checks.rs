@@ -132,6 +132,19 @@ fn check_patient(b: &Casebook<'_>, p: &Protocol, cutoff: Date, out: &mut Out<'_>
                 ),
             );
         }
+        // Follow-up would end before it began: OS censored at day 0.
+        if s.last_contact_date < patient.registration_date {
+            out.add(
+                Warning,
+                "status.csv",
+                s.last_contact_date,
+                "last_contact_before_registration",
+                format!(
+                    "last_contact_date {} is before the registration {}",
+                    s.last_contact_date, patient.registration_date
+                ),
+            );
+        }
     } else {
         out.add(
             Warning,
@@ -482,6 +495,19 @@ mod tests {
 
     fn checks(data: &Dataset) -> Vec<&'static str> {
         check(data).into_iter().map(|f| f.check).collect()
+    }
+
+    #[test]
+    fn a_last_contact_before_registration_raises_a_query() {
+        let mut data = one_patient();
+        data.status[0].vital_status = VitalStatus::Alive;
+        data.status[0].death_date = None;
+        data.status[0].death_cause = None;
+        assert!(checks(&data).is_empty(), "{:?}", check(&data));
+        data.status[0].last_contact_date = d("2024-12-01");
+        let found = check(&data);
+        assert_eq!(checks(&data), ["last_contact_before_registration"]);
+        assert_eq!(found[0].severity, Severity::Warning);
     }
 
     #[test]

@@ -44,6 +44,9 @@ pub trait PatientRecord {
     fn patient(&self) -> PatientIx;
     /// The date that orders a patient's records.
     fn date(&self) -> Date;
+    /// Moves the record to the patient at another index (when patients
+    /// are left out of a dataset).
+    fn set_patient(&mut self, patient: PatientIx);
 }
 
 macro_rules! patient_record {
@@ -54,6 +57,9 @@ macro_rules! patient_record {
             }
             fn date(&self) -> Date {
                 self.$date
+            }
+            fn set_patient(&mut self, patient: PatientIx) {
+                self.patient = patient;
             }
         }
     )+};
@@ -220,6 +226,55 @@ impl Dataset {
         sort_by_patient(&mut self.relapses);
         sort_by_patient(&mut self.qlq_c30);
         sort_by_patient(&mut self.hospital_stays);
+    }
+
+    /// The dataset as the analysis at its cut-off sees it: a patient
+    /// registered after the cut-off, with their records, is not in it
+    /// (PROTOCOL.md §8: data dated after the cut-off are kept, not
+    /// analysed). `None` when every patient was registered by then, which
+    /// is the rule, so that no copy is made.
+    pub fn registered_by_cutoff(&self) -> Option<Dataset> {
+        if self
+            .patients
+            .iter()
+            .all(|p| p.registration_date <= self.cutoff)
+        {
+            return None;
+        }
+        let mut moved = vec![None; self.patients.len()];
+        let mut patients = Vec::new();
+        for (i, p) in self.patients.iter().enumerate() {
+            if p.registration_date <= self.cutoff {
+                moved[i] = Some(PatientIx(patients.len() as u32));
+                patients.push(p.clone());
+            }
+        }
+        fn kept<T: PatientRecord + Clone>(rows: &[T], moved: &[Option<PatientIx>]) -> Vec<T> {
+            rows.iter()
+                .filter_map(|r| {
+                    moved[r.patient().get()].map(|p| {
+                        let mut r = r.clone();
+                        r.set_patient(p);
+                        r
+                    })
+                })
+                .collect()
+        }
+        Some(Dataset {
+            protocol: self.protocol.clone(),
+            cutoff: self.cutoff,
+            patients,
+            status: kept(&self.status, &moved),
+            doses: kept(&self.doses, &moved),
+            assessments: kept(&self.assessments, &moved),
+            mrd: kept(&self.mrd, &moved),
+            adverse_events: kept(&self.adverse_events, &moved),
+            sct: kept(&self.sct, &moved),
+            gvhd: kept(&self.gvhd, &moved),
+            relapses: kept(&self.relapses, &moved),
+            qlq_c30: kept(&self.qlq_c30, &moved),
+            hospital_stays: kept(&self.hospital_stays, &moved),
+        })
     }
 
     /// The per-patient index.

@@ -339,3 +339,24 @@ fn e02_counts_each_patient_once_within_the_treatment_emergent_window() {
             .any(|row| row[1] == "Nausea" || row[1] == "Fatigue")
     );
 }
+
+#[test]
+fn a_patient_registered_after_the_cutoff_is_not_analysed() {
+    use AssessmentTimepoint::*;
+    let mut t = Trial::new();
+    let c1 = Cohort::RelapsedRefractory;
+    let early = t.patient(c1);
+    t.assess(early, W9, "2025-02-27", true);
+    // Registered and treated after the cut-off of 2026-06-30: kept in the
+    // data, left out of every count, as any record dated after it.
+    let late = t.patient(c1);
+    t.0.patients[late.get()].registration_date = d("2026-07-10");
+    t.0.doses
+        .iter_mut()
+        .filter(|x| x.patient == late)
+        .for_each(|x| x.date = d("2026-07-11"));
+    t.assess(late, W9, "2026-09-08", true);
+    let r = t.results();
+    assert_eq!(n_total(find(&r, 1, "orr_w9", "proportion")), (1, 1));
+    assert_eq!(r.patient_ids.len(), 1, "the late patient is not named");
+}

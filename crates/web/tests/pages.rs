@@ -623,6 +623,29 @@ async fn a_registration_a_lock_and_a_statistician() {
             a.location.as_deref(),
             Some("/patients/P900?saved=patients#patients")
         );
+        // A site the trial does not have, or one spelt in other case, is
+        // refused at the site; so is a patient id that differs from
+        // another only in letter case.
+        for (field, value, rule) in [
+            ("site_id", "S9", "not a site of the trial"),
+            ("site_id", "s1", "not a site of the trial"),
+            ("patient_id", "p900", "differs only in letter case"),
+        ] {
+            let mut again = form.clone();
+            again
+                .iter_mut()
+                .find(|(k, _)| *k == "patient_id")
+                .unwrap()
+                .1 = "P901";
+            again.iter_mut().find(|(k, _)| *k == field).unwrap().1 = value;
+            let a = dm.post("/register", &again).await;
+            assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{value}");
+            assert!(
+                field_error(&a.html, field).is_some_and(|e| e.contains(rule)),
+                "{value}: {}",
+                a.html
+            );
+        }
 
         // The statistician reads pseudonyms and cannot save.
         let stat = Browser::signed_in(&app, "stat").await;
@@ -751,6 +774,40 @@ async fn a_registration_a_lock_and_a_statistician() {
             )
             .await;
         assert_eq!(a.location.as_deref(), Some("/administration?done=unlocked"));
+
+        // A cut-off is a day already past; an earlier one is set with its
+        // reason.
+        let a = dm
+            .post(
+                "/administration/cutoff",
+                &[
+                    ("_csrf", csrf.as_str()),
+                    ("cutoff", "2999-01-01"),
+                    ("_reason", "DSMB"),
+                ],
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(field_error(&a.html, "cutoff").is_some_and(|e| e.contains("after today")));
+        let a = dm
+            .post(
+                "/administration/cutoff",
+                &[
+                    ("_csrf", csrf.as_str()),
+                    ("cutoff", "2026-01-31"),
+                    ("_reason", "DSMB"),
+                ],
+            )
+            .await;
+        assert_eq!(a.location.as_deref(), Some("/administration?done=cutoff"));
+        assert_eq!(
+            app.store.state().await.unwrap().cutoff.as_deref(),
+            Some("2026-01-31")
+        );
+        // The queries that name the cut-off are raised again with it.
+        let queries = dm.get("/queries").await;
+        assert!(queries.html.contains("dated after the cut-off 2026-01-31"));
+        assert!(!queries.html.contains("after the cut-off 2026-06-30"));
 
         // The audit trail shows both, with their reasons; the statistician
         // is refused it.

@@ -29,9 +29,11 @@ use crate::results::{
 };
 use crate::vocab::Cohort;
 
-/// Computes every endpoint of the dataset.
+/// Computes every endpoint of the dataset, of the patients registered by
+/// its cut-off.
 pub fn compute(data: &Dataset) -> Results {
-    let mut ctx = Context::new(data);
+    let analysed = data.registered_by_cutoff();
+    let mut ctx = Context::new(analysed.as_ref().unwrap_or(data));
     response::e01_e03_e04(&mut ctx);
     safety::e02(&mut ctx);
     survival::e05_to_e09(&mut ctx);

@@ -224,6 +224,8 @@ struct Entry {
     record: String,
     link: Option<String>,
     reason: String,
+    /// What an entry of no record did: the user added, the cut-off set.
+    detail: String,
 }
 
 /// The latest entries shown; the whole trail is in `GET /api/audit` and in
@@ -259,6 +261,7 @@ pub async fn audit(State(state): State<AppState>, viewer: Viewer) -> Result<Resp
                     _ => format!("{table} {key}").trim().to_owned(),
                 },
                 reason: text(&e["reason"]),
+                detail: text(&e["detail"]),
             }
         })
         .collect();

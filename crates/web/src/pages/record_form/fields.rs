@@ -204,7 +204,19 @@ pub fn field_views(
                 error,
                 described,
                 fixed: fixed.contains(&name),
-                theirs: theirs(name),
+                // Shown as the list shows it.
+                theirs: theirs(name).map(|v| match kind {
+                    ColumnKind::Choice(_) | ColumnKind::Boolean if !v.is_empty() => {
+                        choice_label(name, kind, &v)
+                    }
+                    ColumnKind::ChoiceList(_) => v
+                        .split(';')
+                        .filter(|x| !x.is_empty())
+                        .map(|x| choice_label(name, kind, x))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    _ => v,
+                }),
             }
         })
         .collect()
