@@ -498,6 +498,19 @@ async fn a_nurse_enters_corrects_and_retracts_an_adverse_event() {
         assert!(!book.html.contains("/records/adverse_events/AE9001"));
         let h = nurse.get("/records/adverse_events/AE9001/history").await;
         assert!(h.html.contains("(retracted)") && h.html.contains("entered for the wrong patient"));
+        // A change sent from a form opened before the retraction comes
+        // back with what was typed and who retracted the record.
+        let mut late = ae(&[("grade", "5"), ("verbatim", "typed before the retraction")]);
+        late.extend([
+            ("_csrf", csrf.as_str()),
+            ("_version", "3"),
+            ("_reason", "late"),
+        ]);
+        let a = nurse.post("/records/adverse_events/AE9001", &late).await;
+        assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.html);
+        assert!(a.html.contains("nurse_s1 retracted this record"));
+        assert!(a.html.contains("value=\"typed before the retraction\""));
+        assert!(!a.html.contains("id=\"save\""));
 
         // A relapse's sites are ticked boxes: several arrive as one list,
         // and a refused form keeps each one ticked.

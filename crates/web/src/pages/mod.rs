@@ -138,8 +138,13 @@ struct ErrorPage {
 /// Why a page is not shown: signed out (to the login page), or an error
 /// page with its status.
 pub(crate) enum PageError {
-    SignedOut { next: String },
+    SignedOut {
+        next: String,
+    },
     Status(StatusCode, &'static str, String),
+    /// A page of its own that answers the request instead (a form shown
+    /// again).
+    Shown(Box<Response>),
 }
 
 impl PageError {
@@ -195,6 +200,7 @@ impl IntoResponse for PageError {
                 };
                 Redirect::to(&to).into_response()
             }
+            PageError::Shown(response) => *response,
             PageError::Status(status, title, message) => page(
                 status,
                 &ErrorPage {

@@ -357,7 +357,12 @@ impl Submitted {
     ) -> Result<Submitted, PageError> {
         let spec = spec_of(table)?;
         let posted = Posted::read(spec, pairs);
-        let record = state.store.get(&viewer.session.actor, spec, key).await?;
+        let record = match state.store.get(&viewer.session.actor, spec, key).await {
+            Err(StoreError::NotFound) => {
+                return Err(retracted_meanwhile(state, viewer, spec, key, &posted).await?);
+            }
+            other => other?,
+        };
         let version = version_of(&posted)?;
         Ok(Submitted {
             spec,
@@ -366,6 +371,47 @@ impl Submitted {
             version,
         })
     }
+}
+
+/// A change or retraction of a record someone retracted while the form
+/// was open: the form comes back, unsaveable, with what the user typed and
+/// who retracted it, why and when. A record the user may not see is not
+/// found, as before.
+async fn retracted_meanwhile(
+    state: &AppState,
+    viewer: &Viewer,
+    spec: &'static FileSpec,
+    key: &str,
+    posted: &Posted,
+) -> Result<PageError, PageError> {
+    let versions = state
+        .store
+        .history(&viewer.session.actor, spec, key)
+        .await?;
+    let Some(last) = versions.last().filter(|v| v.retracted) else {
+        return Ok(PageError::not_found());
+    };
+    let patient = cell(&last.fields, "patient_id");
+    let fields = field_views(spec, |c| posted.value(c), &[], &[], |_| None);
+    let mut form = FormPage::new(
+        viewer,
+        spec,
+        record_path(store::stem(spec), key),
+        casebook_path(&patient),
+        Some(patient),
+        fields,
+    );
+    form.can_write = false;
+    form.errors.push(format!(
+        "{} retracted this record at {} ({}) while you were editing it, so nothing was saved. What you entered is shown below; enter it as a new record if it still applies.",
+        last.recorded_by,
+        last.recorded_at,
+        last.reason.as_deref().unwrap_or("no reason")
+    ));
+    Ok(PageError::Shown(Box::new(page(
+        StatusCode::CONFLICT,
+        &form,
+    ))))
 }
 
 /// `POST /records/{table}/{key}`: saves a change with its reason, or shows
