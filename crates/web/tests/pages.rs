@@ -753,6 +753,12 @@ async fn a_registration_a_lock_and_a_statistician() {
         assert_eq!(a.status, StatusCode::FORBIDDEN);
         let book = dm.get("/patients/P900").await;
         assert!(book.html.contains("The database is locked"));
+        let read_only = dm.get("/records/patients/P900").await;
+        assert!(
+            read_only.html.contains("id=\"locked\"") && !read_only.html.contains("id=\"save\"")
+        );
+        let admin_page = dm.get("/administration").await;
+        assert!(!admin_page.html.contains("id=\"cutoff-form\""));
         let mut change: Vec<(&str, &str)> = form.clone();
         change[0] = ("_csrf", &csrf);
         change.extend([("_version", "1"), ("_reason", "age checked")]);

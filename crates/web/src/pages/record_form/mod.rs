@@ -43,6 +43,8 @@ pub struct FormPage {
     reason_error: Option<String>,
     csrf: String,
     can_write: bool,
+    /// The database is locked: the form is read only, and says why.
+    locked: bool,
     terms: &'static [String],
 }
 
@@ -82,6 +84,7 @@ impl FormPage {
             reason_error: None,
             csrf: viewer.session.csrf.clone(),
             can_write: viewer.writes(),
+            locked: viewer.locked,
             terms: ctcae_terms(),
         }
     }
