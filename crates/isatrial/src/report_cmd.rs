@@ -128,16 +128,31 @@ pub fn build_from_db(
         Ok((data, open))
     })?;
     let text = |v: &serde_json::Value, k: &str| v[k].as_str().unwrap_or_default().to_owned();
-    let queries = open
-        .iter()
-        .map(|q| Query {
-            file: text(q, "table"),
-            patient: text(q, "patient_id"),
-            record: text(q, "key"),
-            check: text(q, "check"),
-            message: text(q, "message"),
-        })
-        .collect();
+    let queries = if as_of.is_none() {
+        open.iter()
+            .map(|q| Query {
+                file: text(q, "table"),
+                patient: text(q, "patient_id"),
+                record: text(q, "key"),
+                check: text(q, "check"),
+                message: text(q, "message"),
+            })
+            .collect()
+    } else {
+        // The queries of an earlier instant are the warnings of the data
+        // as they stood then, as a bundle's report raises them.
+        trial::checks::check(&data)
+            .into_iter()
+            .filter(|f| f.severity == trial::checks::Severity::Warning)
+            .map(|f| Query {
+                file: f.file.into(),
+                patient: f.patient,
+                record: f.record,
+                check: f.check.into(),
+                message: f.message,
+            })
+            .collect()
+    };
     write(&bar, data, queries, out, adam)
 }
 

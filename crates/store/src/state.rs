@@ -149,6 +149,15 @@ impl Store {
         let conn = begin(self).await?;
         let mut conn = conn;
         let outcome = async {
+            // On PostgreSQL the changes in flight hold the state's row
+            // shared until they commit (write.rs): the lock waits for them,
+            // and its instant comes after theirs, so the data as of the
+            // lock are the locked data.
+            if self.backend == crate::Backend::Postgres {
+                sqlx::query("SELECT locked FROM trial_state WHERE id = 1 FOR UPDATE")
+                    .execute(&mut *conn)
+                    .await?;
+            }
             let at = Instant::now();
             let updated = sqlx::query("UPDATE trial_state SET locked = $1, changed_at = $2, changed_by = $3 WHERE id = 1")
                 .bind(i64::from(locked))

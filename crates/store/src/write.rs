@@ -372,6 +372,11 @@ pub(crate) async fn write_alone(
 ) -> Result<Written, StoreError> {
     let mut conn = crate::records::WriteTx::unlocked(pool.acquire().await?);
     conn.execute(begin_write(backend)).await?;
+    if backend == Backend::Postgres
+        && let Err(e) = serialize_on_postgres(&mut conn, spec, &change).await
+    {
+        return finish(conn, Err(e)).await;
+    }
     let outcome = match prepare(&mut conn, actor, spec, change, reason).await {
         Ok(prepared) => apply(&mut conn, prepared).await,
         Err(e) => Err(e),
@@ -435,6 +440,41 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// On PostgreSQL, where changes are decided side by side in transactions of
+/// their own (SQLite has one writer): takes the locks that make a change's
+/// decision hold until it commits. The trial state's row, shared: a lock or
+/// cut-off waits for the changes in flight, and a change that starts after
+/// it reads it. The patient's registration row, exclusive: two changes of
+/// one patient are decided one after the other, so that each runs the edit
+/// checks on the other's outcome and the patient's open queries follow the
+/// data. Locks are taken in this order everywhere, so none waits in a
+/// circle.
+async fn serialize_on_postgres(
+    conn: &mut AnyConnection,
+    spec: &'static FileSpec,
+    change: &RecordChange,
+) -> Result<(), StoreError> {
+    sqlx::query("SELECT locked FROM trial_state WHERE id = 1 FOR SHARE")
+        .execute(&mut *conn)
+        .await?;
+    let (patient, key) = match change {
+        RecordChange::Insert { cells } => (patient_of(spec, cells), String::new()),
+        RecordChange::Update { key, cells, .. } => (patient_of(spec, cells), key.clone()),
+        RecordChange::Retract { key, .. } => (None, key.clone()),
+    };
+    sqlx::query(
+        "SELECT 1 FROM record_current WHERE tbl = 'patients' AND record_key =
+         COALESCE($1, (SELECT patient_id FROM record_current WHERE tbl = $2 AND record_key = $3))
+         FOR UPDATE",
+    )
+    .bind(patient)
+    .bind(stem(spec))
+    .bind(key)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Reads what a change decides on and makes every decision: each

@@ -1075,3 +1075,115 @@ async fn record_names_pseudonyms_moved_queries_and_resets_hold() {
         store.close().await;
     }
 }
+
+/// AE numbers that differ only in letter case, written at the same moment:
+/// one is stored, the other refused as a duplicate, on both engines (the
+/// check before the write cannot see a change still in flight; the index
+/// of migration 0005 can).
+#[tokio::test]
+async fn keys_differing_only_in_case_are_one_key_even_at_once() {
+    for (_db, store) in both_with_bundle_60("key_case").await {
+        let ae = table("adverse_events").unwrap();
+        let dm = data_manager();
+        let write = |id: &'static str| {
+            let store = store.clone();
+            let dm = dm.clone();
+            async move {
+                store
+                    .write(
+                        &dm,
+                        ae,
+                        RecordChange::Insert {
+                            cells: ae_cells("P001", id, "2", "2025-07-01"),
+                        },
+                        None,
+                    )
+                    .await
+            }
+        };
+        let (a, b, c) = tokio::join!(write("AE-X1"), write("ae-x1"), write("Ae-X1"));
+        let stored = [&a, &b, &c].iter().filter(|w| w.is_ok()).count();
+        assert_eq!(stored, 1, "{a:?} {b:?} {c:?}");
+        for refused in [a, b, c].into_iter().filter_map(Result::err) {
+            match refused {
+                StoreError::Invalid(fields) => {
+                    assert!(fields[0].rule.contains("duplicate"), "{fields:?}")
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+}
+
+/// A lock taken while changes are in flight: each change either commits
+/// before the lock's instant or is refused as locked, on both engines, so
+/// that the data as of the lock are the locked data.
+#[tokio::test]
+async fn a_lock_waits_for_the_changes_in_flight() {
+    for (_db, store) in both_with_bundle_60("lock_race").await {
+        let ae = table("adverse_events").unwrap();
+        let dm = data_manager();
+        let changes = (0..8).map(|i| {
+            let store = store.clone();
+            let dm = dm.clone();
+            async move {
+                store
+                    .write(
+                        &dm,
+                        ae,
+                        RecordChange::Insert {
+                            cells: ae_cells("P001", &format!("AE-L{i}"), "2", "2025-07-01"),
+                        },
+                        None,
+                    )
+                    .await
+            }
+        });
+        let lock = {
+            let store = store.clone();
+            let dm = dm.clone();
+            async move { store.set_lock(&dm, true, "interim analysis").await }
+        };
+        let (written, locked) = tokio::join!(futures_join_all(changes.collect()), lock);
+        locked.unwrap();
+        let lock_at: store::Instant = store
+            .audit_trail(&dm, None)
+            .await
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|e| e["action"] == "lock")
+            .unwrap()["at"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        for w in written {
+            match w {
+                Ok(w) => assert!(
+                    w.record.recorded_at.parse::<store::Instant>().unwrap() < lock_at,
+                    "{:?}: {} recorded at {} after the lock at {lock_at:?}",
+                    store.backend(),
+                    w.record.key,
+                    w.record.recorded_at
+                ),
+                Err(StoreError::Locked(_)) => {}
+                Err(other) => panic!("{other:?}"),
+            }
+        }
+    }
+}
+
+/// Runs futures side by side and gathers their outputs in order.
+async fn futures_join_all<F>(futures: Vec<F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}

@@ -308,3 +308,39 @@ fn a_written_bundle_reads_back_to_the_same_dataset() {
     let _ = std::fs::remove_dir_all(&dir2);
     assert_eq!(again, data);
 }
+
+/// Ids that differ only in letter case would read as one patient or one
+/// AE: refused like exact duplicates, by file, line and column.
+#[test]
+fn ids_differing_only_in_case_are_duplicates() {
+    let b = Copy::new("case");
+    for (file, column) in [("patients.csv", 0), ("adverse_events.csv", 1)] {
+        let path = b.0.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let first: Vec<String> = text
+            .lines()
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .map(str::to_owned)
+            .collect();
+        let mut copy = first.clone();
+        copy[column] = first[column].to_lowercase();
+        std::fs::write(&path, format!("{text}{}\n", copy.join(","))).unwrap();
+    }
+    let got = messages(&read_bundle(&b.0).unwrap_err());
+    assert!(
+        got.iter().any(
+            |g| g.starts_with("patients.csv line 62, column \"patient_id\"")
+                && g.contains("\"p001\": differs from \"P001\" only in letter case")
+        ),
+        "{got:?}"
+    );
+    assert!(
+        got.iter().any(
+            |g| g.starts_with("adverse_events.csv line 169, column \"ae_id\"")
+                && g.contains("only in letter case")
+        ),
+        "{got:?}"
+    );
+}

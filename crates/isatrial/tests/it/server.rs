@@ -266,6 +266,36 @@ fn import_then_export_gives_back_identical_files() {
         (orr["n"].as_u64(), orr["total"].as_u64()),
         (Some(6), Some(33))
     );
+    // As of now, the report's data queries are the database's open ones;
+    // as of an instant (here: now, every record having been imported
+    // before it), they are the warnings of the data as they stood then:
+    // the same queries, not none.
+    // `date` gives whole seconds: a second after the import, its second
+    // has begun after it.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let now = std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%dT%H:%M:%SZ"])
+        .output()
+        .unwrap();
+    let now = String::from_utf8(now.stdout).unwrap();
+    let as_of = isatrial(&[
+        "report",
+        "--db",
+        &db.url,
+        "--out",
+        out.join("as-of").to_str().unwrap(),
+        "--as-of",
+        now.trim(),
+    ]);
+    assert_eq!(as_of.code, 0, "{}", as_of.stderr);
+    let rows = |dir: &str| {
+        std::fs::read_to_string(out.join(dir).join("queries.csv"))
+            .unwrap()
+            .lines()
+            .count()
+    };
+    assert!(rows("report") > 1);
+    assert_eq!(rows("as-of"), rows("report"));
     let bad = isatrial(&["serve", "--db", "mysql://nope"]);
     assert_eq!(bad.code, 2);
     assert!(

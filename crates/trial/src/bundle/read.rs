@@ -576,7 +576,7 @@ fn parse_adverse_event(
     ids: &PatientIds,
     dict: &Dictionary,
     texts: &mut Texts,
-    ae_ids: &mut rustc_hash::FxHashMap<Id, ()>,
+    ae_ids: &mut rustc_hash::FxHashMap<String, Id>,
 ) -> Option<AdverseEvent> {
     let term_text = r.cell("term");
     let term = match dict.find(term_text) {
@@ -614,10 +614,18 @@ fn parse_adverse_event(
         r.optional("outcome"),
         r.optional("action"),
     );
+    // Ids that differ only in letter case would read as one AE.
     if let Some(id) = &f.1
-        && ae_ids.insert(id.clone(), ()).is_some()
+        && let Some(before) = ae_ids.insert(id.as_str().to_ascii_lowercase(), id.clone())
     {
-        r.fail("ae_id", format!("duplicate AE id \"{id}\""));
+        if before == *id {
+            r.fail("ae_id", format!("duplicate AE id \"{id}\""));
+        } else {
+            r.fail(
+                "ae_id",
+                format!("duplicate AE id \"{id}\": differs from \"{before}\" only in letter case"),
+            );
+        }
     }
     Some(AdverseEvent {
         patient: f.0?,
@@ -837,17 +845,28 @@ pub fn read_rows(
         known: rustc_hash::FxHashMap::with_capacity_and_hasher(patients.len(), Default::default()),
         refused,
     };
+    // Ids that differ only in letter case would read as one patient.
+    let mut any_case: rustc_hash::FxHashMap<String, &Id> = Default::default();
     for (i, (line, p)) in patients.iter().enumerate() {
-        if ids
+        let exact = ids
             .known
             .insert(p.id.clone(), PatientIx(i as u32))
-            .is_some()
-        {
+            .is_some();
+        let alike = any_case
+            .insert(p.id.as_str().to_ascii_lowercase(), &p.id)
+            .filter(|before| **before != p.id);
+        if exact || alike.is_some() {
             problems.push(Problem {
                 file: PATIENTS.name.into(),
                 line: Some(*line),
                 column: Some("patient_id".into()),
-                rule: format!("duplicate patient id \"{}\"", p.id),
+                rule: match alike {
+                    Some(before) if !exact => format!(
+                        "duplicate patient id \"{}\": differs from \"{before}\" only in letter case",
+                        p.id
+                    ),
+                    _ => format!("duplicate patient id \"{}\"", p.id),
+                },
             });
         }
     }
