@@ -47,6 +47,18 @@ pub struct Query {
     message: String,
 }
 
+impl From<trial::checks::Finding> for Query {
+    fn from(f: trial::checks::Finding) -> Query {
+        Query {
+            file: f.file.into(),
+            patient: f.patient,
+            record: f.record,
+            check: f.check.into(),
+            message: f.message,
+        }
+    }
+}
+
 /// Loads and checks a bundle (refusing it whole on any error), then writes
 /// its report; `as_of` moves the cut-off earlier.
 pub fn build(
@@ -92,17 +104,7 @@ pub fn build(
         }
         data.cutoff = as_of;
     }
-    let queries = loaded
-        .warnings
-        .into_iter()
-        .map(|f| Query {
-            file: f.file.into(),
-            patient: f.patient,
-            record: f.record,
-            check: f.check.into(),
-            message: f.message,
-        })
-        .collect();
+    let queries = loaded.warnings.into_iter().map(Query::from).collect();
     write(&bar, data, queries, out, adam)
 }
 
@@ -144,13 +146,7 @@ pub fn build_from_db(
         trial::checks::check(&data)
             .into_iter()
             .filter(|f| f.severity == trial::checks::Severity::Warning)
-            .map(|f| Query {
-                file: f.file.into(),
-                patient: f.patient,
-                record: f.record,
-                check: f.check.into(),
-                message: f.message,
-            })
+            .map(Query::from)
             .collect()
     };
     write(&bar, data, queries, out, adam)
@@ -170,15 +166,15 @@ fn write(
         "computing endpoints for {} patients",
         data.patients.len()
     ));
-    let results = trial::endpoints::compute(&data);
     let patients = data.patients.len();
+    // The endpoints and the analysis datasets hold the same patients: not
+    // those registered after the cut-off (left out once, here).
+    let data = data.registered_by_cutoff().unwrap_or(data);
+    let results = trial::endpoints::compute(&data);
     let adam = if adam {
         bar.set_message("writing the CDISC analysis datasets");
         let dir = out.join("adam");
-        // The datasets hold what the analysis holds: not the patients
-        // registered after the cut-off.
-        let analysed = data.registered_by_cutoff();
-        let courses = trial::adam::Courses::derive(analysed.as_ref().unwrap_or(&data));
+        let courses = trial::adam::Courses::derive(&data);
         let datasets: [&(dyn trial::adam::AnalysisDataset + Sync); 3] = [
             &courses.adsl(),
             &courses.adae(),

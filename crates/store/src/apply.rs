@@ -338,6 +338,36 @@ pub(crate) async fn write_changes<C: AsRef<NewVersion>>(
     Ok(())
 }
 
+/// A warning of the edit checks as its data query reads: the file, the
+/// message, the record, the check's code (which [`check_code`] reads back).
+pub(crate) fn query_message(f: &trial::checks::Finding) -> String {
+    format!("{}: {} ({}) [{}]", f.file, f.message, f.record, f.check)
+}
+
+/// Opens the data query of a warning found outside a record's change (an
+/// import, a new cut-off), naming its record by the check's own label.
+pub(crate) async fn raise_query(
+    conn: &mut AnyConnection,
+    f: &trial::checks::Finding,
+    site: &str,
+    at_db: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO queries (tbl, record_key, version, patient_id, site_id, check_code, message, status, raised_at)
+         VALUES ($1, $2, 1, $3, $4, $5, $6, 'open', $7)",
+    )
+    .bind(f.file.strip_suffix(".csv").unwrap_or(f.file))
+    .bind(&f.record)
+    .bind(&f.patient)
+    .bind(site)
+    .bind(f.check)
+    .bind(query_message(f))
+    .bind(at_db)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// The code of a check, from the end of its warning ("… [C07]").
 fn check_code(warning: &str) -> &str {
     warning

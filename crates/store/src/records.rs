@@ -423,12 +423,41 @@ impl Store {
 
     /// Open data queries the user may see.
     pub async fn open_queries(&self, actor: &Actor) -> Result<Vec<serde_json::Value>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT tbl, record_key, version, patient_id, site_id, check_code, message, raised_at FROM queries
-             WHERE status = 'open' ORDER BY seq",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        self.open_queries_of(actor, None).await
+    }
+
+    /// The open data queries of one patient, named as the user sees them
+    /// (a pseudonym for a statistician): what a casebook shows, without
+    /// reading every query of the trial.
+    pub async fn patient_queries(
+        &self,
+        actor: &Actor,
+        patient_id: &str,
+    ) -> Result<Vec<serde_json::Value>, StoreError> {
+        let patient_id = self.unmask(actor, patient_id).await?;
+        self.open_queries_of(actor, Some(&patient_id)).await
+    }
+
+    async fn open_queries_of(
+        &self,
+        actor: &Actor,
+        patient_id: Option<&str>,
+    ) -> Result<Vec<serde_json::Value>, StoreError> {
+        const SELECT: &str = "SELECT tbl, record_key, version, patient_id, site_id, check_code, message, raised_at FROM queries
+             WHERE status = 'open'";
+        let rows = match patient_id {
+            Some(p) => {
+                sqlx::query(&format!("{SELECT} AND patient_id = $1 ORDER BY seq"))
+                    .bind(p)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => {
+                sqlx::query(&format!("{SELECT} ORDER BY seq"))
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
         Ok(rows
             .into_iter()
             .filter(|r| actor.reads(&r.get::<String, _>(4)))

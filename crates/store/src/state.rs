@@ -279,25 +279,16 @@ impl Store {
             .collect();
         let mut conn = begin(self).await?;
         let outcome = async {
-            sqlx::query("UPDATE queries SET status = 'closed' WHERE status = 'open' AND check_code = $1")
-                .bind(CHECK)
-                .execute(&mut *conn)
-                .await?;
+            sqlx::query(
+                "UPDATE queries SET status = 'closed' WHERE status = 'open' AND check_code = $1",
+            )
+            .bind(CHECK)
+            .execute(&mut *conn)
+            .await?;
             let at = Instant::now().to_db();
             for f in &findings {
-                sqlx::query(
-                    "INSERT INTO queries (tbl, record_key, version, patient_id, site_id, check_code, message, status, raised_at)
-                     VALUES ($1, $2, 1, $3, $4, $5, $6, 'open', $7)",
-                )
-                .bind(f.file.strip_suffix(".csv").unwrap_or(f.file))
-                .bind(&f.record)
-                .bind(&f.patient)
-                .bind(sites.get(f.patient.as_str()).copied().unwrap_or_default())
-                .bind(f.check)
-                .bind(format!("{}: {} ({}) [{}]", f.file, f.message, f.record, f.check))
-                .bind(&at)
-                .execute(&mut *conn)
-                .await?;
+                let site = sites.get(f.patient.as_str()).copied().unwrap_or_default();
+                crate::apply::raise_query(&mut conn, f, site, &at).await?;
             }
             Ok(())
         }

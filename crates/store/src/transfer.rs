@@ -187,20 +187,8 @@ impl Store {
             }
             write_imported(&mut conn, &mut rows).await?;
             for w in &loaded.warnings {
-                let site = sites.get(&w.patient).cloned().unwrap_or_default();
-                sqlx::query(
-                    "INSERT INTO queries (tbl, record_key, version, patient_id, site_id, check_code, message, status, raised_at)
-                     VALUES ($1, $2, 1, $3, $4, $5, $6, 'open', $7)",
-                )
-                .bind(w.file.strip_suffix(".csv").unwrap_or(w.file))
-                .bind(&w.record)
-                .bind(&w.patient)
-                .bind(site)
-                .bind(w.check)
-                .bind(format!("{}: {} ({}) [{}]", w.file, w.message, w.record, w.check))
-                .bind(at.to_db())
-                .execute(&mut *conn)
-                .await?;
+                let site = sites.get(&w.patient).map_or("", String::as_str);
+                crate::apply::raise_query(&mut conn, w, site, &at.to_db()).await?;
             }
             let detail = records.iter().map(|(t, n)| format!("{t}: {n}")).collect::<Vec<_>>().join(", ");
             audit(&mut conn, &at, &actor.user, "import", None, None, None, None, Some(format!("{} ({detail})", dir.display()))).await?;

@@ -237,7 +237,7 @@ fn validate(
     }
     Ok(warnings
         .into_iter()
-        .map(|f| format!("{}: {} ({}) [{}]", f.file, f.message, f.record, f.check))
+        .map(|f| crate::apply::query_message(&f))
         .collect())
 }
 

@@ -254,10 +254,9 @@ pub async fn casebook(
         .collect();
     let queries = state
         .store
-        .open_queries(actor)
+        .patient_queries(actor, &patient)
         .await?
         .into_iter()
-        .filter(|q| q["patient_id"].as_str() == Some(patient.as_str()))
         .map(|q| {
             QueryRow::of(&q, |tbl, key| {
                 records.iter().any(|r| r.table == tbl && r.key == key)
