@@ -91,8 +91,9 @@ impl Linear {
     /// cast clamps as a 64-bit one would: `last` fits in 32 bits (at most
     /// `MAX_BUCKETS` buckets in the first pass, and a bucket's pieces are a
     /// power of two no larger than 2³², the most observations a fit
-    /// takes). Used one key at a time, in the second pass.
-    #[inline(always)]
+    /// takes). The spelling the tests hold `bucket_in_lanes` and
+    /// `PieceLine::piece` to.
+    #[cfg(test)]
     fn bucket(self, t: f64) -> u32 {
         (((t - self.lo) * self.scale) as u32).min(self.last as u32)
     }
@@ -215,7 +216,7 @@ pub(crate) fn sort(time: &[f64], event: &[bool], lo: f64, hi: f64) -> SortedKeys
         let (spare_first, spare_second) = spare.split_at(half);
         let sort_buckets = |out: &mut [u64], from: usize, to: usize| {
             let base = start[from];
-            let mut counts = Vec::new();
+            let mut scratch = Scratch::default();
             for b in from..to {
                 if start[b] == start[b + 1] {
                     continue;
@@ -225,7 +226,7 @@ pub(crate) fn sort(time: &[f64], event: &[bool], lo: f64, hi: f64) -> SortedKeys
                     &spare_second[part_start[1][b]..part_start[1][b + 1]],
                 ];
                 let out = &mut out[start[b] - base..start[b + 1] - base];
-                sort_bucket(parts, out, (linear, b), &mut counts);
+                sort_bucket(parts, out, (linear, b), &mut scratch);
             }
         };
         let (first, second) = keys.split_at_mut(split);
@@ -243,6 +244,14 @@ pub(crate) fn sort(time: &[f64], event: &[bool], lo: f64, hi: f64) -> SortedKeys
 /// (a far outlier stretched it): its own range is split instead.
 const CROWDED: usize = 8 * BUCKET_KEYS;
 
+/// The second pass's memory, kept from bucket to bucket: each key's piece,
+/// and each piece's count (then where it ends).
+#[derive(Default)]
+struct Scratch {
+    piece: Vec<u32>,
+    counts: Vec<u32>,
+}
+
 /// Sorts the keys of bucket `b` of the first pass's split, gathered from
 /// `parts`, into `out` (as long as both together): by a linear split into
 /// at least as many pieces as keys, then sorted in place. A bucket of usual
@@ -253,7 +262,7 @@ fn sort_bucket(
     parts: [&[u64]; 2],
     out: &mut [u64],
     (first_pass, b): (Linear, usize),
-    counts: &mut Vec<usize>,
+    scratch: &mut Scratch,
 ) {
     let m = out.len();
     if m <= SMALL {
@@ -263,17 +272,18 @@ fn sort_bucket(
     }
     let pieces = m.next_power_of_two();
     if m <= CROWDED && first_pass.last > 0 {
-        let stretch = pieces as f64;
-        let last = (pieces - 1) as u32;
-        let bucket = b as f64;
-        split_into(parts, out, pieces, counts, |k| {
-            // The same rounding of the same product as the first pass, so
-            // this bucket's keys lie in [b, b + 1) of it; in the first and
-            // last bucket also below or past the line, which the cast
-            // (saturating at 0) and the clamp keep in the end pieces.
-            let x = (time_of(k) - first_pass.lo) * first_pass.scale;
-            (((x - bucket) * stretch) as u32).min(last)
-        });
+        // The same rounding of the same product as the first pass, so
+        // this bucket's keys lie in [b, b + 1) of it; in the first and
+        // last bucket also below or past the line, which the clamp keeps
+        // in the end pieces.
+        let line = PieceLine {
+            lo: first_pass.lo,
+            scale: first_pass.scale,
+            offset: b as f64,
+            stretch: pieces as f64,
+            last: (pieces - 1) as f64,
+        };
+        split_into(parts, out, line, scratch);
         return;
     }
     let (mut low, mut high) = (u64::MAX, 0);
@@ -288,7 +298,56 @@ fn sort_bucket(
         out.sort_unstable();
         return;
     }
-    split_into(parts, out, pieces, counts, |k| own.bucket(time_of(k)));
+    let line = PieceLine {
+        lo: own.lo,
+        scale: own.scale,
+        offset: 0.0,
+        stretch: 1.0,
+        last: own.last as f64,
+    };
+    split_into(parts, out, line, scratch);
+}
+
+/// The piece of a key within a bucket: ((t − lo) · scale − offset) ·
+/// stretch, truncated and clamped to 0..=last. Monotone in the key, as
+/// every step is.
+#[derive(Clone, Copy)]
+struct PieceLine {
+    lo: f64,
+    scale: f64,
+    offset: f64,
+    stretch: f64,
+    last: f64,
+}
+
+impl PieceLine {
+    /// As `Linear::bucket_in_lanes`, so that a loop of it vectorizes.
+    #[inline(always)]
+    fn piece(self, key: u64) -> u32 {
+        const TWO_TO_52: f64 = 4_503_599_627_370_496.0;
+        let x = (((time_of(key) - self.lo) * self.scale - self.offset) * self.stretch)
+            .max(0.0)
+            .min(self.last);
+        (x.trunc() + TWO_TO_52).to_bits() as u32
+    }
+}
+
+/// The pieces of a run of keys, computed several at a time.
+struct Pieces<'a> {
+    keys: &'a [u64],
+    pieces: &'a mut [u32],
+    line: PieceLine,
+}
+
+impl pulp::WithSimd for Pieces<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        for (p, &k) in self.pieces.iter_mut().zip(self.keys) {
+            *p = self.line.piece(k);
+        }
+    }
 }
 
 /// Times whose buckets are computed at once: few enough for the buckets
@@ -341,21 +400,22 @@ fn gather(parts: [&[u64]; 2], out: &mut [u64]) {
     tail.copy_from_slice(parts[1]);
 }
 
-/// Scatters the keys of `parts` into `out` by `piece` (monotone in the
-/// key, below `pieces`), then sorts each piece in place.
-fn split_into(
-    parts: [&[u64]; 2],
-    out: &mut [u64],
-    pieces: usize,
-    counts: &mut Vec<usize>,
-    piece: impl Fn(u64) -> u32,
-) {
+/// Scatters the keys of `parts` into `out` by their piece on `line`, then
+/// sorts each piece in place. The pieces are computed first, in a loop
+/// apart that vectorizes; counting and scattering by them cannot.
+fn split_into(parts: [&[u64]; 2], out: &mut [u64], line: PieceLine, scratch: &mut Scratch) {
+    let Scratch { piece, counts } = scratch;
+    piece.clear();
+    piece.resize(out.len(), 0);
+    let (first, second) = piece.split_at_mut(parts[0].len());
+    let arch = pulp::Arch::new();
+    for (keys, pieces) in [(parts[0], first), (parts[1], second)] {
+        arch.dispatch(Pieces { keys, pieces, line });
+    }
     counts.clear();
-    counts.resize(pieces, 0);
-    for part in parts {
-        for &k in part {
-            counts[piece(k) as usize] += 1;
-        }
+    counts.resize(line.last as usize + 1, 0);
+    for &p in piece.iter() {
+        counts[p as usize] += 1;
     }
     let mut start = 0;
     for c in counts.iter_mut() {
@@ -363,12 +423,11 @@ fn split_into(
         *c = start;
         start += size;
     }
-    for part in parts {
-        for &k in part {
-            let p = piece(k) as usize;
-            out[counts[p]] = k;
-            counts[p] += 1;
-        }
+    let keys = parts[0].iter().chain(parts[1]);
+    for (&k, &p) in keys.zip(piece.iter()) {
+        let at = &mut counts[p as usize];
+        out[*at as usize] = k;
+        *at += 1;
     }
     // Each count is now where its piece ends. The pieces are in order:
     // the long ones are sorted here, and then one insertion sort over the
@@ -376,6 +435,7 @@ fn split_into(
     // without a loop per piece of one to three keys.
     let mut from = 0;
     for &to in counts.iter() {
+        let to = to as usize;
         if to - from > SMALL {
             out[from..to].sort_unstable();
         }
@@ -457,6 +517,36 @@ mod tests {
                     linear.bucket(t),
                     "{t:e} in {lo}..{hi}"
                 );
+            }
+        }
+    }
+
+    /// A key's piece computed in lanes is the saturating cast's, on a
+    /// bucket's own share of the line and past either end of it.
+    #[test]
+    fn a_piece_is_the_saturating_casts() {
+        let mut next = draws(11);
+        let linear = Linear::new(2.0, 900.0, 4096);
+        for b in [0usize, 1, 2047, 4095] {
+            let pieces = 4096usize;
+            let line = PieceLine {
+                lo: linear.lo,
+                scale: linear.scale,
+                offset: b as f64,
+                stretch: pieces as f64,
+                last: (pieces - 1) as f64,
+            };
+            let width = 1.0 / linear.scale;
+            let from = linear.lo + b as f64 * width;
+            let random = (0..100_000).map(|_| from + (unit(next()) * 3.0 - 1.0) * width);
+            for t in [0.0, 1.0, 2.0, 900.0, 1e300, from, from + width]
+                .into_iter()
+                .chain(random)
+            {
+                let t = t.max(0.0);
+                let cast = ((((t - line.lo) * line.scale - line.offset) * line.stretch) as u32)
+                    .min(pieces as u32 - 1);
+                assert_eq!(line.piece(packed(t, true)), cast, "{t:e} in bucket {b}");
             }
         }
     }
