@@ -166,17 +166,17 @@ pub(crate) fn sort(time: &[f64], event: &[bool], lo: f64, hi: f64) -> SortedKeys
                 count[b as usize] += 1;
             }
         });
-        let mut at = Vec::with_capacity(buckets);
+        let mut at: Vec<u32> = Vec::with_capacity(buckets);
         let mut start = 0;
         for &c in &count {
-            at.push(start);
+            at.push(start as u32);
             start += c;
         }
         bucketed(time, linear, |from, time, bucket| {
             for ((&t, &e), &b) in time.iter().zip(&event[from..]).zip(bucket) {
-                let b = b as usize;
-                out[at[b]] = packed(t, e);
-                at[b] += 1;
+                let at = &mut at[b as usize];
+                out[*at as usize] = packed(t, e);
+                *at += 1;
             }
         });
         count

@@ -8,12 +8,14 @@
 //! of the sorted keys, the first thread with survival and Greenwood's sum,
 //! the second with each row's factor of the one and term of the other
 //! (the half of the products that needs no row before). Then the first
-//! thread computes its part's bounds while the second continues the
-//! running product and sum from the first part's last row, one row at a
-//! time as R does, so that every number has R's bits.
+//! thread computes its part's errors and bounds while the second continues
+//! the running product and sum from the first part's last row, over its
+//! rows with events in order as R does (`bounds.rs`), so that every number
+//! has R's bits.
 
+use super::KaplanMeier;
+use super::bounds::{self, Held};
 use super::products;
-use super::{KaplanMeier, bounds};
 use crate::ConfType;
 use crate::keysort::{self, SortedKeys};
 
@@ -256,34 +258,26 @@ fn second_rows(part: &mut Part<'_>, at_risk: u32) -> usize {
     row
 }
 
-/// Takes the square root of Greenwood's sum and computes the bounds of a
-/// part, a block at a time while the block's columns are in cache.
-/// `continued`: the part holds factors and terms, whose products continue
-/// from where the part before it ended.
+/// Completes a part: its errors and bounds, and, when it `continued` the
+/// part before it, its survival and Greenwood's sum from that part's last
+/// row on.
 fn finish(part: Part<'_>, continued: Option<Running>, conf_type: ConfType, z: f64) {
-    let (mut s, mut greenwood) = continued.map_or((1.0, 0.0), |r| (r.surv, r.greenwood));
-    let mut before = conf_type.interval(s, greenwood.sqrt(), z);
-    let m = part.surv.len();
-    let mut gathered = bounds::Gathered::default();
-    for start in (0..m).step_by(bounds::BLOCK) {
-        let block = start..m.min(start + bounds::BLOCK);
-        if continued.is_some() {
-            (s, greenwood) = products::accumulate(
-                (s, greenwood),
-                &mut part.surv[block.clone()],
-                &mut part.std_err_log[block.clone()],
-            );
-        }
-        for se in &mut part.std_err_log[block.clone()] {
-            *se = se.sqrt();
-        }
-        let rows = bounds::Rows {
-            n_event: &part.n_event[block.clone()],
-            surv: &part.surv[block.clone()],
-            se_log: &part.std_err_log[block.clone()],
-            lower: &mut part.lower[block.clone()],
-            upper: &mut part.upper[block],
-        };
-        before = gathered.fill(conf_type, z, before, rows);
-    }
+    let (before, held) = match continued {
+        Some(first) => (
+            bounds::Running {
+                surv: first.surv,
+                greenwood: first.greenwood,
+            },
+            Held::Factors,
+        ),
+        None => (bounds::Running::START, Held::Running),
+    };
+    let rows = bounds::Rows {
+        n_event: part.n_event,
+        surv: part.surv,
+        greenwood: part.std_err_log,
+        lower: part.lower,
+        upper: part.upper,
+    };
+    bounds::Gathered::default().fill(conf_type, z, before, held, rows);
 }

@@ -175,35 +175,39 @@ impl KaplanMeier {
             greenwood: &mut std_err_log,
         };
         products::run((1.0, 0.0), rows);
-        for se in &mut std_err_log {
-            *se = se.sqrt();
-        }
         let (mut lower, mut upper) = (vec![0.0; m], vec![0.0; m]);
-        let fill = |from: usize, lower: &mut [f64], upper: &mut [f64]| {
-            let before = match from.checked_sub(1) {
-                Some(i) => conf_type.interval(surv[i], std_err_log[i], z),
-                None => conf_type.interval(1.0, 0.0, z),
-            };
+        let fill = |before: bounds::Running, from: usize, columns: [&mut [f64]; 4]| {
+            let [surv, greenwood, lower, upper] = columns;
             let to = from + lower.len();
             let rows = bounds::Rows {
                 n_event: &n_event[from..to],
-                surv: &surv[from..to],
-                se_log: &std_err_log[from..to],
+                surv,
+                greenwood,
                 lower,
                 upper,
             };
-            bounds::Gathered::default().fill(conf_type, z, before, rows);
+            bounds::Gathered::default().fill(conf_type, z, before, bounds::Held::Running, rows);
         };
         if parallel {
             let half = m / 2;
+            let before_half = bounds::Running {
+                surv: surv[half - 1],
+                greenwood: std_err_log[half - 1],
+            };
+            let (surv_a, surv_b) = surv.split_at_mut(half);
+            let (se_a, se_b) = std_err_log.split_at_mut(half);
             let (lower_a, lower_b) = lower.split_at_mut(half);
             let (upper_a, upper_b) = upper.split_at_mut(half);
             std::thread::scope(|scope| {
-                scope.spawn(|| fill(half, lower_b, upper_b));
-                fill(0, lower_a, upper_a);
+                scope.spawn(|| fill(before_half, half, [surv_b, se_b, lower_b, upper_b]));
+                fill(bounds::Running::START, 0, [surv_a, se_a, lower_a, upper_a]);
             });
         } else {
-            fill(0, &mut lower, &mut upper);
+            fill(
+                bounds::Running::START,
+                0,
+                [&mut surv, &mut std_err_log, &mut lower, &mut upper],
+            );
         }
         Self {
             time,
