@@ -270,9 +270,9 @@ pub(crate) async fn write_changes<C: AsRef<NewVersion>>(
     }
 
     for c in changes.iter().filter(|c| c.site_moved) {
-        // The patient's records and open queries go with the patient: the
-        // old site no longer sees them, the new one answers the queries.
-        for table in ["record_current", "queries"] {
+        // The patient's records and queries go with the patient: the old
+        // site no longer sees them, the new one answers the queries.
+        for table in ["record_current", "queries", "manual_queries"] {
             let mut moved = Statement::sql(&format!("UPDATE {table} SET site_id = "));
             moved
                 .param(text(&c.site_id))

@@ -12,6 +12,7 @@ mod apply;
 mod clock;
 mod error;
 mod group_commit;
+mod manual_queries;
 mod packed;
 mod records;
 mod snapshot;
@@ -25,6 +26,9 @@ mod write;
 pub use access::{Actor, Role, Scope};
 pub use clock::{BadInstant, Instant};
 pub use error::{FieldError, REASON_REQUIRED, StoreError};
+pub use manual_queries::{
+    MESSAGE_MAX, ManualQuery, QueryFilter, QueryMessage, QueryStatus, QueryStep,
+};
 pub use records::{RecordChange, StoredRecord, Version, Written, cells_from_json, stem, table};
 pub use snapshot::Snapshot;
 pub use state::TrialState;

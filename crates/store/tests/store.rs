@@ -1187,3 +1187,236 @@ where
     }
     out
 }
+
+#[tokio::test]
+async fn a_query_raised_by_hand_is_answered_by_its_site_and_closed_by_its_monitor() {
+    use store::{QueryFilter, QueryStatus, QueryStep};
+    for (_db, store) in both_with_bundle_60("manual_queries").await {
+        let ae = table("adverse_events").unwrap();
+        let monitor = |site: &str| Actor {
+            user: format!("mon_{site}"),
+            role: Role::Monitor,
+            scope: Scope::Sites(vec![site.into()]),
+        };
+        // P001 is at site S3; its AE0001 is a grade 1 fever.
+        let raised = store
+            .raise_manual_query(
+                &monitor("S3"),
+                ae,
+                "AE0001",
+                Some("grade"),
+                "  The source says grade 2: please check.  ",
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                raised.table.as_str(),
+                raised.key.as_str(),
+                raised.field.as_deref()
+            ),
+            ("adverse_events", "AE0001", Some("grade"))
+        );
+        assert_eq!(
+            (raised.patient_id.as_str(), raised.site_id.as_str()),
+            ("P001", "S3")
+        );
+        assert_eq!((raised.status, raised.version), (QueryStatus::Open, 1));
+        assert_eq!(raised.messages.len(), 1);
+        assert_eq!(
+            raised.messages[0].text,
+            "The source says grade 2: please check."
+        );
+        assert_eq!(raised.messages[0].step, "raise");
+        let id = raised.id;
+
+        // Who may not raise, or not see the record: refused, nothing stored.
+        let refused = store
+            .raise_manual_query(&nurse("S3"), ae, "AE0001", None, "why?")
+            .await;
+        assert!(
+            matches!(refused, Err(StoreError::Forbidden(_))),
+            "{refused:?}"
+        );
+        for (who, key) in [(monitor("S1"), "AE0001"), (monitor("S3"), "AE9999")] {
+            let refused = store.raise_manual_query(&who, ae, key, None, "why?").await;
+            assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
+        }
+        // A field not of the table and an empty message are named together.
+        match store
+            .raise_manual_query(&monitor("S3"), ae, "AE0001", Some("colour"), " ")
+            .await
+        {
+            Err(StoreError::Invalid(fields)) => {
+                let named: Vec<_> = fields.iter().map(|f| f.field.as_deref()).collect();
+                assert_eq!(named, [Some("field"), Some("text")], "{fields:?}");
+                assert!(fields[0].rule.contains("not a field of adverse_events"));
+            }
+            other => panic!("expected both refusals, got {other:?}"),
+        }
+        let all = QueryFilter::default();
+        assert_eq!(
+            store
+                .manual_queries(&monitor("S3"), all)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+
+        // The other site's staff and monitor do not see it; a statistician
+        // reads no thread at all.
+        assert!(
+            store
+                .manual_queries(&nurse("S1"), all)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(matches!(
+            store.manual_query(&monitor("S1"), id).await,
+            Err(StoreError::NotFound)
+        ));
+        let stat = Actor {
+            user: "stat".into(),
+            role: Role::Statistician,
+            scope: Scope::All,
+        };
+        assert!(matches!(
+            store.manual_queries(&stat, all).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store
+                .step_manual_query(&nurse("S1"), id, QueryStep::Answer, "done")
+                .await,
+            Err(StoreError::NotFound)
+        ));
+
+        // The monitor cannot answer for the site, nor reopen an open query.
+        assert!(matches!(
+            store
+                .step_manual_query(&monitor("S3"), id, QueryStep::Answer, "done")
+                .await,
+            Err(StoreError::Forbidden(_))
+        ));
+        assert!(matches!(
+            store
+                .step_manual_query(&monitor("S3"), id, QueryStep::Reopen, "more")
+                .await,
+            Err(StoreError::Invalid(_))
+        ));
+        // The site answers; then the monitor reopens, the site answers again.
+        let answered = store
+            .step_manual_query(
+                &nurse("S3"),
+                id,
+                QueryStep::Answer,
+                "Grade 1 is right: 37.9 °C.",
+            )
+            .await
+            .unwrap();
+        assert_eq!(answered.status, QueryStatus::Answered);
+        let open = QueryFilter {
+            status: Some(QueryStatus::Open),
+            ..QueryFilter::default()
+        };
+        assert!(
+            store
+                .manual_queries(&monitor("S3"), open)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        store
+            .step_manual_query(
+                &monitor("S3"),
+                id,
+                QueryStep::Reopen,
+                "The chart says 38.4 °C.",
+            )
+            .await
+            .unwrap();
+        store
+            .step_manual_query(&nurse("S3"), id, QueryStep::Answer, "Corrected to grade 2.")
+            .await
+            .unwrap();
+        let closed = store
+            .step_manual_query(&monitor("S3"), id, QueryStep::Close, "Thank you.")
+            .await
+            .unwrap();
+        assert_eq!(closed.status, QueryStatus::Closed);
+        let steps: Vec<(&str, &str)> = closed
+            .messages
+            .iter()
+            .map(|m| (m.step.as_str(), m.user.as_str()))
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                ("raise", "mon_S3"),
+                ("answer", "nurse_S3"),
+                ("reopen", "mon_S3"),
+                ("answer", "nurse_S3"),
+                ("close", "mon_S3"),
+            ]
+        );
+        assert!(closed.messages.windows(2).all(|w| w[0].at <= w[1].at));
+        // A closed query takes no more steps, from anyone.
+        let refused = store
+            .step_manual_query(&nurse("S3"), id, QueryStep::Answer, "one more thing")
+            .await;
+        assert!(
+            matches!(refused, Err(StoreError::Invalid(_))),
+            "{refused:?}"
+        );
+        // Every step is in the audit trail, with its text as the reason.
+        let trail = store
+            .audit_trail(&data_manager(), Some(("adverse_events", "AE0001")))
+            .await
+            .unwrap();
+        let actions: Vec<String> = trail
+            .iter()
+            .filter_map(|e| e["action"].as_str().map(str::to_owned))
+            .filter(|a| a.starts_with("query_"))
+            .collect();
+        assert_eq!(
+            actions.len(),
+            5,
+            "raise, answer, reopen, answer, close: {actions:?}"
+        );
+
+        // A query is raised on the record as it stands and filtered by it;
+        // the lock stops every step.
+        let second = store
+            .raise_manual_query(&data_manager(), ae, "AE0002", None, "Is sepsis grade 4?")
+            .await
+            .unwrap();
+        let on_record = QueryFilter {
+            record: Some(("adverse_events", "AE0002")),
+            ..QueryFilter::default()
+        };
+        let found = store
+            .manual_queries(&monitor("S3"), on_record)
+            .await
+            .unwrap();
+        assert_eq!(found.iter().map(|q| q.id).collect::<Vec<_>>(), [second.id]);
+        store
+            .set_lock(&data_manager(), true, "interim analysis")
+            .await
+            .unwrap();
+        assert!(matches!(
+            store
+                .step_manual_query(&nurse("S3"), second.id, QueryStep::Answer, "yes")
+                .await,
+            Err(StoreError::Locked(_))
+        ));
+        assert!(matches!(
+            store
+                .raise_manual_query(&monitor("S3"), ae, "AE0001", None, "again")
+                .await,
+            Err(StoreError::Locked(_))
+        ));
+        store.close().await;
+    }
+}
