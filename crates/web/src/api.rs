@@ -22,7 +22,9 @@ use crate::error::ApiError;
 
 /// Reads a JSON body: not JSON is 400; JSON of the wrong shape (unknown or
 /// missing fields, wrong types) is 422 naming the field; too large is 413.
-fn body<T: DeserializeOwned>(bytes: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+pub(crate) fn body<T: DeserializeOwned>(
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<T, ApiError> {
     let bytes = bytes.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::TooLarge
@@ -53,7 +55,7 @@ fn body<T: DeserializeOwned>(bytes: Result<Bytes, BytesRejection>) -> Result<T, 
     })
 }
 
-fn spec(name: &str) -> Result<&'static FileSpec, ApiError> {
+pub(crate) fn spec(name: &str) -> Result<&'static FileSpec, ApiError> {
     table(name).ok_or(ApiError::NotFound)
 }
 

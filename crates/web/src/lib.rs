@@ -10,6 +10,7 @@ mod distinct;
 mod error;
 mod openapi;
 mod pages;
+mod query_api;
 
 pub use auth::{COOKIE, CSRF_HEADER};
 pub use openapi::document as openapi_document;
@@ -47,6 +48,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/tables", get(api::tables))
         .route("/api/openapi.json", get(api::openapi))
         .route("/api/queries", get(api::queries))
+        .route(
+            "/api/manual-queries",
+            get(query_api::list).post(query_api::raise),
+        )
+        .route("/api/manual-queries/{id}", get(query_api::get))
+        .route("/api/manual-queries/{id}/{step}", post(query_api::step))
         .route("/api/audit", get(api::audit))
         .route("/api/state", get(api::state))
         .route("/api/lock", post(api::lock))

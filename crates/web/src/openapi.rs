@@ -97,6 +97,24 @@ pub fn document() -> Value {
         }),
     );
     schemas.insert(
+        "ManualQuery".into(),
+        json!({
+            "type": "object",
+            "required": ["id", "table", "key", "field", "version", "patient_id", "site_id", "status", "raised_by", "raised_at", "messages"],
+            "properties": {
+                "id": {"type": "integer"}, "table": {"type": "string"}, "key": {"type": "string"},
+                "field": {"type": ["string", "null"]}, "version": {"type": "integer"},
+                "patient_id": {"type": "string"}, "site_id": {"type": "string"},
+                "status": {"type": "string", "enum": ["open", "answered", "closed"]},
+                "raised_by": {"type": "string"}, "raised_at": {"type": "string"},
+                "messages": {"type": "array", "items": {"type": "object",
+                    "required": ["at", "user", "role", "step", "text"],
+                    "properties": {"at": {"type": "string"}, "user": {"type": "string"}, "role": {"type": "string"},
+                                   "step": {"type": "string", "enum": ["raise", "answer", "reopen", "close"]}, "text": {"type": "string"}}}}
+            }
+        }),
+    );
+    schemas.insert(
         "Stored".into(),
         json!({
             "type": "object",
@@ -200,6 +218,44 @@ pub fn document() -> Value {
     paths.insert(
         "/api/queries".into(),
         json!({"get": simple("Open data queries of the user's sites", json!({"type": "array"}))}),
+    );
+    let csrf = json!([{"$ref": "#/components/parameters/Csrf"}]);
+    paths.insert(
+        "/api/manual-queries".into(),
+        json!({
+            "get": {"summary": "Data queries raised by hand on the user's sites, with their threads, oldest first",
+                    "parameters": [
+                        {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["open", "answered", "closed"]}},
+                        {"name": "patient", "in": "query", "schema": {"type": "string"}},
+                        {"name": "table", "in": "query", "schema": {"type": "string"}},
+                        {"name": "key", "in": "query", "schema": {"type": "string"}}],
+                    "responses": responses(("200", ok("Queries", json!({"type": "array", "items": {"$ref": "#/components/schemas/ManualQuery"}}))))},
+            "post": {"summary": "Raise a query on a record, or one of its fields (monitor, data manager)",
+                     "parameters": csrf,
+                     "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                         "type": "object", "additionalProperties": false, "required": ["table", "key", "text"],
+                         "properties": {"table": {"type": "string"}, "key": {"type": "string"},
+                                        "field": {"type": "string"}, "text": {"type": "string", "maxLength": store::MESSAGE_MAX}}}}}},
+                     "responses": responses(("201", ok("The query raised", json!({"$ref": "#/components/schemas/ManualQuery"}))))}
+        }),
+    );
+    paths.insert(
+        "/api/manual-queries/{id}".into(),
+        json!({"get": {"summary": "One query raised by hand, with its thread",
+                       "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}],
+                       "responses": responses(("200", ok("The query", json!({"$ref": "#/components/schemas/ManualQuery"}))))}}),
+    );
+    paths.insert(
+        "/api/manual-queries/{id}/{step}".into(),
+        json!({"post": {"summary": "A step of the thread: answer (site staff), reopen or close (monitor, data manager)",
+                        "parameters": [
+                            {"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}},
+                            {"name": "step", "in": "path", "required": true, "schema": {"type": "string", "enum": ["answer", "reopen", "close"]}},
+                            {"$ref": "#/components/parameters/Csrf"}],
+                        "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                            "type": "object", "additionalProperties": false, "required": ["text"],
+                            "properties": {"text": {"type": "string", "maxLength": store::MESSAGE_MAX}}}}}},
+                        "responses": responses(("200", ok("The query after the step", json!({"$ref": "#/components/schemas/ManualQuery"}))))}}),
     );
     paths.insert(
         "/api/audit".into(),

@@ -538,3 +538,111 @@ async fn an_address_with_too_many_failed_logins_is_throttled() {
         }
     }
 }
+
+/// A monitor raises a query over HTTP; the site answers; the monitor
+/// closes it. Roles and sites get their status codes, a bad body its
+/// field, and the document lists the routes.
+#[tokio::test]
+async fn a_query_raised_by_hand_goes_from_monitor_to_site_and_back_over_http() {
+    for db in both("api_manual_queries").await {
+        let app = spawn_app(db).await;
+        let monitor = app.login("monitor_s3").await;
+        let inv = app.login("inv_s3").await;
+        let other_site = app.login("nurse_s1").await;
+        let stat = app.login("stat").await;
+        let raise = json!({"table": "adverse_events", "key": "AE0001", "field": "grade",
+                           "text": "The source says grade 2."});
+        let (status, raised) = monitor.post("/api/manual-queries", raise.clone()).await;
+        assert_eq!(status, StatusCode::CREATED, "{raised}");
+        assert_eq!(raised["status"], "open");
+        assert_eq!(raised["patient_id"], "P001");
+        let id = raised["id"].as_i64().unwrap();
+        let path = format!("/api/manual-queries/{id}");
+
+        assert_eq!(
+            inv.post("/api/manual-queries", raise.clone()).await.0,
+            StatusCode::FORBIDDEN
+        );
+        let (status, body) = monitor
+            .post(
+                "/api/manual-queries",
+                json!({"table": "adverse_events", "key": "AE0001", "field": "colour", "text": ""}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let named: Vec<&str> = body["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(named, ["field", "text"]);
+        let (status, body) = monitor
+            .post(
+                "/api/manual-queries",
+                json!({"table": "adverse_events", "key": "AE0001"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["fields"][0]["field"], "text");
+
+        assert_eq!(other_site.get(&path).await.0, StatusCode::NOT_FOUND);
+        assert_eq!(
+            stat.get("/api/manual-queries").await.0,
+            StatusCode::NOT_FOUND
+        );
+        let (status, listed) = other_site.get("/api/manual-queries").await;
+        assert_eq!((status, listed), (StatusCode::OK, json!([])));
+        let (status, listed) = inv
+            .get("/api/manual-queries?status=open&patient=P001")
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(listed.as_array().unwrap().len(), 1);
+        let (status, body) = inv.get("/api/manual-queries?status=pending").await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+        assert_eq!(
+            monitor
+                .post(&format!("{path}/answer"), json!({"text": "fine"}))
+                .await
+                .0,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            inv.post(&format!("{path}/approve"), json!({"text": "fine"}))
+                .await
+                .0,
+            StatusCode::NOT_FOUND
+        );
+        let (status, answered) = inv
+            .post(
+                &format!("{path}/answer"),
+                json!({"text": "Corrected to grade 2."}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{answered}");
+        assert_eq!(answered["status"], "answered");
+        let (status, closed) = monitor
+            .post(&format!("{path}/close"), json!({"text": "Thank you."}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{closed}");
+        assert_eq!(closed["status"], "closed");
+        assert_eq!(closed["messages"].as_array().unwrap().len(), 3);
+        let (status, body) = inv
+            .post(&format!("{path}/answer"), json!({"text": "more"}))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let (_, read) = inv.get(&path).await;
+        assert_eq!(read, closed);
+
+        let (_, doc) = monitor.get("/api/openapi.json").await;
+        for route in [
+            "/api/manual-queries",
+            "/api/manual-queries/{id}",
+            "/api/manual-queries/{id}/{step}",
+        ] {
+            assert!(doc["paths"].get(route).is_some(), "{route}");
+        }
+        app.store.close().await;
+    }
+}
