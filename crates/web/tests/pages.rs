@@ -26,6 +26,7 @@ async fn spawn_app(db: TestDb) -> TestApp {
         &db,
         &[
             ("nurse_s1", Role::StudyNurse, &["S1"]),
+            ("monitor_s1", Role::Monitor, &["S1"]),
             ("dm", Role::DataManager, &[]),
             ("stat", Role::Statistician, &[]),
         ],
@@ -850,5 +851,153 @@ async fn a_registration_a_lock_and_a_statistician() {
             stat.get("/report?as_of=2999-01-01").await.status,
             StatusCode::UNPROCESSABLE_ENTITY
         );
+    }
+}
+
+/// A monitor raises a query on an AE's grade through the form (refused
+/// once, keeping what was typed), the site's nurse finds it on her queries
+/// page and in the casebook and answers it, the monitor closes it; a step
+/// taken after the query moved on keeps its text to copy.
+#[tokio::test]
+async fn a_monitor_raises_a_query_the_nurse_answers_and_the_monitor_closes_it() {
+    for db in both("pages_manual_queries").await {
+        let app = spawn_app(db).await;
+        let monitor = Browser::signed_in(&app, "monitor_s1").await;
+        let nurse = Browser::signed_in(&app, "nurse_s1").await;
+        let stat = Browser::signed_in(&app, "stat").await;
+        // P002 is at site S1; AE0011 a grade 4 platelet count decreased.
+        let record = monitor.get("/records/adverse_events/AE0011").await;
+        assert!(
+            record
+                .html
+                .contains("/records/adverse_events/AE0011/queries")
+        );
+        let page = monitor.get("/records/adverse_events/AE0011/queries").await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.html.contains("id=\"no-queries\""), "{}", page.html);
+        assert!(page.html.contains("id=\"raise-form\""));
+        let csrf = monitor.csrf().await;
+
+        // No question: refused, the field chosen stays chosen.
+        let refused = monitor
+            .post(
+                "/records/adverse_events/AE0011/queries",
+                &[("_csrf", &csrf), ("field", "grade"), ("text", "  ")],
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            refused.html.contains("<option value=\"grade\" selected>"),
+            "{}",
+            refused.html
+        );
+        assert!(
+            refused
+                .html
+                .contains("id=\"error-text\">a query&#39;s message is required"),
+            "{}",
+            refused.html
+        );
+
+        let raised = monitor
+            .post(
+                "/records/adverse_events/AE0011/queries",
+                &[
+                    ("_csrf", &csrf),
+                    ("field", "grade"),
+                    ("text", "Source shows <grade 3>?"),
+                ],
+            )
+            .await;
+        assert_eq!(raised.status, StatusCode::SEE_OTHER, "{}", raised.html);
+        let to = raised.location.unwrap();
+        assert!(
+            to.starts_with("/manual-queries/") && to.ends_with("?done=raise"),
+            "{to}"
+        );
+        let query = to.split('?').next().unwrap().to_owned();
+        let shown = monitor.get(&to).await;
+        assert!(shown.html.contains("id=\"done\""));
+        assert!(
+            shown.html.contains("Source shows &#60;grade 3&#62;?"),
+            "escaped: {}",
+            shown.html
+        );
+        assert!(
+            !shown.html.contains("id=\"answer-form\""),
+            "a monitor does not answer"
+        );
+
+        // The nurse finds it on her queries page and in the casebook.
+        let list = nurse.get("/queries").await;
+        assert!(
+            list.html.contains("id=\"raised-queries\"") && list.html.contains(&query),
+            "{}",
+            list.html
+        );
+        let casebook = nurse.get("/patients/P002").await;
+        assert!(casebook.html.contains(&query), "{}", casebook.html);
+        let page = nurse.get(&query).await;
+        assert!(page.html.contains("id=\"answer-form\""));
+        assert!(!page.html.contains("id=\"close-form\""));
+        let answered = nurse
+            .post(
+                &format!("{query}/answer"),
+                &[
+                    ("_csrf", &nurse.csrf().await),
+                    ("text", "Grade 4 is right: 18 G/L."),
+                ],
+            )
+            .await;
+        assert_eq!(answered.status, StatusCode::SEE_OTHER, "{}", answered.html);
+
+        // The monitor closes it; the nurse's second answer, sent from the
+        // page she had open, comes back with its text and the rule.
+        let page = monitor.get(&query).await;
+        assert!(
+            page.html.contains("id=\"close-form\"") && page.html.contains("id=\"reopen-form\"")
+        );
+        let closed = monitor
+            .post(
+                &format!("{query}/close"),
+                &[("_csrf", &csrf), ("text", "Thank you.")],
+            )
+            .await;
+        assert_eq!(closed.status, StatusCode::SEE_OTHER, "{}", closed.html);
+        let late = nurse
+            .post(
+                &format!("{query}/answer"),
+                &[
+                    ("_csrf", &nurse.csrf().await),
+                    ("text", "And the count on day 3."),
+                ],
+            )
+            .await;
+        assert_eq!(late.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(late.html.contains("the query is closed"), "{}", late.html);
+        assert!(
+            late.html.contains("id=\"not-sent\"") && late.html.contains("And the count on day 3.")
+        );
+        let thread = monitor.get(&query).await.html;
+        for said in ["Source shows", "Grade 4 is right", "Thank you."] {
+            assert!(thread.contains(said), "{said}");
+        }
+        assert!(
+            !nurse.get("/queries").await.html.contains(&query),
+            "closed queries leave the list"
+        );
+
+        // Another session's token is refused and keeps the text; a
+        // statistician reads no thread.
+        let reopened = monitor
+            .post(
+                &format!("{query}/reopen"),
+                &[("_csrf", "x"), ("text", "kept")],
+            )
+            .await;
+        assert_eq!(reopened.status, StatusCode::FORBIDDEN);
+        assert_eq!(stat.get(&query).await.status, StatusCode::NOT_FOUND);
+        assert!(stat.get("/queries").await.html.contains("id=\"no-raised\""));
+        app.store.close().await;
     }
 }

@@ -142,6 +142,8 @@ struct CasebookPage {
     registration_columns: Vec<(String, String)>,
     sections: Vec<Section>,
     queries: Vec<QueryRow>,
+    /// Queries raised by hand on the patient, not yet closed.
+    raised: Vec<super::manual_queries::QueryView>,
     saved: Option<String>,
     can_write: bool,
 }
@@ -263,6 +265,7 @@ pub async fn casebook(
             })
         })
         .collect();
+    let raised = super::manual_queries::waiting(&state, &viewer, Some(&patient)).await?;
     let saved = saved.notice();
     Ok(page(
         StatusCode::OK,
@@ -274,6 +277,7 @@ pub async fn casebook(
             site,
             sections,
             queries,
+            raised,
             saved,
             can_write,
         },

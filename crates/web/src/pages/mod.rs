@@ -9,6 +9,7 @@ mod administration;
 mod casebook;
 mod labels;
 mod login;
+mod manual_queries;
 mod queries;
 mod record_form;
 mod report;
@@ -49,6 +50,15 @@ pub fn routes() -> Router<AppState> {
             get(record_form::to_record).post(record_form::retract),
         )
         .route("/records/{table}/{key}/history", get(record_form::history))
+        .route(
+            "/records/{table}/{key}/queries",
+            get(manual_queries::of_record).post(manual_queries::raise),
+        )
+        .route("/manual-queries/{id}", get(manual_queries::show))
+        .route(
+            "/manual-queries/{id}/{step}",
+            get(manual_query_of_step).post(manual_queries::step),
+        )
         .route("/queries", get(queries::list))
         .route("/report", get(report::show))
         .route("/audit", get(administration::audit))
@@ -68,6 +78,13 @@ pub fn routes() -> Router<AppState> {
 /// bookmark, a reload after signing in again): the page of that form.
 fn to(path: &'static str) -> impl Fn() -> std::future::Ready<Redirect> + Clone {
     move || std::future::ready(Redirect::to(path))
+}
+
+/// A query's step opened as a page: the query's page.
+async fn manual_query_of_step(
+    axum::extract::Path((id, _)): axum::extract::Path<(String, String)>,
+) -> Redirect {
+    Redirect::to(&format!("/manual-queries/{}", path_component(&id)))
 }
 
 /// The one stylesheet, served from the binary.

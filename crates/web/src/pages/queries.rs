@@ -1,5 +1,6 @@
 //! The open data queries a user reaches: the edit checks' warnings on
-//! saved records, each leading to its record's form.
+//! saved records, each leading to its record's form, and the queries
+//! raised by hand still waiting on the site or the monitor.
 
 use askama::Template;
 use axum::extract::State;
@@ -22,6 +23,8 @@ struct PatientQuery {
 struct QueriesPage {
     nav: Option<Nav>,
     queries: Vec<PatientQuery>,
+    /// Queries raised by hand, not yet closed.
+    raised: Vec<super::manual_queries::QueryView>,
 }
 
 pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<Response, PageError> {
@@ -39,11 +42,13 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<Respo
             }
         })
         .collect();
+    let raised = super::manual_queries::waiting(&state, &viewer, None).await?;
     Ok(page(
         StatusCode::OK,
         &QueriesPage {
             nav: Some(viewer.nav()),
             queries,
+            raised,
         },
     ))
 }

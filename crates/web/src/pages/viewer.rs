@@ -87,6 +87,11 @@ impl Viewer {
 fn form_page_of(path: &str) -> String {
     if let Some(record) = path.strip_suffix("/retract") {
         record.to_owned()
+    } else if let Some(query) = path
+        .strip_prefix("/manual-queries/")
+        .and_then(|rest| rest.split_once('/'))
+    {
+        format!("/manual-queries/{}", query.0)
     } else if path.starts_with("/administration") {
         "/administration".to_owned()
     } else if path == "/logout" {
