@@ -15,6 +15,7 @@ mod group_commit;
 mod manual_queries;
 mod packed;
 mod records;
+mod signatures;
 mod snapshot;
 mod state;
 #[cfg(feature = "testing")]
@@ -30,6 +31,7 @@ pub use manual_queries::{
     MESSAGE_MAX, ManualQuery, QueryFilter, QueryMessage, QueryStatus, QueryStep,
 };
 pub use records::{RecordChange, StoredRecord, Version, Written, cells_from_json, stem, table};
+pub use signatures::{SIGNATURE_MEANING, Signature};
 pub use snapshot::Snapshot;
 pub use state::TrialState;
 pub use transfer::ImportSummary;

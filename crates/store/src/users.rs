@@ -502,6 +502,84 @@ impl Store {
         Ok(Session { token, csrf, actor })
     }
 
+    /// Checks the signed-in user's own password again, as an electronic
+    /// signature requires (21 CFR Part 11 §11.200: both components at the
+    /// first signing of a session, here at every one). A wrong password
+    /// counts toward the account's lockout as a failed login does, so the
+    /// signing form cannot be used to guess it.
+    pub(crate) async fn recheck_password(
+        &self,
+        name: &str,
+        password: &str,
+    ) -> Result<(), StoreError> {
+        const REFUSED: &str = "this is not your password: nothing was signed";
+        let row = sqlx::query(
+            "SELECT password_hash, disabled, failed_logins, locked_until FROM users WHERE user_name = $1",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Err(StoreError::field("password", REFUSED));
+        };
+        let (hash, disabled, failed, locked_until): (String, i64, i64, Option<String>) =
+            (row.get(0), row.get(1), row.get(2), row.get(3));
+        let now = Instant::now();
+        if disabled != 0 {
+            return Err(StoreError::Forbidden("the account is disabled".into()));
+        }
+        if locked_until
+            .as_deref()
+            .is_some_and(|until| until > now.to_db().as_str())
+        {
+            return Err(StoreError::field(
+                "password",
+                "too many wrong passwords: the account is locked for 15 minutes",
+            ));
+        }
+        let ok = !password.contains('\0')
+            && PasswordHash::new(&hash).is_ok_and(|h| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &h)
+                    .is_ok()
+            });
+        if ok {
+            return Ok(());
+        }
+        let failed = failed + 1;
+        let lock = (failed >= MAX_FAILED_LOGINS).then(|| now.plus_seconds(LOCKOUT_SECONDS).to_db());
+        let mut conn = begin(self).await?;
+        let outcome = async {
+            sqlx::query(
+                "UPDATE users SET failed_logins = $1, locked_until = $2 WHERE user_name = $3",
+            )
+            .bind(if lock.is_some() { 0 } else { failed })
+            .bind(lock.clone())
+            .bind(name)
+            .execute(&mut *conn)
+            .await?;
+            audit(
+                &mut conn,
+                &now,
+                name,
+                "signature_refused",
+                None,
+                None,
+                None,
+                None,
+                Some(if lock.is_some() {
+                    "wrong password; locked out".into()
+                } else {
+                    "wrong password".into()
+                }),
+            )
+            .await
+        }
+        .await;
+        finish(conn, outcome).await?;
+        Err(StoreError::field("password", REFUSED))
+    }
+
     /// Audits a refused attempt: `login_failed` with why and from where.
     async fn audit_login(&self, attempt: &Attempt<'_>, why: &str) -> Result<(), StoreError> {
         let mut conn = writing(self).await?;

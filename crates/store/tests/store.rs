@@ -1420,3 +1420,147 @@ async fn a_query_raised_by_hand_is_answered_by_its_site_and_closed_by_its_monito
         store.close().await;
     }
 }
+
+#[tokio::test]
+async fn an_investigator_signs_a_casebook_with_their_password_and_a_change_unsigns_it() {
+    for (_db, store) in both_with_bundle_60("signatures").await {
+        let password = "correct horse battery staple";
+        store
+            .add_user("inv_s3", Role::Investigator, &["S3".into()], password)
+            .await
+            .unwrap();
+        let investigator = Actor {
+            user: "inv_s3".into(),
+            role: Role::Investigator,
+            scope: Scope::Sites(vec!["S3".into()]),
+        };
+        // P001 is at S3.
+        match store.sign_casebook(&investigator, "P001", "guess").await {
+            Err(StoreError::Invalid(fields)) => {
+                assert_eq!(fields[0].field.as_deref(), Some("password"), "{fields:?}")
+            }
+            other => panic!("a wrong password signs nothing: {other:?}"),
+        }
+        assert!(
+            store
+                .signatures(&investigator, "P001")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(matches!(
+            store.sign_casebook(&nurse("S3"), "P001", password).await,
+            Err(StoreError::Forbidden(_))
+        ));
+        let elsewhere = Actor {
+            scope: Scope::Sites(vec!["S1".into()]),
+            ..investigator.clone()
+        };
+        assert!(matches!(
+            store.sign_casebook(&elsewhere, "P001", password).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store.sign_casebook(&investigator, "P999", password).await,
+            Err(StoreError::NotFound)
+        ));
+
+        let first = store
+            .sign_casebook(&investigator, "P001", password)
+            .await
+            .unwrap();
+        assert!(first.covers_current_data);
+        assert_eq!(
+            (first.user.as_str(), first.role.as_str()),
+            ("inv_s3", "investigator")
+        );
+        assert_eq!(first.meaning, store::SIGNATURE_MEANING);
+        // Another patient's change leaves it; a change of P001 unsigns it.
+        let ae = table("adverse_events").unwrap();
+        store
+            .write(
+                &data_manager(),
+                ae,
+                RecordChange::Insert {
+                    cells: ae_cells("P004", "AE9300", "1", "2025-07-01"),
+                },
+                None,
+            )
+            .await
+            .unwrap();
+        assert!(store.signatures(&investigator, "P001").await.unwrap()[0].covers_current_data);
+        store
+            .write(
+                &data_manager(),
+                ae,
+                RecordChange::Insert {
+                    cells: ae_cells("P001", "AE9301", "1", "2025-07-01"),
+                },
+                None,
+            )
+            .await
+            .unwrap();
+        let after = store.signatures(&investigator, "P001").await.unwrap();
+        assert_eq!(after.len(), 1);
+        assert!(!after[0].covers_current_data, "{after:?}");
+        let second = store
+            .sign_casebook(&investigator, "P001", password)
+            .await
+            .unwrap();
+        let both_signed = store.signatures(&data_manager(), "P001").await.unwrap();
+        assert_eq!(
+            both_signed
+                .iter()
+                .map(|s| (s.id, s.covers_current_data))
+                .collect::<Vec<_>>(),
+            [(first.id, false), (second.id, true)]
+        );
+        // In the audit trail of the registration.
+        let trail = store
+            .audit_trail(&data_manager(), Some(("patients", "P001")))
+            .await
+            .unwrap();
+        assert_eq!(trail.iter().filter(|e| e["action"] == "sign").count(), 2);
+        // A statistician reads them under the pseudonym.
+        let stat = Actor {
+            user: "stat".into(),
+            role: Role::Statistician,
+            scope: Scope::All,
+        };
+        let pseudonym = store.pseudonym("P001");
+        let read = store.signatures(&stat, &pseudonym).await.unwrap();
+        assert_eq!(read.len(), 2);
+        assert!(read.iter().all(|s| s.patient_id == pseudonym));
+
+        // The lock stops signing; five wrong passwords lock the account
+        // as five failed logins do.
+        store
+            .set_lock(&data_manager(), true, "interim")
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.sign_casebook(&investigator, "P001", password).await,
+            Err(StoreError::Locked(_))
+        ));
+        store
+            .set_lock(&data_manager(), false, "go on")
+            .await
+            .unwrap();
+        for _ in 0..5 {
+            assert!(
+                store
+                    .sign_casebook(&investigator, "P001", "nope")
+                    .await
+                    .is_err()
+            );
+        }
+        match store.sign_casebook(&investigator, "P001", password).await {
+            Err(StoreError::Invalid(fields)) => {
+                assert!(fields[0].rule.contains("locked"), "{fields:?}")
+            }
+            other => panic!("locked out: {other:?}"),
+        }
+        assert!(store.login("inv_s3", password, None).await.is_err());
+        store.close().await;
+    }
+}

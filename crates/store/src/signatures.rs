@@ -1,0 +1,167 @@
+//! Investigators' electronic signatures of a patient's casebook: the
+//! investigator confirms, with their password again, that the casebook's
+//! data are complete and accurate. A signature is linked to the data it
+//! covered (the last version of the patient's records then): a later
+//! change leaves it in the record, shown as no longer covering the data,
+//! and the casebook waits for a new one.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::records::{begin, finish};
+use crate::state::{audit, refuse_if_locked};
+use crate::{Actor, Backend, Instant, Role, Store, StoreError};
+
+/// What a casebook signature means, shown beside the form and kept with
+/// each signature (21 CFR Part 11 §11.50(a)(3)).
+pub const SIGNATURE_MEANING: &str =
+    "I have reviewed the data of this casebook and confirm that they are complete and accurate.";
+
+/// One signature of a casebook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Signature {
+    /// Its number.
+    pub id: i64,
+    /// The patient, as the reader sees them (a pseudonym for a
+    /// statistician).
+    pub patient_id: String,
+    /// Who signed: the user's name.
+    pub user: String,
+    /// Their role then.
+    pub role: String,
+    /// What the signature means.
+    pub meaning: String,
+    /// When, as stored (UTC, microseconds).
+    pub signed_at: String,
+    /// No record of the patient changed since.
+    pub covers_current_data: bool,
+}
+
+impl Store {
+    /// Signs a patient's casebook as its site's investigator, after
+    /// checking `password` is theirs.
+    pub async fn sign_casebook(
+        &self,
+        actor: &Actor,
+        patient_id: &str,
+        password: &str,
+    ) -> Result<Signature, StoreError> {
+        let patient_id = self.unmask(actor, patient_id).await?;
+        let (site, registration) = self.patient_site(&patient_id).await?;
+        if !actor.reads(&site) {
+            return Err(StoreError::NotFound);
+        }
+        if actor.role != Role::Investigator {
+            return Err(StoreError::Forbidden(
+                "only an investigator of the patient's site signs the casebook".into(),
+            ));
+        }
+        self.recheck_password(&actor.user, password).await?;
+        let tx = begin(self).await?;
+        let mut tx = tx;
+        let outcome = async {
+            if self.backend == Backend::Postgres {
+                // As a change does (write.rs): a lock waits for the
+                // signature, and a change of the patient in flight commits
+                // before the signature reads what it covers.
+                sqlx::query("SELECT locked FROM trial_state WHERE id = 1 FOR SHARE")
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "SELECT 1 FROM record_current WHERE tbl = 'patients' AND record_key = $1 FOR UPDATE",
+                )
+                .bind(&patient_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            refuse_if_locked(&mut tx).await?;
+            let covered: i64 =
+                sqlx::query_scalar("SELECT MAX(seq) FROM record_current WHERE patient_id = $1")
+                    .bind(&patient_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            let at = Instant::now();
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO signatures (patient_id, site_id, user_name, role, meaning, signed_at, covered_seq)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            )
+            .bind(&patient_id)
+            .bind(&site)
+            .bind(&actor.user)
+            .bind(actor.role.as_str())
+            .bind(SIGNATURE_MEANING)
+            .bind(at.to_db())
+            .bind(covered)
+            .fetch_one(&mut *tx)
+            .await?;
+            audit(
+                &mut tx,
+                &at,
+                &actor.user,
+                "sign",
+                Some(("patients", &patient_id, registration)),
+                None,
+                None,
+                None,
+                Some(format!("signature {id}: {SIGNATURE_MEANING}")),
+            )
+            .await?;
+            Ok(id)
+        }
+        .await;
+        let id = finish(tx, outcome).await?;
+        let signatures = self.signatures(actor, &patient_id).await?;
+        signatures
+            .into_iter()
+            .find(|s| s.id == id)
+            .ok_or_else(|| StoreError::Database("a signature just made is not there".into()))
+    }
+
+    /// Every signature of a patient's casebook, oldest first, each saying
+    /// whether it still covers the data.
+    pub async fn signatures(
+        &self,
+        actor: &Actor,
+        patient_id: &str,
+    ) -> Result<Vec<Signature>, StoreError> {
+        let shown = patient_id;
+        let patient_id = self.unmask(actor, patient_id).await?;
+        let (site, _) = self.patient_site(&patient_id).await?;
+        if !actor.reads(&site) {
+            return Err(StoreError::NotFound);
+        }
+        let rows = sqlx::query(
+            "SELECT s.id, s.user_name, s.role, s.meaning, s.signed_at,
+                    CASE WHEN s.covered_seq = (SELECT MAX(seq) FROM record_current WHERE patient_id = s.patient_id)
+                         THEN 1 ELSE 0 END
+             FROM signatures s WHERE s.patient_id = $1 ORDER BY s.id",
+        )
+        .bind(&patient_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Signature {
+                id: r.get(0),
+                patient_id: shown.to_owned(),
+                user: r.get(1),
+                role: r.get(2),
+                meaning: r.get(3),
+                signed_at: r.get(4),
+                covers_current_data: r.get::<i64, _>(5) == 1,
+            })
+            .collect())
+    }
+
+    /// The site of a registered patient and the registration's version; not found for no patient or a
+    /// retracted registration.
+    async fn patient_site(&self, patient_id: &str) -> Result<(String, i64), StoreError> {
+        sqlx::query_as(
+            "SELECT site_id, version FROM record_current WHERE tbl = 'patients' AND record_key = $1 AND retracted = 0",
+        )
+        .bind(patient_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)
+    }
+}
