@@ -61,6 +61,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/cutoff", post(api::cutoff))
         .route("/api/report", get(api::report))
         .route("/api/patients/{id}/casebook", get(api::casebook))
+        .route(
+            "/api/patients/{id}/signatures",
+            get(query_api::signatures).post(query_api::sign),
+        )
         .route("/api/{table}", get(api::list).post(api::create))
         .route(
             "/api/{table}/{key}",

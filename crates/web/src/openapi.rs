@@ -97,6 +97,18 @@ pub fn document() -> Value {
         }),
     );
     schemas.insert(
+        "Signature".into(),
+        json!({
+            "type": "object",
+            "required": ["id", "patient_id", "user", "role", "meaning", "signed_at", "covers_current_data"],
+            "properties": {
+                "id": {"type": "integer"}, "patient_id": {"type": "string"}, "user": {"type": "string"},
+                "role": {"type": "string"}, "meaning": {"type": "string"}, "signed_at": {"type": "string"},
+                "covers_current_data": {"type": "boolean", "description": "No record of the patient changed since the signature"}
+            }
+        }),
+    );
+    schemas.insert(
         "ManualQuery".into(),
         json!({
             "type": "object",
@@ -237,6 +249,20 @@ pub fn document() -> Value {
                          "properties": {"table": {"type": "string"}, "key": {"type": "string"},
                                         "field": {"type": "string"}, "text": {"type": "string", "maxLength": store::MESSAGE_MAX}}}}}},
                      "responses": responses(("201", ok("The query raised", json!({"$ref": "#/components/schemas/ManualQuery"}))))}
+        }),
+    );
+    paths.insert(
+        "/api/patients/{id}/signatures".into(),
+        json!({
+            "get": {"summary": "The investigators' signatures of a patient's casebook, oldest first, each saying whether it still covers the data",
+                    "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                    "responses": responses(("200", ok("Signatures", json!({"type": "array", "items": {"$ref": "#/components/schemas/Signature"}}))))},
+            "post": {"summary": "Sign the casebook (an investigator of the patient's site, with their password again)",
+                     "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}, {"$ref": "#/components/parameters/Csrf"}],
+                     "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                         "type": "object", "additionalProperties": false, "required": ["password"],
+                         "properties": {"password": {"type": "string"}}}}}},
+                     "responses": responses(("201", ok("The signature", json!({"$ref": "#/components/schemas/Signature"}))))}
         }),
     );
     paths.insert(

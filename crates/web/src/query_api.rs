@@ -1,5 +1,5 @@
-//! The API of data queries raised by hand: list, raise, read one with its
-//! thread, and take a step (answer, reopen, close).
+//! The API of data queries raised by hand (list, raise, read one with its
+//! thread, take a step: answer, reopen, close) and of casebook signatures.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -128,4 +128,34 @@ fn invalid(field: &str, rule: impl Into<String>) -> ApiError {
         field: Some(field.into()),
         rule: rule.into(),
     }])
+}
+
+/// `GET /api/patients/{id}/signatures`.
+pub async fn signatures(
+    State(state): State<AppState>,
+    Signed(session): Signed,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<store::Signature>>, ApiError> {
+    Ok(Json(state.store.signatures(&session.actor, &id).await?))
+}
+
+/// `POST /api/patients/{id}/signatures`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Sign {
+    password: String,
+}
+
+pub async fn sign(
+    State(state): State<AppState>,
+    Writing(session): Writing,
+    Path(id): Path<String>,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let Sign { password } = body(bytes)?;
+    let signed = state
+        .store
+        .sign_casebook(&session.actor, &id, &password)
+        .await?;
+    Ok((StatusCode::CREATED, Json(signed)).into_response())
 }

@@ -646,3 +646,50 @@ async fn a_query_raised_by_hand_goes_from_monitor_to_site_and_back_over_http() {
         app.store.close().await;
     }
 }
+
+/// An investigator signs over HTTP with their password; a wrong one is
+/// 422 at `password`, another role 403, another site 404.
+#[tokio::test]
+async fn a_casebook_is_signed_over_http_with_the_password_again() {
+    for db in both("api_signatures").await {
+        let app = spawn_app(db).await;
+        let inv = app.login("inv_s3").await;
+        let monitor = app.login("monitor_s3").await;
+        let other_site = app.login("nurse_s1").await;
+        let (status, body) = inv
+            .post(
+                "/api/patients/P001/signatures",
+                json!({"password": "wrong"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["fields"][0]["field"], "password");
+        assert_eq!(
+            monitor
+                .post(
+                    "/api/patients/P001/signatures",
+                    json!({"password": PASSWORD})
+                )
+                .await
+                .0,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            other_site.get("/api/patients/P001/signatures").await.0,
+            StatusCode::NOT_FOUND
+        );
+        let (status, signed) = inv
+            .post(
+                "/api/patients/P001/signatures",
+                json!({"password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{signed}");
+        assert_eq!(signed["covers_current_data"], true);
+        assert_eq!(signed["user"], "inv_s3");
+        let (status, listed) = monitor.get("/api/patients/P001/signatures").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(listed, json!([signed]));
+        app.store.close().await;
+    }
+}

@@ -27,6 +27,7 @@ async fn spawn_app(db: TestDb) -> TestApp {
         &[
             ("nurse_s1", Role::StudyNurse, &["S1"]),
             ("monitor_s1", Role::Monitor, &["S1"]),
+            ("inv_s1", Role::Investigator, &["S1"]),
             ("dm", Role::DataManager, &[]),
             ("stat", Role::Statistician, &[]),
         ],
@@ -998,6 +999,102 @@ async fn a_monitor_raises_a_query_the_nurse_answers_and_the_monitor_closes_it() 
         assert_eq!(reopened.status, StatusCode::FORBIDDEN);
         assert_eq!(stat.get(&query).await.status, StatusCode::NOT_FOUND);
         assert!(stat.get("/queries").await.html.contains("id=\"no-raised\""));
+        app.store.close().await;
+    }
+}
+
+/// The site's investigator signs P002's casebook with their password
+/// (refused once, the rule at the password); the nurse has no signing
+/// form; a change to the casebook afterwards shows the signature no longer
+/// covers the data.
+#[tokio::test]
+async fn an_investigator_signs_a_casebook_and_a_later_change_shows_on_it() {
+    for db in both("pages_signatures").await {
+        let app = spawn_app(db).await;
+        let investigator = Browser::signed_in(&app, "inv_s1").await;
+        let nurse = Browser::signed_in(&app, "nurse_s1").await;
+        let page = investigator.get("/patients/P002").await.html;
+        assert!(
+            page.contains("id=\"unsigned\"") && page.contains("id=\"sign-form\""),
+            "{page}"
+        );
+        assert!(
+            !nurse
+                .get("/patients/P002")
+                .await
+                .html
+                .contains("id=\"sign-form\"")
+        );
+        let csrf = investigator.csrf().await;
+        let refused = investigator
+            .post(
+                "/patients/P002/sign",
+                &[("_csrf", &csrf), ("password", "not mine")],
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            refused
+                .html
+                .contains("id=\"error-password\">this is not your password"),
+            "{}",
+            refused.html
+        );
+        assert!(
+            !refused.html.contains("not mine"),
+            "a password is never shown back"
+        );
+        let signed = investigator
+            .post(
+                "/patients/P002/sign",
+                &[("_csrf", &csrf), ("password", PASSWORD)],
+            )
+            .await;
+        assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.html);
+        assert_eq!(signed.location.as_deref(), Some("/patients/P002?signed=1"));
+        let page = investigator.get("/patients/P002?signed=1").await.html;
+        assert!(page.contains("Covers the data as they stand."), "{page}");
+        assert!(page.contains(store::SIGNATURE_MEANING));
+        let refused = nurse
+            .post(
+                "/patients/P002/sign",
+                &[("_csrf", &nurse.csrf().await), ("password", PASSWORD)],
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+        // The nurse corrects an AE: the signature stays, no longer covering.
+        let form = nurse.get("/records/adverse_events/AE0012").await.html;
+        let version = form
+            .split("name=\"_version\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap()
+            .to_owned();
+        let changed = nurse
+            .post(
+                "/records/adverse_events/AE0012",
+                &[
+                    ("_csrf", &nurse.csrf().await),
+                    ("_version", &version),
+                    ("_reason", "end date found in the chart"),
+                    ("patient_id", "P002"),
+                    ("ae_id", "AE0012"),
+                    ("term", "Diarrhea"),
+                    ("grade", "3"),
+                    ("onset_date", "2024-02-24"),
+                    ("end_date", "2024-02-28"),
+                    ("serious", "false"),
+                    ("relatedness", "unlikely"),
+                    ("outcome", "recovered"),
+                    ("action", "none"),
+                ],
+            )
+            .await;
+        assert_eq!(changed.status, StatusCode::SEE_OTHER, "{}", changed.html);
+        let page = investigator.get("/patients/P002").await.html;
+        assert!(page.contains("no longer covers the data"), "{page}");
+        assert!(page.contains("id=\"sign-form\""));
         app.store.close().await;
     }
 }

@@ -2,15 +2,16 @@
 //! record of each form, its open data queries, and the way to each form.
 
 use askama::Template;
+use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use store::{StoredRecord, table};
+use store::{Role, StoreError, StoredRecord, table};
 use trial::bundle::{ColumnKind, TABLES, column_kind, spec::PATIENTS};
 
 use super::labels::{choice_label, column_label, table_title};
-use super::{Nav, PageError, Viewer, page};
+use super::{Nav, PageError, Viewer, page, path_component};
 use crate::AppState;
 
 /// `/`: the patients of a signed-in user, the login page otherwise.
@@ -144,8 +145,22 @@ struct CasebookPage {
     queries: Vec<QueryRow>,
     /// Queries raised by hand on the patient, not yet closed.
     raised: Vec<super::manual_queries::QueryView>,
+    signatures: Vec<SignatureRow>,
+    /// The user signs casebooks here (an investigator of the site).
+    signs: bool,
+    sign_error: Option<String>,
+    meaning: &'static str,
+    csrf: String,
     saved: Option<String>,
     can_write: bool,
+}
+
+/// A signature as the casebook shows it.
+struct SignatureRow {
+    signed: String,
+    meaning: String,
+    /// No record changed since.
+    current: bool,
 }
 
 /// What the page before did, said once at the top: `saved` or
@@ -154,11 +169,15 @@ struct CasebookPage {
 pub struct Saved {
     saved: Option<String>,
     retracted: Option<String>,
+    signed: Option<String>,
 }
 
 impl Saved {
     fn notice(&self) -> Option<String> {
         let title = |t: &Option<String>| t.as_deref().and_then(table).map(table_title);
+        if self.signed.is_some() {
+            return Some("Signed: your signature covers the casebook as it stands.".into());
+        }
         match (title(&self.saved), title(&self.retracted)) {
             (_, Some(t)) => Some(format!("Retracted: a record of {t}.")),
             (Some(t), None) => Some(format!("Saved: {t}.")),
@@ -192,8 +211,66 @@ pub async fn casebook(
     Path(id): Path<String>,
     Query(saved): Query<Saved>,
 ) -> Result<Response, PageError> {
+    let notice = saved.notice();
+    render(&state, &viewer, &id, notice, None, StatusCode::OK).await
+}
+
+#[derive(Deserialize)]
+pub struct SignForm {
+    #[serde(rename = "_csrf")]
+    csrf: Option<String>,
+    #[serde(default)]
+    password: String,
+}
+
+/// `POST /patients/{id}/sign`: the investigator signs the casebook. A
+/// refused signature shows the casebook again with the rule at the
+/// password (which is never shown back).
+pub async fn sign(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Form(form): Form<SignForm>,
+) -> Result<Response, PageError> {
+    let outcome = if viewer.csrf_matches(form.csrf.as_deref()) {
+        state
+            .store
+            .sign_casebook(&viewer.session.actor, &id, &form.password)
+            .await
+    } else {
+        Err(StoreError::Forbidden(String::new()))
+    };
+    let (status, error) = match outcome {
+        Ok(_) => {
+            tracing::info!(user = %viewer.session.actor.user, patient = %id, "casebook signed (page)");
+            return Ok(Redirect::to(&format!("/patients/{}?signed=1", path_component(&id))).into_response());
+        }
+        Err(StoreError::Forbidden(m)) if m.is_empty() => (
+            StatusCode::FORBIDDEN,
+            "This form was opened in an earlier session, so nothing was signed: enter your password and sign again.".to_owned(),
+        ),
+        Err(StoreError::Invalid(fields)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            fields.into_iter().map(|f| f.rule).collect::<Vec<_>>().join("; "),
+        ),
+        Err(StoreError::Locked(m)) => (StatusCode::LOCKED, format!("The database is locked: {m}")),
+        Err(e) => return Err(e.into()),
+    };
+    render(&state, &viewer, &id, None, Some(error), status).await
+}
+
+/// The casebook page, with `notice` at the top and, when a signature was
+/// refused, its rule at the password.
+async fn render(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    notice: Option<String>,
+    sign_error: Option<String>,
+    status: StatusCode,
+) -> Result<Response, PageError> {
     let actor = &viewer.session.actor;
-    let records = state.store.casebook(actor, &id).await?;
+    let records = state.store.casebook(actor, id).await?;
     let registration = records
         .iter()
         .find(|r| r.table == "patients")
@@ -265,10 +342,30 @@ pub async fn casebook(
             })
         })
         .collect();
-    let raised = super::manual_queries::waiting(&state, &viewer, Some(&patient)).await?;
-    let saved = saved.notice();
+    let raised = super::manual_queries::waiting(state, viewer, Some(&patient)).await?;
+    let signatures = state
+        .store
+        .signatures(actor, &patient)
+        .await?
+        .into_iter()
+        .map(|s| SignatureRow {
+            signed: format!(
+                "{} by {} ({})",
+                &s.signed_at
+                    .get(..16)
+                    .unwrap_or(&s.signed_at)
+                    .replace('T', " "),
+                s.user,
+                s.role
+            ),
+            meaning: s.meaning,
+            current: s.covers_current_data,
+        })
+        .collect();
+    let signs = actor.role == Role::Investigator && !viewer.locked && actor.reads(&site);
+    let saved = notice;
     Ok(page(
-        StatusCode::OK,
+        status,
         &CasebookPage {
             nav: Some(viewer.nav()),
             registration: row(&PATIENTS, registration),
@@ -278,6 +375,11 @@ pub async fn casebook(
             sections,
             queries,
             raised,
+            signatures,
+            signs,
+            sign_error,
+            meaning: store::SIGNATURE_MEANING,
+            csrf: viewer.session.csrf.clone(),
             saved,
             can_write,
         },

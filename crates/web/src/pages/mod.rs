@@ -34,6 +34,10 @@ pub fn routes() -> Router<AppState> {
         .route("/patients", get(casebook::patients))
         .route("/patients/{id}", get(casebook::casebook))
         .route(
+            "/patients/{id}/sign",
+            get(casebook_of_signing).post(casebook::sign),
+        )
+        .route(
             "/register",
             get(record_form::register).post(record_form::register_submit),
         )
@@ -78,6 +82,11 @@ pub fn routes() -> Router<AppState> {
 /// bookmark, a reload after signing in again): the page of that form.
 fn to(path: &'static str) -> impl Fn() -> std::future::Ready<Redirect> + Clone {
     move || std::future::ready(Redirect::to(path))
+}
+
+/// The signing form's address opened as a page: the casebook.
+async fn casebook_of_signing(axum::extract::Path(id): axum::extract::Path<String>) -> Redirect {
+    Redirect::to(&format!("/patients/{}", path_component(&id)))
 }
 
 /// A query's step opened as a page: the query's page.

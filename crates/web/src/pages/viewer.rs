@@ -87,6 +87,8 @@ impl Viewer {
 fn form_page_of(path: &str) -> String {
     if let Some(record) = path.strip_suffix("/retract") {
         record.to_owned()
+    } else if let Some(casebook) = path.strip_suffix("/sign") {
+        casebook.to_owned()
     } else if let Some(query) = path
         .strip_prefix("/manual-queries/")
         .and_then(|rest| rest.split_once('/'))
