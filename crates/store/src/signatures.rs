@@ -153,6 +153,37 @@ impl Store {
             .collect())
     }
 
+    /// For every patient of the actor's sites whose casebook was signed:
+    /// whether the last signature still covers the data. Keyed by the
+    /// patient as the actor sees them (a pseudonym for a statistician).
+    pub async fn signature_states(
+        &self,
+        actor: &Actor,
+    ) -> Result<std::collections::HashMap<String, bool>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT s.patient_id, c.site_id,
+                    CASE WHEN MAX(s.covered_seq) = (SELECT MAX(seq) FROM record_current r WHERE r.patient_id = s.patient_id)
+                         THEN 1 ELSE 0 END
+             FROM signatures s JOIN record_current c ON c.tbl = 'patients' AND c.record_key = s.patient_id
+             GROUP BY s.patient_id, c.site_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter(|r| actor.reads(&r.get::<String, _>(1)))
+            .map(|r| {
+                let patient: String = r.get(0);
+                let shown = if actor.pseudonymized() {
+                    self.pseudonym(&patient)
+                } else {
+                    patient
+                };
+                (shown, r.get::<i64, _>(2) == 1)
+            })
+            .collect())
+    }
+
     /// The site of a registered patient and the registration's version; not found for no patient or a
     /// retracted registration.
     async fn patient_site(&self, patient_id: &str) -> Result<(String, i64), StoreError> {

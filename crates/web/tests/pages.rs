@@ -1095,6 +1095,50 @@ async fn an_investigator_signs_a_casebook_and_a_later_change_shows_on_it() {
         let page = investigator.get("/patients/P002").await.html;
         assert!(page.contains("no longer covers the data"), "{page}");
         assert!(page.contains("id=\"sign-form\""));
+        // The list shows it, and "casebooks to sign" keeps it.
+        let list = investigator.get("/patients?q=p002").await.html;
+        assert!(list.contains("changed since signed"), "{list}");
+        let to_sign = investigator.get("/patients?show=unsigned").await.html;
+        assert!(to_sign.contains(">P002</a>"));
+        investigator
+            .post(
+                "/patients/P002/sign",
+                &[("_csrf", &csrf), ("password", PASSWORD)],
+            )
+            .await;
+        let to_sign = investigator.get("/patients?show=unsigned").await.html;
+        assert!(!to_sign.contains(">P002</a>"), "{to_sign}");
         app.store.close().await;
     }
+}
+
+/// The patient list finds by part of an id in any case, by site and
+/// cohort, and pages a hundred at a time keeping the search.
+#[tokio::test]
+async fn the_patient_list_finds_filters_and_pages() {
+    let app = spawn_app(TestDb::sqlite("pages_patient_list").await).await;
+    let dm = Browser::signed_in(&app, "dm").await;
+    let all = dm.get("/patients").await.html;
+    assert!(all.contains("1–60 of 60 patients"), "{all}");
+    assert!(!all.contains("rel=\"next\""));
+    let found = dm.get("/patients?q=p00").await.html;
+    assert!(found.contains("of 9 patients"), "P001–P009: {found}");
+    assert!(
+        found.contains("value=\"p00\""),
+        "the search stays in its box"
+    );
+    let s1 = dm.get("/patients?site=S1&cohort=2").await.html;
+    let rows = s1.matches("<tr>").count() - 1;
+    assert!(
+        rows > 0 && !s1.contains("<td>S2</td>") && !s1.contains("<td>1</td><td>2"),
+        "{s1}"
+    );
+    let none = dm.get("/patients?q=nobody").await.html;
+    assert!(none.contains("No patient matches."));
+    // 60 patients fit one page: a page past the last shows the last.
+    let past = dm.get("/patients?page=7&q=P").await.html;
+    assert!(past.contains("1–60 of 60 patients"), "{past}");
+    let bad = dm.get("/patients?page=x").await;
+    assert_eq!(bad.status, StatusCode::OK);
+    app.store.close().await;
 }

@@ -1,6 +1,8 @@
 //! The patients a user reaches, and one patient's casebook: every current
 //! record of each form, its open data queries, and the way to each form.
 
+use std::collections::HashMap;
+
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -28,7 +30,14 @@ struct PatientRow {
     cohort: String,
     registered: String,
     open_queries: usize,
+    /// Queries raised by hand still waiting on the site or the monitor.
+    raised_queries: usize,
+    /// `signed`, `changed` (since the last signature) or empty.
+    signature: &'static str,
 }
+
+/// Patients shown on one page of the list.
+const PAGE_SIZE: usize = 100;
 
 #[derive(Template)]
 #[template(path = "patients.html")]
@@ -37,16 +46,95 @@ struct PatientsPage {
     patients: Vec<PatientRow>,
     notice: Option<String>,
     can_register: bool,
+    /// The search as typed, and the filters chosen.
+    find: Find,
+    sites: Vec<String>,
+    /// Patients matching the search, on every page.
+    matching: usize,
+    /// The first and last shown (1-based), and the links to the pages
+    /// before and after.
+    first: usize,
+    last: usize,
+    previous: Option<String>,
+    next: Option<String>,
+}
+
+/// The patient list's search, filters and page, from its address.
+#[derive(Deserialize, Default)]
+pub struct Find {
+    /// Part of a patient id, in any case.
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    site: String,
+    #[serde(default)]
+    cohort: String,
+    /// `unsigned` (never signed, or changed since), `queries` (with queries
+    /// waiting), or empty.
+    #[serde(default)]
+    show: String,
+    /// A string: numbers do not pass through `flatten` from a query.
+    #[serde(default)]
+    page: Option<String>,
+    #[serde(flatten)]
+    done: Saved,
+}
+
+impl Find {
+    fn keeps(&self, p: &PatientRow) -> bool {
+        let q = self.q.trim().to_lowercase();
+        (q.is_empty() || p.id.to_lowercase().contains(&q))
+            && (self.site.is_empty() || p.site == self.site)
+            && (self.cohort.is_empty() || p.cohort == self.cohort)
+            && match self.show.as_str() {
+                "unsigned" => p.signature != "signed",
+                "queries" => p.open_queries + p.raised_queries > 0,
+                _ => true,
+            }
+    }
+
+    /// This list's address at page `page`.
+    fn at(&self, page: usize) -> String {
+        let mut parts = Vec::new();
+        for (name, value) in [
+            ("q", self.q.as_str()),
+            ("site", &self.site),
+            ("cohort", &self.cohort),
+            ("show", &self.show),
+        ] {
+            if !value.is_empty() {
+                parts.push(format!("{name}={}", path_component(value)));
+            }
+        }
+        if page > 1 {
+            parts.push(format!("page={page}"));
+        }
+        if parts.is_empty() {
+            "/patients".into()
+        } else {
+            format!("/patients?{}", parts.join("&"))
+        }
+    }
 }
 
 pub async fn patients(
     State(state): State<AppState>,
     viewer: Viewer,
-    Query(done): Query<Saved>,
+    Query(find): Query<Find>,
 ) -> Result<Response, PageError> {
     let actor = &viewer.session.actor;
     let records = state.store.list(actor, &PATIENTS, None).await?;
-    let queries = state.store.open_queries(actor).await?;
+    let mut open_queries: HashMap<String, usize> = HashMap::new();
+    for q in state.store.open_queries(actor).await? {
+        if let Some(p) = q["patient_id"].as_str() {
+            *open_queries.entry(p.to_owned()).or_default() += 1;
+        }
+    }
+    let mut raised_queries: HashMap<String, usize> = HashMap::new();
+    for q in super::manual_queries::waiting(&state, &viewer, None).await? {
+        *raised_queries.entry(q.patient).or_default() += 1;
+    }
+    let signatures = state.store.signature_states(actor).await?;
     let cell = |r: &StoredRecord, c: &str| {
         r.fields
             .get(c)
@@ -54,6 +142,9 @@ pub async fn patients(
             .unwrap_or_default()
             .to_owned()
     };
+    let mut sites: Vec<String> = records.iter().map(|r| r.site_id.clone()).collect();
+    sites.sort();
+    sites.dedup();
     let mut patients: Vec<PatientRow> = records
         .iter()
         .map(|r| PatientRow {
@@ -61,20 +152,41 @@ pub async fn patients(
             site: r.site_id.clone(),
             cohort: cell(r, "cohort"),
             registered: cell(r, "registration_date"),
-            open_queries: queries
-                .iter()
-                .filter(|q| q["patient_id"].as_str() == Some(r.patient_id.as_str()))
-                .count(),
+            open_queries: open_queries.get(&r.patient_id).copied().unwrap_or(0),
+            raised_queries: raised_queries.get(&r.patient_id).copied().unwrap_or(0),
+            signature: match signatures.get(&r.patient_id) {
+                Some(true) => "signed",
+                Some(false) => "changed",
+                None => "",
+            },
         })
+        .filter(|p| find.keeps(p))
         .collect();
     patients.sort_by(|a, b| (&a.site, &a.id).cmp(&(&b.site, &b.id)));
+    let matching = patients.len();
+    let pages = matching.div_ceil(PAGE_SIZE).max(1);
+    let page_number = find
+        .page
+        .as_deref()
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(1)
+        .clamp(1, pages);
+    let from = (page_number - 1) * PAGE_SIZE;
+    let shown: Vec<PatientRow> = patients.into_iter().skip(from).take(PAGE_SIZE).collect();
     Ok(page(
         StatusCode::OK,
         &PatientsPage {
             nav: Some(viewer.nav()),
-            patients,
-            notice: done.notice(),
+            first: if shown.is_empty() { 0 } else { from + 1 },
+            last: from + shown.len(),
+            previous: (page_number > 1).then(|| find.at(page_number - 1)),
+            next: (page_number < pages).then(|| find.at(page_number + 1)),
+            patients: shown,
+            notice: find.done.notice(),
             can_register: viewer.writes(),
+            sites,
+            matching,
+            find,
         },
     ))
 }
@@ -165,7 +277,7 @@ struct SignatureRow {
 
 /// What the page before did, said once at the top: `saved` or
 /// `retracted`, with the form's table.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub struct Saved {
     saved: Option<String>,
     retracted: Option<String>,
@@ -384,4 +496,24 @@ async fn render(
             can_write,
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The links to other pages keep the search and filters, encoded.
+    #[test]
+    fn a_page_link_keeps_the_search() {
+        let find = Find {
+            q: "p 0&1".into(),
+            site: "S1".into(),
+            show: "unsigned".into(),
+            ..Find::default()
+        };
+        assert_eq!(find.at(1), "/patients?q=p%200%261&site=S1&show=unsigned");
+        assert_eq!(find.at(3), "/patients?q=p%200%261&site=S1&show=unsigned&page=3");
+        assert_eq!(Find::default().at(1), "/patients");
+        assert_eq!(Find::default().at(2), "/patients?page=2");
+    }
 }
