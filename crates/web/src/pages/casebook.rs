@@ -512,7 +512,10 @@ mod tests {
             ..Find::default()
         };
         assert_eq!(find.at(1), "/patients?q=p%200%261&site=S1&show=unsigned");
-        assert_eq!(find.at(3), "/patients?q=p%200%261&site=S1&show=unsigned&page=3");
+        assert_eq!(
+            find.at(3),
+            "/patients?q=p%200%261&site=S1&show=unsigned&page=3"
+        );
         assert_eq!(Find::default().at(1), "/patients");
         assert_eq!(Find::default().at(2), "/patients?page=2");
     }
