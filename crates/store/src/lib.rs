@@ -28,7 +28,7 @@ pub use access::{Actor, Role, Scope};
 pub use clock::{BadInstant, Instant};
 pub use error::{FieldError, REASON_REQUIRED, StoreError};
 pub use manual_queries::{
-    MESSAGE_MAX, ManualQuery, QueryFilter, QueryMessage, QueryStatus, QueryStep,
+    MESSAGE_MAX, ManualQuery, QueryFilter, QueryMessage, QueryStatus, QueryStep, STATISTICIANS,
 };
 pub use records::{RecordChange, StoredRecord, Version, Written, cells_from_json, stem, table};
 pub use signatures::{SIGNATURE_MEANING, Signature};

@@ -88,7 +88,7 @@ impl QueryStep {
         match (self, status) {
             (_, QueryStatus::Closed) => Err(StoreError::field("step", "the query is closed")),
             (QueryStep::Answer, _) if !answers => Err(StoreError::Forbidden(
-                "only the site's staff answer a query".into(),
+                "only the site's staff (or an administrator) answer a query".into(),
             )),
             (QueryStep::Answer, QueryStatus::Open) => Ok(QueryStatus::Answered),
             (QueryStep::Answer, _) => Err(StoreError::field(
@@ -154,6 +154,11 @@ pub struct ManualQuery {
     pub raised_by: String,
     /// When.
     pub raised_at: String,
+    /// The record's version now: later than `version` when it changed
+    /// since the query was raised.
+    pub record_version: i64,
+    /// The record was retracted since.
+    pub record_retracted: bool,
     /// Every step, oldest first; the first raises it.
     pub messages: Vec<QueryMessage>,
 }
@@ -178,6 +183,18 @@ fn message(text: &str) -> Result<&str, StoreError> {
     if text.contains('\0') {
         return Err(StoreError::field("text", "contains a NUL character"));
     }
+    if let Some(c) = text.chars().find(|&c| {
+        (c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+            || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    }) {
+        return Err(StoreError::field(
+            "text",
+            format!(
+                "contains the control character U+{:04X}: only letters, marks, spaces, tabs and line breaks",
+                u32::from(c)
+            ),
+        ));
+    }
     let length = text.chars().count();
     if length > MESSAGE_MAX {
         return Err(StoreError::field(
@@ -192,6 +209,17 @@ fn message(text: &str) -> Result<&str, StoreError> {
 /// theirs to read.
 fn refuse_pseudonymized(actor: &Actor) -> Result<(), StoreError> {
     if actor.pseudonymized() {
+        return Err(StoreError::Forbidden(STATISTICIANS.into()));
+    }
+    Ok(())
+}
+
+/// Why a statistician reads no query.
+pub const STATISTICIANS: &str = "statisticians read no data query: their free text names patients";
+
+/// No key or patient id holds NUL, and PostgreSQL refuses it in a query.
+fn no_nul(s: &str) -> Result<(), StoreError> {
+    if s.contains('\0') {
         return Err(StoreError::NotFound);
     }
     Ok(())
@@ -209,6 +237,7 @@ impl Store {
         text: &str,
     ) -> Result<ManualQuery, StoreError> {
         refuse_pseudonymized(actor)?;
+        no_nul(key)?;
         let mut refused = Vec::new();
         if let Some(f) = field
             && !spec.columns.iter().any(|(c, _)| c == &f)
@@ -224,6 +253,7 @@ impl Store {
         let tx = begin(self).await?;
         let mut tx = tx;
         let outcome = async {
+            self.hold_lock_state(&mut tx).await?;
             let row = sqlx::query(
                 "SELECT patient_id, site_id, version, retracted FROM record_current WHERE tbl = $1 AND record_key = $2",
             )
@@ -239,13 +269,33 @@ impl Store {
             }
             if !may_raise(actor.role) {
                 return Err(StoreError::Forbidden(
-                    "only a monitor or data manager raises a query".into(),
+                    "only a monitor, data manager or administrator raises a query".into(),
                 ));
             }
             if !refused.is_empty() {
                 return Err(StoreError::Invalid(refused));
             }
             refuse_if_locked(&mut tx).await?;
+            let text = message(text)?;
+            // A form sent twice (a double click, a reload) raises one query.
+            let same: Option<i64> = sqlx::query_scalar(
+                "SELECT q.id FROM manual_queries q JOIN manual_query_messages m ON m.query_id = q.id AND m.step = 'raise'
+                 WHERE q.tbl = $1 AND q.record_key = $2 AND q.status <> 'closed' AND q.raised_by = $3
+                   AND COALESCE(q.field, '') = $4 AND m.body = $5",
+            )
+            .bind(stem(spec))
+            .bind(key)
+            .bind(&actor.user)
+            .bind(field.unwrap_or(""))
+            .bind(text)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(same) = same {
+                return Err(StoreError::field(
+                    "text",
+                    format!("you raised this query already: it is query {same}, still waiting"),
+                ));
+            }
             let at = Instant::now();
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO manual_queries (tbl, record_key, field, version, patient_id, site_id, status, raised_by, raised_at)
@@ -261,7 +311,6 @@ impl Store {
             .bind(at.to_db())
             .fetch_one(&mut *tx)
             .await?;
-            let text = message(text)?;
             add_message(&mut tx, id, &at, actor, "raise", text).await?;
             audit(
                 &mut tx,
@@ -298,6 +347,7 @@ impl Store {
         let tx = begin(self).await?;
         let mut tx = tx;
         let outcome = async {
+            self.hold_lock_state(&mut tx).await?;
             let lock = if self.backend == crate::Backend::Postgres {
                 " FOR UPDATE"
             } else {
@@ -371,6 +421,10 @@ impl Store {
         filter: QueryFilter<'_>,
     ) -> Result<Vec<ManualQuery>, StoreError> {
         refuse_pseudonymized(actor)?;
+        let named = [filter.patient_id, filter.record.map(|r| r.1)];
+        if named.into_iter().flatten().any(|s| no_nul(s).is_err()) {
+            return Ok(Vec::new());
+        }
         let mut conditions = Vec::new();
         let mut params = Vec::new();
         if let Some(patient) = filter.patient_id {
@@ -403,6 +457,18 @@ impl Store {
             .collect())
     }
 
+    /// On PostgreSQL, holds the trial state's row shared until the step
+    /// commits, as a change of a record does (`write.rs`): a lock waits
+    /// for the steps in flight, and a step after it sees it.
+    async fn hold_lock_state(&self, conn: &mut AnyConnection) -> Result<(), StoreError> {
+        if self.backend == crate::Backend::Postgres {
+            sqlx::query("SELECT locked FROM trial_state WHERE id = 1 FOR SHARE")
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+
     async fn select_manual_queries(
         &self,
         clause: &str,
@@ -410,8 +476,9 @@ impl Store {
     ) -> Result<Vec<ManualQuery>, StoreError> {
         let sql = format!(
             "SELECT q.id, q.tbl, q.record_key, q.field, q.version, q.patient_id, q.site_id, q.status, q.raised_by, q.raised_at,
-                    m.at, m.user_name, m.role, m.step, m.body
+                    m.at, m.user_name, m.role, m.step, m.body, c.version, c.retracted
              FROM manual_queries q JOIN manual_query_messages m ON m.query_id = q.id
+             JOIN record_current c ON c.tbl = q.tbl AND c.record_key = q.record_key
              {clause} ORDER BY q.id, m.seq"
         );
         let mut query = sqlx::query(&sql);
@@ -437,6 +504,8 @@ impl Store {
                     status: stored_status(&r.get::<String, _>(7))?,
                     raised_by: r.get(8),
                     raised_at: r.get(9),
+                    record_version: r.get(15),
+                    record_retracted: r.get::<i64, _>(16) != 0,
                     messages: Vec::new(),
                 });
             }

@@ -329,6 +329,10 @@ impl Store {
             ));
         }
         let (tbl, key) = record.unwrap_or(("", ""));
+        // No key holds NUL, and PostgreSQL refuses it in a query.
+        if tbl.contains('\0') || key.contains('\0') {
+            return Ok(Vec::new());
+        }
         let rows = sqlx::query(
             "SELECT a.at, a.user_name, a.action, a.tbl, a.record_key, a.version, a.before_cells, a.after_cells, a.reason, a.detail,
                     (SELECT c.site_id FROM record_current c WHERE c.tbl = a.tbl AND c.record_key = a.record_key)

@@ -1263,6 +1263,49 @@ async fn a_query_raised_by_hand_is_answered_by_its_site_and_closed_by_its_monito
                 .len(),
             1
         );
+        // The same query sent twice (a double click) raises one; a control
+        // or bidi character is refused; a NUL key names nothing.
+        match store
+            .raise_manual_query(
+                &monitor("S3"),
+                ae,
+                "AE0001",
+                Some("grade"),
+                "The source says grade 2: please check.",
+            )
+            .await
+        {
+            Err(StoreError::Invalid(fields)) => assert!(
+                fields[0].rule.contains(&format!("query {}", raised.id)),
+                "{fields:?}"
+            ),
+            other => panic!("a second identical query: {other:?}"),
+        }
+        for text in ["ring\u{7}", "\u{202E}edoc"] {
+            assert!(matches!(
+                store
+                    .raise_manual_query(&monitor("S3"), ae, "AE0001", None, text)
+                    .await,
+                Err(StoreError::Invalid(_))
+            ));
+        }
+        assert!(matches!(
+            store
+                .raise_manual_query(&monitor("S3"), ae, "AE\0", None, "x")
+                .await,
+            Err(StoreError::NotFound)
+        ));
+        let nul = QueryFilter {
+            patient_id: Some("P001\0"),
+            ..QueryFilter::default()
+        };
+        assert!(
+            store
+                .manual_queries(&monitor("S3"), nul)
+                .await
+                .unwrap()
+                .is_empty()
+        );
 
         // The other site's staff and monitor do not see it; a statistician
         // reads no thread at all.
@@ -1284,7 +1327,7 @@ async fn a_query_raised_by_hand_is_answered_by_its_site_and_closed_by_its_monito
         };
         assert!(matches!(
             store.manual_queries(&stat, all).await,
-            Err(StoreError::NotFound)
+            Err(StoreError::Forbidden(_))
         ));
         assert!(matches!(
             store
@@ -1562,5 +1605,68 @@ async fn an_investigator_signs_a_casebook_with_their_password_and_a_change_unsig
         }
         assert!(store.login("inv_s3", password, None).await.is_err());
         store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_lock_waits_for_the_query_steps_in_flight() {
+    use store::QueryStep;
+    for (_db, store) in both_with_bundle_60("query_lock_race").await {
+        let ae = table("adverse_events").unwrap();
+        let dm = data_manager();
+        // Rounds of eight answers and a lock at once, unlocked between.
+        for round in 0..6 {
+            let mut ids = Vec::new();
+            for i in 0..8 {
+                let q = store
+                    .raise_manual_query(&dm, ae, "AE0001", None, &format!("question {round}.{i}"))
+                    .await
+                    .unwrap();
+                ids.push(q.id);
+            }
+            let steps = ids.iter().map(|&id| {
+                let store = store.clone();
+                async move {
+                    store
+                        .step_manual_query(&nurse("S3"), id, QueryStep::Answer, "answered")
+                        .await
+                }
+            });
+            let lock = {
+                let store = store.clone();
+                let dm = dm.clone();
+                async move { store.set_lock(&dm, true, "interim analysis").await }
+            };
+            let (stepped, locked) = tokio::join!(futures_join_all(steps.collect()), lock);
+            locked.unwrap();
+            let lock_at: store::Instant = store
+                .audit_trail(&dm, None)
+                .await
+                .unwrap()
+                .iter()
+                .rev()
+                .find(|e| e["action"] == "lock")
+                .unwrap()["at"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            for s in stepped {
+                match s {
+                    Ok(q) => {
+                        let at: store::Instant = q.messages.last().unwrap().at.parse().unwrap();
+                        assert!(
+                            at < lock_at,
+                            "{:?}: query {} answered at {at:?}, after the lock at {lock_at:?}",
+                            store.backend(),
+                            q.id
+                        );
+                    }
+                    Err(StoreError::Locked(_)) => {}
+                    Err(other) => panic!("{other:?}"),
+                }
+            }
+            store.set_lock(&dm, false, "next round").await.unwrap();
+        }
     }
 }
