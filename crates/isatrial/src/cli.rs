@@ -55,11 +55,13 @@ pub enum Command {
     Serve(ServeArgs),
     /// Imports a CSV bundle into an empty trial database, in one
     /// transaction: any problem refuses it all.
-    #[command(after_help = "Example:\n  isatrial import trial-data/ --db sqlite://trial.db")]
+    #[command(
+        after_help = "An exported folder's manual_queries.json and signatures.json are not loaded: queries raised by hand and signatures belong to the database they were made in.\n\nExample:\n  isatrial import trial-data/ --db sqlite://trial.db"
+    )]
     Import(ImportArgs),
     /// Writes the database (now or as of an instant) as a CSV bundle.
     #[command(
-        after_help = "Example:\n  isatrial export --bundle snapshot/ --db sqlite://trial.db --as-of 2026-06-30"
+        after_help = "Beside the bundle's files it writes manual_queries.json (the queries raised by hand, with their threads) and signatures.json (the investigators' casebook signatures): the archive's copy. Import loads the trial data only; those stay in the database they were made in.\n\nExample:\n  isatrial export --bundle snapshot/ --db sqlite://trial.db --as-of 2026-06-30"
     )]
     Export(ExportArgs),
     /// Manages users: add, reset a password, disable.

@@ -114,10 +114,13 @@ pub fn export(args: &ExportArgs) -> Result<(), Failure> {
     crate::out_folder::check("--bundle", &args.bundle, &[])?;
     block_on(async {
         let store = Store::open_existing(&args.db.db).await?;
-        store
-            .export_bundle(&Actor::system("export"), &args.bundle, as_of)
-            .await?;
-        note!("exported to {}", args.bundle.display());
+        let actor = Actor::system("export");
+        store.export_bundle(&actor, &args.bundle, as_of).await?;
+        let (queries, signatures) = store.export_workflow(&actor, &args.bundle, as_of).await?;
+        note!(
+            "exported to {} (with {queries} queries raised by hand in manual_queries.json and {signatures} casebook signatures in signatures.json, which import does not load)",
+            args.bundle.display()
+        );
         store.close().await;
         Ok(())
     })

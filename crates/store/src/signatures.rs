@@ -153,6 +153,38 @@ impl Store {
             .collect())
     }
 
+    /// Every signature of the patients the actor reads, by patient and
+    /// then oldest first: what an archive of the trial keeps.
+    pub async fn all_signatures(&self, actor: &Actor) -> Result<Vec<Signature>, StoreError> {
+        if actor.pseudonymized() {
+            return Err(StoreError::Forbidden(
+                "signatures name patients; statisticians read them per casebook".into(),
+            ));
+        }
+        let rows = sqlx::query(
+            "SELECT s.id, s.patient_id, s.user_name, s.role, s.meaning, s.signed_at, c.site_id,
+                    CASE WHEN s.covered_seq = (SELECT MAX(seq) FROM record_current r WHERE r.patient_id = s.patient_id)
+                         THEN 1 ELSE 0 END
+             FROM signatures s JOIN record_current c ON c.tbl = 'patients' AND c.record_key = s.patient_id
+             ORDER BY s.patient_id, s.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter(|r| actor.reads(&r.get::<String, _>(6)))
+            .map(|r| Signature {
+                id: r.get(0),
+                patient_id: r.get(1),
+                user: r.get(2),
+                role: r.get(3),
+                meaning: r.get(4),
+                signed_at: r.get(5),
+                covers_current_data: r.get::<i64, _>(7) == 1,
+            })
+            .collect())
+    }
+
     /// For every patient of the actor's sites whose casebook was signed:
     /// whether the last signature still covers the data. Keyed by the
     /// patient as the actor sees them (a pseudonym for a statistician).

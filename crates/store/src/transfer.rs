@@ -204,6 +204,68 @@ impl Store {
         imported
     }
 
+    /// Writes what the bundle format has no file for beside it: the queries
+    /// raised by hand with their threads (`manual_queries.json`) and the
+    /// casebook signatures (`signatures.json`), as of `as_of` when given
+    /// (then without what only the present knows: the records' versions
+    /// now, whether a signature still covers the data). Import reads
+    /// neither: they belong to the database they were made in, and the
+    /// files are the archive's copy. Returns how many of each.
+    pub async fn export_workflow(
+        &self,
+        actor: &Actor,
+        dir: &Path,
+        as_of: Option<Instant>,
+    ) -> Result<(usize, usize), StoreError> {
+        let io = |e: std::io::Error| StoreError::Database(format!("{}: {e}", dir.display()));
+        let before =
+            |at: &str| as_of.is_none_or(|limit| at.parse::<Instant>().is_ok_and(|at| at <= limit));
+        let mut queries = Vec::new();
+        for mut q in self
+            .manual_queries(actor, crate::QueryFilter::default())
+            .await?
+        {
+            if !before(&q.raised_at) {
+                continue;
+            }
+            q.messages.retain(|m| before(&m.at));
+            if let Some(last) = q.messages.last() {
+                q.status = match last.step.as_str() {
+                    "answer" => crate::QueryStatus::Answered,
+                    "close" => crate::QueryStatus::Closed,
+                    _ => crate::QueryStatus::Open,
+                };
+            }
+            let mut value = serde_json::to_value(&q).expect("a query serializes");
+            if as_of.is_some()
+                && let Some(fields) = value.as_object_mut()
+            {
+                fields.remove("record_version");
+                fields.remove("record_retracted");
+            }
+            queries.push(value);
+        }
+        let mut signatures = Vec::new();
+        for s in self.all_signatures(actor).await? {
+            if !before(&s.signed_at) {
+                continue;
+            }
+            let mut value = serde_json::to_value(&s).expect("a signature serializes");
+            if as_of.is_some()
+                && let Some(fields) = value.as_object_mut()
+            {
+                fields.remove("covers_current_data");
+            }
+            signatures.push(value);
+        }
+        let pretty = |v: &Vec<serde_json::Value>| {
+            serde_json::to_string_pretty(v).expect("JSON values serialize") + "\n"
+        };
+        std::fs::write(dir.join("manual_queries.json"), pretty(&queries)).map_err(io)?;
+        std::fs::write(dir.join("signatures.json"), pretty(&signatures)).map_err(io)?;
+        Ok((queries.len(), signatures.len()))
+    }
+
     /// Writes the database, now or as of an instant, as a bundle folder.
     pub async fn export_bundle(
         &self,

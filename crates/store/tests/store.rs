@@ -1405,6 +1405,32 @@ async fn a_query_raised_by_hand_is_answered_by_its_site_and_closed_by_its_monito
             ]
         );
         assert!(closed.messages.windows(2).all(|w| w[0].at <= w[1].at));
+        // The archive's copy, now and as of the first answer.
+        let dir = std::env::temp_dir().join(format!("isatrial-workflow-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert_eq!(
+            store.export_workflow(&admin(), &dir, None).await.unwrap(),
+            (1, 0)
+        );
+        let now: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("manual_queries.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(now[0]["status"], "closed");
+        assert_eq!(now[0]["messages"].as_array().unwrap().len(), 5);
+        let first_answer: store::Instant = closed.messages[1].at.parse().unwrap();
+        store
+            .export_workflow(&admin(), &dir, Some(first_answer))
+            .await
+            .unwrap();
+        let then: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("manual_queries.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(then[0]["status"], "answered");
+        assert_eq!(then[0]["messages"].as_array().unwrap().len(), 2);
+        assert!(then[0].get("record_version").is_none());
+        let _ = std::fs::remove_dir_all(&dir);
         // A closed query takes no more steps, from anyone.
         let refused = store
             .step_manual_query(&nurse("S3"), id, QueryStep::Answer, "one more thing")

@@ -238,6 +238,20 @@ fn import_then_export_gives_back_identical_files() {
     let out = std::env::temp_dir().join(format!("isatrial-cli-export-{}", std::process::id()));
     let run = isatrial(&["export", "--bundle", out.to_str().unwrap(), "--db", &db.url]);
     assert_eq!(run.code, 0, "{}", run.stderr);
+    // The threads and signatures go beside the bundle, said so, and an
+    // import of the folder leaves them.
+    assert!(
+        run.stderr
+            .contains("0 queries raised by hand in manual_queries.json"),
+        "{}",
+        run.stderr
+    );
+    for file in ["manual_queries.json", "signatures.json"] {
+        assert_eq!(std::fs::read_to_string(out.join(file)).unwrap(), "[]\n");
+    }
+    let elsewhere = rt.block_on(TestDb::sqlite("cli_roundtrip_again"));
+    let reimport = isatrial(&["import", out.to_str().unwrap(), "--db", &elsewhere.url]);
+    assert_eq!(reimport.code, 0, "{}", reimport.stderr);
     for entry in std::fs::read_dir(&b).unwrap() {
         let name = entry.unwrap().file_name();
         assert_eq!(
