@@ -45,9 +45,17 @@ pub(crate) fn body<T: DeserializeOwned>(
                 .to_owned(),
         }]));
     }
-    serde_json::from_value(value).map_err(|e| {
-        let message = e.to_string();
-        let field = message.split('`').nth(1).map(str::to_owned);
+    // The path of the value that broke the shape names the field; a
+    // missing or unknown field has no path of its own, and its message
+    // names it between backticks.
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.inner().to_string();
+        let field = if path == "." {
+            message.split('`').nth(1).map(str::to_owned)
+        } else {
+            Some(path)
+        };
         ApiError::Invalid(vec![store::FieldError {
             field,
             rule: message,

@@ -577,6 +577,24 @@ async fn a_query_raised_by_hand_goes_from_monitor_to_site_and_back_over_http() {
             .map(|f| f["field"].as_str().unwrap())
             .collect();
         assert_eq!(named, ["field", "text"]);
+        for (body, field) in [
+            (
+                json!({"table": "adverse_events", "key": "AE0001", "text": 5}),
+                "text",
+            ),
+            (
+                json!({"table": "adverse_events", "key": "AE0001", "text": null}),
+                "text",
+            ),
+            (
+                json!({"table": "adverse_events", "key": "AE0001", "field": ["grade"], "text": "x"}),
+                "field",
+            ),
+        ] {
+            let (status, refused) = monitor.post("/api/manual-queries", body).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+            assert_eq!(refused["fields"][0]["field"], field, "{refused}");
+        }
         let (status, body) = monitor
             .post(
                 "/api/manual-queries",
@@ -589,7 +607,7 @@ async fn a_query_raised_by_hand_goes_from_monitor_to_site_and_back_over_http() {
         assert_eq!(other_site.get(&path).await.0, StatusCode::NOT_FOUND);
         assert_eq!(
             stat.get("/api/manual-queries").await.0,
-            StatusCode::NOT_FOUND
+            StatusCode::FORBIDDEN
         );
         let (status, listed) = other_site.get("/api/manual-queries").await;
         assert_eq!((status, listed), (StatusCode::OK, json!([])));

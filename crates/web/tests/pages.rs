@@ -997,7 +997,15 @@ async fn a_monitor_raises_a_query_the_nurse_answers_and_the_monitor_closes_it() 
             )
             .await;
         assert_eq!(reopened.status, StatusCode::FORBIDDEN);
-        assert_eq!(stat.get(&query).await.status, StatusCode::NOT_FOUND);
+        assert_eq!(stat.get(&query).await.status, StatusCode::FORBIDDEN);
+        assert!(
+            !stat
+                .get("/records/adverse_events/AE0011")
+                .await
+                .html
+                .contains("id=\"record-queries-link\""),
+            "no queries link for a statistician"
+        );
         assert!(stat.get("/queries").await.html.contains("id=\"no-raised\""));
         app.store.close().await;
     }
@@ -1140,5 +1148,123 @@ async fn the_patient_list_finds_filters_and_pages() {
     assert!(past.contains("1–60 of 60 patients"), "{past}");
     let bad = dm.get("/patients?page=x").await;
     assert_eq!(bad.status, StatusCode::OK);
+    app.store.close().await;
+}
+
+/// A raise refused by the lock keeps its text and says why; a retracted
+/// record's queries are still read and settled, and its page raises none.
+#[tokio::test]
+async fn a_locked_raise_keeps_its_text_and_a_retracted_records_queries_stay_readable() {
+    let app = spawn_app(TestDb::sqlite("pages_query_edges").await).await;
+    let monitor = Browser::signed_in(&app, "monitor_s1").await;
+    let dm = Browser::signed_in(&app, "dm").await;
+    let csrf = monitor.csrf().await;
+    let dm_csrf = dm.csrf().await;
+    assert_eq!(
+        dm.post(
+            "/administration/lock",
+            &[
+                ("_csrf", &dm_csrf),
+                ("action", "lock"),
+                ("_reason", "interim")
+            ]
+        )
+        .await
+        .status,
+        StatusCode::SEE_OTHER
+    );
+    let page = monitor
+        .get("/records/adverse_events/AE0011/queries")
+        .await
+        .html;
+    assert!(
+        page.contains("id=\"locked\"") && page.contains("id=\"raise-form\""),
+        "{page}"
+    );
+    let refused = monitor
+        .post(
+            "/records/adverse_events/AE0011/queries",
+            &[
+                ("_csrf", &csrf),
+                ("field", "grade"),
+                ("text", "Typed while locked"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::LOCKED);
+    assert!(
+        refused.html.contains("Typed while locked</textarea>"),
+        "{}",
+        refused.html
+    );
+    assert!(refused.html.contains("id=\"form-errors\""));
+    dm.post(
+        "/administration/lock",
+        &[
+            ("_csrf", &dm_csrf),
+            ("action", "unlock"),
+            ("_reason", "go on"),
+        ],
+    )
+    .await;
+
+    let raised = monitor
+        .post(
+            "/records/adverse_events/AE0011/queries",
+            &[
+                ("_csrf", &csrf),
+                ("field", ""),
+                ("text", "Is this AE a duplicate?"),
+            ],
+        )
+        .await;
+    let query = raised
+        .location
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    // The data manager retracts the record the query is on.
+    let form = dm.get("/records/adverse_events/AE0011").await.html;
+    let version = form
+        .split("name=\"_version\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let retracted = dm
+        .post(
+            "/records/adverse_events/AE0011/retract",
+            &[
+                ("_csrf", &dm_csrf),
+                ("_version", &version),
+                ("_reason", "entered twice"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        retracted.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        retracted.html
+    );
+    let thread = monitor.get(&query).await.html;
+    assert!(thread.contains("id=\"retracted\""), "{thread}");
+    assert!(thread.contains("/records/adverse_events/AE0011/history"));
+    let page = monitor.get("/records/adverse_events/AE0011/queries").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.html.contains(&query) && !page.html.contains("id=\"raise-form\""),
+        "{}",
+        page.html
+    );
+    let closed = monitor
+        .post(
+            &format!("{query}/close"),
+            &[("_csrf", &csrf), ("text", "Yes: retracted.")],
+        )
+        .await;
+    assert_eq!(closed.status, StatusCode::SEE_OTHER, "{}", closed.html);
     app.store.close().await;
 }

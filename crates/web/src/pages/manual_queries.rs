@@ -34,8 +34,13 @@ pub(crate) struct QueryView {
     pub status: &'static str,
     pub raised_by: String,
     pub raised_at: String,
-    /// The last message: what the query waits on.
+    /// The last message: what the query waits on, cut for a list.
     pub last: String,
+    /// The record was retracted since: its link leads to its history.
+    pub retracted: bool,
+    /// The record's version when raised, and now.
+    pub version: i64,
+    pub version_now: i64,
     pub messages: Vec<MessageView>,
 }
 
@@ -54,10 +59,18 @@ impl QueryView {
             Some(f) => column_label(&q.table, f),
             None => String::new(),
         };
+        let record_link = format!("/records/{}/{}", q.table, path_component(&q.key));
         QueryView {
             id: q.id,
             link: format!("/manual-queries/{}", q.id),
-            record_link: format!("/records/{}/{}", q.table, path_component(&q.key)),
+            record_link: if q.record_retracted {
+                format!("{record_link}/history")
+            } else {
+                record_link
+            },
+            retracted: q.record_retracted,
+            version: q.version,
+            version_now: q.record_version,
             form: spec.map_or("", table_title),
             key: q.key,
             patient: q.patient_id,
@@ -69,7 +82,7 @@ impl QueryView {
             last: q
                 .messages
                 .last()
-                .map(|m| m.text.clone())
+                .map(|m| excerpt(&m.text))
                 .unwrap_or_default(),
             messages: q
                 .messages
@@ -83,6 +96,17 @@ impl QueryView {
                 })
                 .collect(),
         }
+    }
+}
+
+/// Characters of a message a list shows.
+const EXCERPT: usize = 200;
+
+/// The start of a message, for a list.
+fn excerpt(text: &str) -> String {
+    match text.char_indices().nth(EXCERPT) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
     }
 }
 
@@ -125,7 +149,7 @@ pub(crate) async fn waiting(
         .manual_queries(&viewer.session.actor, filter)
         .await
     {
-        Err(StoreError::NotFound) => Vec::new(),
+        Err(StoreError::Forbidden(_)) if viewer.session.actor.pseudonymized() => Vec::new(),
         other => other?,
     };
     Ok(found
@@ -135,18 +159,13 @@ pub(crate) async fn waiting(
         .collect())
 }
 
-/// Whether the user raises, reopens and closes queries.
+/// Whether the user raises queries (the lock aside: a locked form is
+/// still shown, says why it cannot be sent, and keeps what was typed).
 fn asks(viewer: &Viewer) -> bool {
     matches!(
         viewer.session.actor.role,
         Role::Monitor | Role::DataManager | Role::Admin
-    ) && !viewer.locked
-}
-
-/// Whether the user answers queries.
-fn answers(viewer: &Viewer) -> bool {
-    (viewer.session.actor.role.is_site_staff() || viewer.session.actor.role == Role::Admin)
-        && !viewer.locked
+    )
 }
 
 /// What a refused form held, and each rule at its field.
@@ -201,6 +220,9 @@ struct RecordQueriesPage {
     key: String,
     record_link: String,
     patient: String,
+    /// The record was retracted: its queries are read, none is raised.
+    retracted: bool,
+    locked: bool,
     queries: Vec<QueryView>,
     asks: bool,
     /// (column, label) of the record's fields, for the raise form.
@@ -221,31 +243,46 @@ async fn record_page(
     status: StatusCode,
     typed: Typed,
 ) -> Result<Response, PageError> {
-    let record = state.store.get(&viewer.session.actor, spec, key).await?;
+    let actor = &viewer.session.actor;
+    // A retracted record keeps its queries: they are read through its
+    // history, and no new one is raised on it.
+    let (key, patient, retracted) = match state.store.get(actor, spec, key).await {
+        Ok(record) => (record.key, record.patient_id, false),
+        Err(StoreError::NotFound) => {
+            let versions = state.store.history(actor, spec, key).await?;
+            let patient = versions
+                .last()
+                .and_then(|v| v.fields.get("patient_id"))
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_owned();
+            (key.to_owned(), patient, true)
+        }
+        Err(e) => return Err(e.into()),
+    };
     let filter = QueryFilter {
-        record: Some((stem(spec), &record.key)),
+        record: Some((stem(spec), &key)),
         ..QueryFilter::default()
     };
-    let queries = match state
-        .store
-        .manual_queries(&viewer.session.actor, filter)
-        .await
-    {
-        Err(StoreError::NotFound) => Vec::new(),
-        other => other?,
-    };
-    let record_link = format!("/records/{}/{}", stem(spec), path_component(&record.key));
+    let queries = state.store.manual_queries(actor, filter).await?;
+    let record_link = format!("/records/{}/{}", stem(spec), path_component(&key));
     Ok(page(
         status,
         &RecordQueriesPage {
             nav: Some(viewer.nav()),
             title: table_title(spec),
             action: format!("{record_link}/queries"),
-            record_link,
-            key: record.key,
-            patient: record.patient_id,
+            record_link: if retracted {
+                format!("{record_link}/history")
+            } else {
+                record_link
+            },
+            key,
+            patient,
+            retracted,
+            locked: viewer.locked,
             queries: queries.into_iter().map(QueryView::of).collect(),
-            asks: asks(viewer),
+            asks: asks(viewer) && !retracted,
             field_unknown: !typed.field.is_empty()
                 && !spec.columns.iter().any(|(c, _)| *c == typed.field),
             fields: spec
@@ -353,16 +390,19 @@ async fn query_page(
     done: Option<&'static str>,
 ) -> Result<Response, PageError> {
     let q = state.store.manual_query(&viewer.session.actor, id).await?;
-    let steps = match q.status {
-        QueryStatus::Open if answers(viewer) => vec![("answer", "Answer")],
-        QueryStatus::Open if asks(viewer) => vec![("close", "Close the query")],
-        QueryStatus::Answered if asks(viewer) => {
-            vec![
-                ("close", "Close the query"),
-                ("reopen", "Reopen: the answer is not enough"),
-            ]
-        }
-        _ => Vec::new(),
+    // The store's own table of who takes which step from where.
+    let steps = if viewer.locked {
+        Vec::new()
+    } else {
+        [
+            (QueryStep::Answer, "Answer"),
+            (QueryStep::Close, "Close the query"),
+            (QueryStep::Reopen, "Reopen: the answer is not enough"),
+        ]
+        .into_iter()
+        .filter(|(step, _)| step.next(viewer.session.actor.role, q.status).is_ok())
+        .map(|(step, label)| (step.as_str(), label))
+        .collect()
     };
     let unsent = !refused_step.is_empty()
         && !typed.text.is_empty()

@@ -25,6 +25,8 @@ struct QueriesPage {
     queries: Vec<PatientQuery>,
     /// Queries raised by hand, not yet closed.
     raised: Vec<super::manual_queries::QueryView>,
+    /// Statisticians read no query raised by hand.
+    statistician: bool,
 }
 
 pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<Response, PageError> {
@@ -49,6 +51,7 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<Respo
             nav: Some(viewer.nav()),
             queries,
             raised,
+            statistician: viewer.session.actor.pseudonymized(),
         },
     ))
 }

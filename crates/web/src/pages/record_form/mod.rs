@@ -46,6 +46,9 @@ pub struct FormPage {
     /// The database is locked: the form is read only, and says why.
     locked: bool,
     terms: &'static [String],
+    /// Links the record's queries raised by hand (not for statisticians,
+    /// who read none).
+    shows_queries: bool,
 }
 
 /// The saved record a form changes.
@@ -86,6 +89,7 @@ impl FormPage {
             can_write: viewer.writes(),
             locked: viewer.locked,
             terms: ctcae_terms(),
+            shows_queries: !viewer.session.actor.pseudonymized(),
         }
     }
 }
