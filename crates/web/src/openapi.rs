@@ -239,8 +239,8 @@ pub fn document() -> Value {
                     "parameters": [
                         {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["open", "answered", "closed"]}},
                         {"name": "patient", "in": "query", "schema": {"type": "string"}},
-                        {"name": "table", "in": "query", "schema": {"type": "string"}},
-                        {"name": "key", "in": "query", "schema": {"type": "string"}}],
+                        {"name": "table", "in": "query", "schema": {"type": "string"}, "description": "With key: the queries of one record"},
+                        {"name": "key", "in": "query", "schema": {"type": "string"}, "description": "With table: the queries of one record"}],
                     "responses": responses(("200", ok("Queries", json!({"type": "array", "items": {"$ref": "#/components/schemas/ManualQuery"}}))))},
             "post": {"summary": "Raise a query on a record, or one of its fields (monitor, data manager)",
                      "parameters": csrf,
