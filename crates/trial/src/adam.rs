@@ -390,6 +390,12 @@ const ADTTE: &[Variable] = &[
     var("AVAL", "Analysis Value", Kind::Num),
     var("AVALU", "Analysis Value Unit", Kind::Text),
     var(
+        "STARTDT",
+        "Time-to-Event Origin Date for Subject",
+        Kind::Date,
+    ),
+    var("ADT", "Analysis Date", Kind::Date),
+    var(
         "CNSR",
         "Censor: 0 Event, 1 Censored, 2 Competing",
         Kind::Num,
@@ -470,6 +476,8 @@ impl AnalysisDataset for Adtte<'_> {
                 text(if parameter.survival { "KM" } else { "CIF" }),
                 Value::Num(t.time.is_finite().then_some(t.time)),
                 text("DAYS"),
+                Value::Date(Some(t.origin)),
+                Value::Date(Some(t.date)),
                 // 0 for the event, as ADaM codes it; a competing event is
                 // neither the event nor a censoring: a value of its own, so
                 // that a Kaplan–Meier of CNSR = 0 cannot pass for the

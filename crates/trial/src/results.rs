@@ -296,7 +296,7 @@ pub struct Curve {
 /// row per patient per parameter), kept so every curve can be re-computed
 /// elsewhere — by R in our tests, by a sponsor's statistician in theirs.
 /// What is the same for every row of a curve lives in its [`Parameter`]:
-/// there are ten million rows at a million patients, at 16 bytes each.
+/// there are ten million rows at a million patients, at 24 bytes each.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct TimeToEvent {
     /// Index into [`Results::parameters`].
@@ -307,6 +307,11 @@ pub struct TimeToEvent {
     pub patient: PatientIx,
     /// Days from origin.
     pub time: f64,
+    /// The endpoint's time zero (ADTTE's STARTDT).
+    pub origin: Date,
+    /// The date of the event or censoring (ADTTE's ADT); before `origin`
+    /// only when the time was counted as 0.
+    pub date: Date,
 }
 
 /// One analysed curve: the statistic named `name` of `endpoint` in `cohort`.

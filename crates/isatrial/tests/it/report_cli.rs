@@ -331,6 +331,17 @@ fn the_analysis_datasets_of_bundle_60_agree_with_its_endpoints() {
             .filter(|r| r["METHOD"] == "KM")
             .all(|r| r["CNSR"] != "2")
     );
+    // Each row's dates give its time: AVAL = ADT − STARTDT, or 0 when
+    // the date came before the origin; OS starts at registration.
+    for r in &adtte {
+        let (start, at) = (day(&r["STARTDT"]), day(&r["ADT"]));
+        let aval: f64 = r["AVAL"].parse().unwrap();
+        assert_eq!(aval, at.days_since(start).max(0) as f64, "{r:?}");
+    }
+    for r in &os1 {
+        let s = subject(&r["USUBJID"]);
+        assert_eq!(r["STARTDT"], s["REGDT"], "{r:?}");
+    }
 
     for (name, rows) in [
         ("adsl", adsl.len()),

@@ -19,6 +19,7 @@ pub use summary::Summary;
 
 use stats::{CompetingStatus, CumulativeIncidence, KaplanMeier, Proportion};
 
+use crate::Date;
 use crate::dataset::{Casebooks, Dataset};
 use crate::derive::Course;
 use crate::protocol::Protocol;
@@ -58,12 +59,31 @@ pub(crate) struct Context<'a> {
 }
 
 /// A time-to-event observation: days from origin and the outcome code
-/// (0 censored, 1 event, 2 competing event).
+/// (0 censored, 1 event, 2 competing event), with the dates they come
+/// from, which the analysis datasets keep (ADTTE's STARTDT and ADT).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Observation {
     pub patient: PatientIx,
     pub time: f64,
     pub status: u8,
+    /// The endpoint's time zero.
+    pub origin: Date,
+    /// The date of the event, competing event or censoring. Before
+    /// `origin` (a relapse recorded before a landmark, say), the time is 0.
+    pub date: Date,
+}
+
+impl Observation {
+    /// The observation of `patient` on `date`, counted from `origin`.
+    pub(crate) fn new(patient: PatientIx, origin: Date, date: Date, status: u8) -> Observation {
+        Observation {
+            patient,
+            time: date.days_since(origin).max(0) as f64,
+            status,
+            origin,
+            date,
+        }
+    }
 }
 
 impl<'a> Context<'a> {
@@ -153,6 +173,8 @@ impl<'a> Context<'a> {
                 status: o.status,
                 patient: o.patient,
                 time: o.time,
+                origin: o.origin,
+                date: o.date,
             }));
     }
 

@@ -113,18 +113,9 @@ pub(crate) fn e15(ctx: &mut Context<'_>) {
         for &p in &transplanted {
             let c = ctx.course(p);
             let sct = c.sct.expect("transplanted");
-            let t = |d: crate::Date| d.days_since(sct).max(0) as f64;
             os.push(match c.death {
-                Some(d) => Observation {
-                    patient: p,
-                    time: t(d),
-                    status: 1,
-                },
-                None => Observation {
-                    patient: p,
-                    time: t(c.last_follow_up),
-                    status: 0,
-                },
+                Some(d) => Observation::new(p, sct, d, 1),
+                None => Observation::new(p, sct, c.last_follow_up, 0),
             });
             let relapse = c.hematologic_relapse.filter(|&r| r >= sct);
             let o = competing(p, sct, relapse, c.death, c);

@@ -43,26 +43,14 @@ pub(crate) fn competing(
         (None, Some(o)) => (o, 2),
         (None, None) => (c.last_follow_up, 0),
     };
-    Observation {
-        patient: p,
-        time: days(date, origin).max(0.0),
-        status,
-    }
+    Observation::new(p, origin, date, status)
 }
 
 /// Observation of "first of `events`, else censored at last follow-up".
 fn first_event(p: PatientIx, origin: Date, events: &[Option<Date>], c: &Course) -> Observation {
     match events.iter().flatten().min() {
-        Some(&d) => Observation {
-            patient: p,
-            time: days(d, origin).max(0.0),
-            status: 1,
-        },
-        None => Observation {
-            patient: p,
-            time: days(c.last_follow_up, origin).max(0.0),
-            status: 0,
-        },
+        Some(&d) => Observation::new(p, origin, d, 1),
+        None => Observation::new(p, origin, c.last_follow_up, 0),
     }
 }
 
@@ -120,11 +108,7 @@ pub(crate) fn e05_to_e09(ctx: &mut Context<'_>) {
             .map(|&p| {
                 let c = ctx.course(p);
                 if cohort == Cohort::RelapsedRefractory && !best_response(c).is_remission() {
-                    Observation {
-                        patient: p,
-                        time: 0.0,
-                        status: 1,
-                    }
+                    Observation::new(p, c.registration, c.registration, 1)
                 } else {
                     first_event(p, c.registration, &[c.hematologic_relapse, c.death], c)
                 }
@@ -333,29 +317,13 @@ pub(crate) fn e11_e13_e14(ctx: &mut Context<'_>) {
                         .filter(|&d| d >= origin)
                         .min();
                     match (reached_on, competing) {
-                        (Some(r), Some(k)) if k < r => Observation {
-                            patient: p,
-                            time: days(k, origin),
-                            status: 2,
-                        },
+                        (Some(r), Some(k)) if k < r => Observation::new(p, origin, k, 2),
                         (Some(r), _) => {
                             among_achievers.push(days(r, origin));
-                            Observation {
-                                patient: p,
-                                time: days(r, origin),
-                                status: 1,
-                            }
+                            Observation::new(p, origin, r, 1)
                         }
-                        (None, Some(k)) => Observation {
-                            patient: p,
-                            time: days(k, origin),
-                            status: 2,
-                        },
-                        (None, None) => Observation {
-                            patient: p,
-                            time: days(c.last_follow_up, origin).max(0.0),
-                            status: 0,
-                        },
+                        (None, Some(k)) => Observation::new(p, origin, k, 2),
+                        (None, None) => Observation::new(p, origin, c.last_follow_up, 0),
                     }
                 })
                 .collect();
