@@ -45,7 +45,7 @@ pub fn run(args: &DemoArgs) -> Result<(), Failure> {
     say!("  database:  {url}");
     say!("  report:    {}", outcome.html.display());
     say!("  endpoints: {}", outcome.json.display());
-    if let Some((dir, _)) = &outcome.adam {
+    if let Some((dir, _, _)) = &outcome.adam {
         say!(
             "  ADaM:      {} (ADSL, ADAE, ADTTE as SAS transport and CSV)",
             dir.display()

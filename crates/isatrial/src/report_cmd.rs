@@ -24,10 +24,19 @@ pub struct Outcome {
     pub patients: usize,
     /// The endpoints.json document, for `--json`.
     pub document: serde_json::Value,
-    /// With `--adam`: the folder of the CDISC analysis datasets, and the
-    /// texts cut to fit a transport file's 200 bytes, per dataset.
-    pub adam: Option<(PathBuf, Vec<(&'static str, usize)>)>,
+    /// With `--adam`: the folder of the CDISC analysis datasets, the texts
+    /// cut to fit a transport file's 200 bytes, and those written in ASCII,
+    /// per dataset.
+    pub adam: Option<AdamNotes>,
 }
+
+/// What `--adam` wrote and changed: the folder, then per dataset the
+/// texts cut and the texts transliterated.
+type AdamNotes = (
+    PathBuf,
+    Vec<(&'static str, usize)>,
+    Vec<(&'static str, usize)>,
+);
 
 fn spinner() -> ProgressBar {
     let bar = ProgressBar::new_spinner();
@@ -181,7 +190,7 @@ fn write(
             &trial::adam::Adtte(&results),
         ];
         let written = report::write_adam(&datasets, data.cutoff, &dir)?;
-        Some((dir, written.cut))
+        Some((dir, written.cut, written.transliterated))
     } else {
         None
     };
@@ -274,7 +283,7 @@ pub fn run(args: &ReportArgs) -> Result<(), Failure> {
         outcome.html.display(),
         outcome.json.display(),
     );
-    if let Some((dir, cut)) = &outcome.adam {
+    if let Some((dir, cut, transliterated)) = &outcome.adam {
         note!(
             "CDISC ADaM (ADSL, ADAE, ADTTE as .xpt and .csv): {}",
             dir.display()
@@ -282,6 +291,11 @@ pub fn run(args: &ReportArgs) -> Result<(), Failure> {
         for (dataset, cut) in cut.iter().filter(|(_, n)| *n > 0) {
             note!(
                 "{dataset}.xpt: {cut} texts longer than 200 bytes cut to fit the transport format; the .csv holds them whole"
+            );
+        }
+        for (dataset, n) in transliterated.iter().filter(|(_, n)| *n > 0) {
+            note!(
+                "{dataset}.xpt: {n} texts with other than ASCII characters written in ASCII (fièvre → fievre), as a submission reads version 5; the .csv holds them as entered"
             );
         }
     }
