@@ -126,7 +126,7 @@ pub struct ExportArgs {
 pub enum UserCommand {
     /// Adds a user; the password comes from ISATRIAL_PASSWORD, a hidden prompt, or the first line of piped stdin.
     #[command(
-        after_help = "Roles: admin, investigator, study_nurse, monitor, data_manager, statistician. Site staff need one --site; a monitor gets the sites they monitor.\n\nExample:\n  echo 'a long password' | isatrial user add nina --role study_nurse --site S1 --db sqlite://trial.db"
+        after_help = "Roles: admin, investigator, study_nurse, monitor, data_manager, statistician. Site staff need one --site; a monitor gets the sites they monitor.\n\nExample:\n  echo 'a long password' | isatrial user add nina --role study_nurse --site S1 --db sqlite://trial.db\n  echo 'another long password' | isatrial user add berg --role investigator --site S1 --full-name 'Dr Anna Berg' --db sqlite://trial.db"
     )]
     Add(UserAddArgs),
     /// Sets a new password (ISATRIAL_PASSWORD or stdin) and lifts a lockout.
@@ -150,6 +150,10 @@ pub struct UserAddArgs {
     /// Site (site staff: exactly one; monitor: each monitored site).
     #[arg(long = "site", value_name = "SITE")]
     pub sites: Vec<String>,
+    /// Full name, printed with the user's electronic signatures (an
+    /// investigator's casebook signatures); the user name when left out.
+    #[arg(long = "full-name", value_name = "NAME")]
+    pub full_name: Option<String>,
     #[command(flatten)]
     pub db: DbArg,
 }

@@ -160,10 +160,17 @@ pub fn user(cmd: &UserCommand) -> Result<(), Failure> {
                 .role
                 .parse()
                 .map_err(|e: String| Failure::Refused(format!("--role: {e}")))?;
+            if let Some(full) = &a.full_name {
+                store::check_full_name(full)
+                    .map_err(|e| Failure::Refused(format!("--full-name: {e}")))?;
+            }
             let pw = password()?;
             block_on(async {
                 let store = Store::open(&a.db.db).await?;
                 let created = store.add_user(&a.name, role, &a.sites, &pw).await?;
+                if let Some(full) = &a.full_name {
+                    store.set_full_name(&a.name, full).await?;
+                }
                 note!("added {} as {role}", a.name);
                 for site in created {
                     note!("site {site} was not known and is created: check its spelling");

@@ -31,12 +31,13 @@ pub use manual_queries::{
     MESSAGE_MAX, ManualQuery, QueryFilter, QueryMessage, QueryStatus, QueryStep, STATISTICIANS,
 };
 pub use records::{RecordChange, StoredRecord, Version, Written, cells_from_json, stem, table};
-pub use signatures::{SIGNATURE_MEANING, Signature};
+pub use signatures::{SIGNATURE_MEANING, Signature, Signing};
 pub use snapshot::Snapshot;
 pub use state::TrialState;
 pub use transfer::ImportSummary;
 pub use users::{
     ADDRESS_WINDOW_SECONDS, LoginError, MAX_FAILED_LOGINS_PER_ADDRESS, SESSION_SECONDS, Session,
+    check_full_name,
 };
 
 use std::str::FromStr;

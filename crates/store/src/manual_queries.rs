@@ -174,9 +174,10 @@ pub struct QueryFilter<'a> {
     pub status: Option<QueryStatus>,
 }
 
-/// A message's text, trimmed, or the rule it breaks.
-fn message(text: &str) -> Result<&str, StoreError> {
-    let text = text.trim();
+/// A message's text, trimmed, its line breaks as `\n` whatever the
+/// browser sent (a form sends `\r\n`), or the rule it breaks.
+fn message(text: &str) -> Result<String, StoreError> {
+    let text = text.trim().replace("\r\n", "\n");
     if !text.chars().any(crate::write::visible) {
         return Err(StoreError::field("text", "a query's message is required"));
     }
@@ -276,7 +277,7 @@ impl Store {
                 return Err(StoreError::Invalid(refused));
             }
             refuse_if_locked(&mut tx).await?;
-            let text = message(text)?;
+            let text = &message(text)?;
             // A form sent twice (a double click, a reload) raises one query.
             let same: Option<i64> = sqlx::query_scalar(
                 "SELECT q.id FROM manual_queries q JOIN manual_query_messages m ON m.query_id = q.id AND m.step = 'raise'
@@ -381,7 +382,7 @@ impl Store {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            add_message(&mut tx, id, &at, actor, step.as_str(), text).await?;
+            add_message(&mut tx, id, &at, actor, step.as_str(), &text).await?;
             let (tbl, key) = (row.get::<String, _>(0), row.get::<String, _>(1));
             audit(
                 &mut tx,
@@ -391,7 +392,7 @@ impl Store {
                 Some((&tbl, &key, row.get::<i64, _>(2))),
                 None,
                 None,
-                Some(text),
+                Some(&text),
                 Some(format!("query {id}: {} → {}", status.as_str(), next.as_str())),
             )
             .await
@@ -610,6 +611,9 @@ mod tests {
             );
         }
         assert!(message(&"x".repeat(MESSAGE_MAX)).is_ok());
+        // A form's line break (CR LF) is one character, stored as LF.
+        let from_a_form = format!("{}\r\n{}", "x".repeat(MESSAGE_MAX - 2), "y");
+        assert_eq!(message(&from_a_form).unwrap().chars().count(), MESSAGE_MAX);
         match message(&"x".repeat(MESSAGE_MAX + 1)) {
             Err(StoreError::Invalid(e)) => {
                 assert_eq!(e[0].rule, "at most 4000 characters, got 4001")

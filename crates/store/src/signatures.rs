@@ -27,14 +27,35 @@ pub struct Signature {
     pub patient_id: String,
     /// Who signed: the user's name.
     pub user: String,
+    /// Their full name as printed with the signature (the user name when
+    /// the account has none).
+    pub printed_name: String,
     /// Their role then.
     pub role: String,
     /// What the signature means.
     pub meaning: String,
     /// When, as stored (UTC, microseconds).
     pub signed_at: String,
+    /// The patient's site when signed.
+    pub site_id: String,
+    /// The casebook's version signed: the last version of the patient's
+    /// records then ([`Store::casebook_version`]).
+    pub casebook_version: i64,
     /// No record of the patient changed since.
     pub covers_current_data: bool,
+}
+
+/// Why a signature is asked for: the casebook's version the signer read,
+/// and their user name and password again.
+#[derive(Debug, Clone, Copy)]
+pub struct Signing<'a> {
+    /// The signer's user name, typed again.
+    pub user: &'a str,
+    /// Their password.
+    pub password: &'a str,
+    /// The casebook's version they read ([`Store::casebook_version`]):
+    /// refused as a conflict when the records changed since.
+    pub casebook_version: Option<i64>,
 }
 
 impl Store {
@@ -44,7 +65,7 @@ impl Store {
         &self,
         actor: &Actor,
         patient_id: &str,
-        password: &str,
+        signing: Signing<'_>,
     ) -> Result<Signature, StoreError> {
         let patient_id = self.unmask(actor, patient_id).await?;
         let (site, registration) = self.patient_site(&patient_id).await?;
@@ -56,7 +77,41 @@ impl Store {
                 "only an investigator of the patient's site signs the casebook".into(),
             ));
         }
-        self.recheck_password(&actor.user, password).await?;
+        // Both components of the signature at every signing (§11.200):
+        // the user name typed must be the signed-in user's.
+        if signing.user.trim() != actor.user {
+            return Err(StoreError::field(
+                "user",
+                "type your own user name, as you sign in",
+            ));
+        }
+        // What refuses the signature whatever the password is said before
+        // the password is checked, so that it counts no failure.
+        if self.state().await?.locked {
+            return Err(StoreError::Locked(
+                "a data manager must unlock it before any signature".into(),
+            ));
+        }
+        let read_version = signing.casebook_version;
+        let stale = |current: i64| match read_version {
+            Some(read) if read != current => Err(StoreError::Conflict {
+                expected: read,
+                current,
+            }),
+            _ => Ok(()),
+        };
+        stale(self.version_of_casebook(&patient_id).await?)?;
+        self.recheck_password(&actor.user, signing.password, &patient_id)
+            .await?;
+        let printed: Option<String> =
+            sqlx::query_scalar("SELECT full_name FROM users WHERE user_name = $1")
+                .bind(&actor.user)
+                .fetch_optional(&self.pool)
+                .await?
+                .flatten();
+        let printed = printed
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| actor.user.clone());
         let tx = begin(self).await?;
         let mut tx = tx;
         let outcome = async {
@@ -80,14 +135,16 @@ impl Store {
                     .bind(&patient_id)
                     .fetch_one(&mut *tx)
                     .await?;
+            stale(covered)?;
             let at = Instant::now();
             let id: i64 = sqlx::query_scalar(
-                "INSERT INTO signatures (patient_id, site_id, user_name, role, meaning, signed_at, covered_seq)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                "INSERT INTO signatures (patient_id, site_id, user_name, printed_name, role, meaning, signed_at, covered_seq)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
             )
             .bind(&patient_id)
             .bind(&site)
             .bind(&actor.user)
+            .bind(&printed)
             .bind(actor.role.as_str())
             .bind(SIGNATURE_MEANING)
             .bind(at.to_db())
@@ -133,7 +190,8 @@ impl Store {
         let rows = sqlx::query(
             "SELECT s.id, s.user_name, s.role, s.meaning, s.signed_at,
                     CASE WHEN s.covered_seq = (SELECT MAX(seq) FROM record_current WHERE patient_id = s.patient_id)
-                         THEN 1 ELSE 0 END
+                         THEN 1 ELSE 0 END,
+                    s.printed_name, s.site_id, s.covered_seq
              FROM signatures s WHERE s.patient_id = $1 ORDER BY s.id",
         )
         .bind(&patient_id)
@@ -145,9 +203,12 @@ impl Store {
                 id: r.get(0),
                 patient_id: shown.to_owned(),
                 user: r.get(1),
+                printed_name: r.get(6),
                 role: r.get(2),
                 meaning: r.get(3),
                 signed_at: r.get(4),
+                site_id: r.get(7),
+                casebook_version: r.get(8),
                 covers_current_data: r.get::<i64, _>(5) == 1,
             })
             .collect())
@@ -164,7 +225,8 @@ impl Store {
         let rows = sqlx::query(
             "SELECT s.id, s.patient_id, s.user_name, s.role, s.meaning, s.signed_at, c.site_id,
                     CASE WHEN s.covered_seq = (SELECT MAX(seq) FROM record_current r WHERE r.patient_id = s.patient_id)
-                         THEN 1 ELSE 0 END
+                         THEN 1 ELSE 0 END,
+                    s.printed_name, s.site_id, s.covered_seq
              FROM signatures s JOIN record_current c ON c.tbl = 'patients' AND c.record_key = s.patient_id
              ORDER BY s.patient_id, s.id",
         )
@@ -177,9 +239,12 @@ impl Store {
                 id: r.get(0),
                 patient_id: r.get(1),
                 user: r.get(2),
+                printed_name: r.get(8),
                 role: r.get(3),
                 meaning: r.get(4),
                 signed_at: r.get(5),
+                site_id: r.get(9),
+                casebook_version: r.get(10),
                 covers_current_data: r.get::<i64, _>(7) == 1,
             })
             .collect())
@@ -214,6 +279,31 @@ impl Store {
                 (shown, r.get::<i64, _>(2) == 1)
             })
             .collect())
+    }
+
+    /// The version of a patient's casebook the actor reads: the last
+    /// version of any of its records, which a signature names and a later
+    /// change moves on.
+    pub async fn casebook_version(
+        &self,
+        actor: &Actor,
+        patient_id: &str,
+    ) -> Result<i64, StoreError> {
+        let patient_id = self.unmask(actor, patient_id).await?;
+        let (site, _) = self.patient_site(&patient_id).await?;
+        if !actor.reads(&site) {
+            return Err(StoreError::NotFound);
+        }
+        self.version_of_casebook(&patient_id).await
+    }
+
+    async fn version_of_casebook(&self, patient_id: &str) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT MAX(seq) FROM record_current WHERE patient_id = $1")
+                .bind(patient_id)
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     /// The site of a registered patient and the registration's version; not found for no patient or a

@@ -207,8 +207,8 @@ impl Store {
     /// Writes what the bundle format has no file for beside it: the queries
     /// raised by hand with their threads (`manual_queries.json`) and the
     /// casebook signatures (`signatures.json`), as of `as_of` when given
-    /// (then without what only the present knows: the records' versions
-    /// now, whether a signature still covers the data). Import reads
+    /// (then without the records' versions now, and with whether each
+    /// signature covered the data at that instant). Import reads
     /// neither: they belong to the database they were made in, and the
     /// files are the archive's copy. Returns how many of each.
     pub async fn export_workflow(
@@ -245,18 +245,29 @@ impl Store {
             }
             queries.push(value);
         }
+        // As of an instant, a signature covered the data when no version of
+        // the patient's records recorded by then came after it.
+        let versions_then: HashMap<String, i64> = match as_of {
+            None => HashMap::new(),
+            Some(at) => sqlx::query_as(
+                "SELECT patient_id, MAX(seq) FROM record_versions WHERE recorded_at <= $1 GROUP BY patient_id",
+            )
+            .bind(at.to_db())
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .collect(),
+        };
         let mut signatures = Vec::new();
-        for s in self.all_signatures(actor).await? {
+        for mut s in self.all_signatures(actor).await? {
             if !before(&s.signed_at) {
                 continue;
             }
-            let mut value = serde_json::to_value(&s).expect("a signature serializes");
-            if as_of.is_some()
-                && let Some(fields) = value.as_object_mut()
-            {
-                fields.remove("covers_current_data");
+            if as_of.is_some() {
+                s.covers_current_data =
+                    versions_then.get(&s.patient_id) == Some(&s.casebook_version);
             }
-            signatures.push(value);
+            signatures.push(serde_json::to_value(&s).expect("a signature serializes"));
         }
         let pretty = |v: &Vec<serde_json::Value>| {
             serde_json::to_string_pretty(v).expect("JSON values serialize") + "\n"

@@ -154,6 +154,37 @@ fn hash_password(password: &str) -> Result<String, StoreError> {
         .map_err(|e| StoreError::Database(e.to_string()))
 }
 
+/// A full name as it is kept: trimmed, at most 100 characters, without
+/// control characters.
+pub fn check_full_name(full_name: &str) -> Result<&str, StoreError> {
+    let full_name = full_name.trim();
+    if full_name.chars().any(char::is_control) || full_name.chars().count() > 100 {
+        return Err(StoreError::field(
+            "name",
+            "a full name is at most 100 characters, without control characters",
+        ));
+    }
+    Ok(full_name)
+}
+
+/// An attempt counted against an account.
+enum Attempted {
+    /// The attempt's number among the failures in a row, this one included.
+    Counted(i64),
+    /// The account is locked: the password is not checked.
+    LockedOut,
+}
+
+/// Whether `password` is the one `hash` was made from.
+fn password_matches(hash: &str, password: &str) -> bool {
+    !password.contains('\0')
+        && PasswordHash::new(hash).is_ok_and(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+}
+
 impl Store {
     /// Adds a user. Site staff need exactly one site; a monitor is given the
     /// sites they monitor, at least one. A site not yet known (to users or
@@ -277,6 +308,39 @@ impl Store {
             }
             audit(&mut conn, &at, "system", "user_add", None, None, None, None, Some(format!("{name} as {role} ({})", sites.join(", ")))).await?;
             Ok(created)
+        }
+        .await;
+        finish(conn, outcome).await
+    }
+
+    /// Sets the full name printed with the user's signatures; an empty
+    /// name prints the user name.
+    pub async fn set_full_name(&self, name: &str, full_name: &str) -> Result<(), StoreError> {
+        let full_name = check_full_name(full_name)?;
+        let stored = (!full_name.is_empty()).then_some(full_name);
+        let mut conn = begin(self).await?;
+        let outcome = async {
+            let changed = sqlx::query("UPDATE users SET full_name = $1 WHERE user_name = $2")
+                .bind(stored)
+                .bind(name)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+            if changed == 0 {
+                return Err(StoreError::field("user", format!("no user \"{name}\"")));
+            }
+            audit(
+                &mut conn,
+                &Instant::now(),
+                "system",
+                "user_full_name",
+                None,
+                None,
+                None,
+                None,
+                Some(format!("{name}: {full_name}")),
+            )
+            .await
         }
         .await;
         finish(conn, outcome).await
@@ -417,57 +481,24 @@ impl Store {
             self.failed_login(&attempt, "unknown user").await?;
             return Err(LoginError::Wrong);
         };
-        let (role, site, hash, disabled, failed, locked_until): (
-            String,
-            Option<String>,
-            String,
-            i64,
-            i64,
-            Option<String>,
-        ) = (
-            row.get(0),
-            row.get(1),
-            row.get(2),
-            row.get(3),
-            row.get(4),
-            row.get(5),
-        );
-        if locked_until
-            .as_deref()
-            .is_some_and(|until| until > now.to_db().as_str())
-        {
+        let (role, site, hash, disabled): (String, Option<String>, String, i64) =
+            (row.get(0), row.get(1), row.get(2), row.get(3));
+        let Attempted::Counted(count) = self.count_password_attempt(name, &now).await? else {
             self.failed_login(&attempt, "locked out").await?;
             return Err(LoginError::LockedOut);
-        }
-        let ok = PasswordHash::new(&hash).is_ok_and(|h| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &h)
-                .is_ok()
-        });
-        if !ok {
-            let failed = failed + 1;
-            let lock =
-                (failed >= MAX_FAILED_LOGINS).then(|| now.plus_seconds(LOCKOUT_SECONDS).to_db());
-            execute_alone(
-                self,
-                sqlx::query(
-                    "UPDATE users SET failed_logins = $1, locked_until = $2 WHERE user_name = $3",
-                )
-                .bind(if lock.is_some() { 0 } else { failed })
-                .bind(lock.clone())
-                .bind(name),
-            )
-            .await?;
+        };
+        if !password_matches(&hash, password) {
+            let locked = self.after_wrong_password(name, count, &now).await?;
             self.failed_login(
                 &attempt,
-                if lock.is_some() {
+                if locked {
                     "wrong password; locked out"
                 } else {
                     "wrong password"
                 },
             )
             .await?;
-            return Err(if lock.is_some() {
+            return Err(if locked {
                 LoginError::LockedOut
             } else {
                 LoginError::Wrong
@@ -503,81 +534,132 @@ impl Store {
     }
 
     /// Checks the signed-in user's own password again, as an electronic
-    /// signature requires (21 CFR Part 11 §11.200: both components at the
-    /// first signing of a session, here at every one). A wrong password
-    /// counts toward the account's lockout as a failed login does, so the
-    /// signing form cannot be used to guess it.
+    /// signature requires, for `patient`'s casebook. A wrong password
+    /// counts toward the account's lockout as a failed login does (the
+    /// count is taken before the password is checked, so attempts made at
+    /// once cannot all be checked), and a right one clears the count.
     pub(crate) async fn recheck_password(
         &self,
         name: &str,
         password: &str,
+        patient: &str,
     ) -> Result<(), StoreError> {
         const REFUSED: &str = "this is not your password: nothing was signed";
-        let row = sqlx::query(
-            "SELECT password_hash, disabled, failed_logins, locked_until FROM users WHERE user_name = $1",
-        )
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await?;
+        const LOCKED: &str = "too many wrong passwords: the account is locked for 15 minutes";
+        if password.is_empty() {
+            return Err(StoreError::field("password", "enter your password to sign"));
+        }
+        let row = sqlx::query("SELECT password_hash, disabled FROM users WHERE user_name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
         let Some(row) = row else {
             return Err(StoreError::field("password", REFUSED));
         };
-        let (hash, disabled, failed, locked_until): (String, i64, i64, Option<String>) =
-            (row.get(0), row.get(1), row.get(2), row.get(3));
-        let now = Instant::now();
+        let (hash, disabled): (String, i64) = (row.get(0), row.get(1));
         if disabled != 0 {
             return Err(StoreError::Forbidden("the account is disabled".into()));
         }
-        if locked_until
-            .as_deref()
-            .is_some_and(|until| until > now.to_db().as_str())
-        {
-            return Err(StoreError::field(
-                "password",
-                "too many wrong passwords: the account is locked for 15 minutes",
-            ));
-        }
-        let ok = !password.contains('\0')
-            && PasswordHash::new(&hash).is_ok_and(|h| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &h)
-                    .is_ok()
-            });
-        if ok {
-            return Ok(());
-        }
-        let failed = failed + 1;
-        let lock = (failed >= MAX_FAILED_LOGINS).then(|| now.plus_seconds(LOCKOUT_SECONDS).to_db());
-        let mut conn = begin(self).await?;
-        let outcome = async {
-            sqlx::query(
-                "UPDATE users SET failed_logins = $1, locked_until = $2 WHERE user_name = $3",
-            )
-            .bind(if lock.is_some() { 0 } else { failed })
-            .bind(lock.clone())
-            .bind(name)
-            .execute(&mut *conn)
-            .await?;
-            audit(
+        let now = Instant::now();
+        let refused = |why: &'static str, rule: &'static str| async move {
+            tracing::warn!(user = %name, patient = %patient, why, "signature refused");
+            let mut conn = begin(self).await?;
+            let outcome = audit(
                 &mut conn,
                 &now,
                 name,
                 "signature_refused",
+                Some(("patients", patient, 0)),
                 None,
                 None,
                 None,
-                None,
-                Some(if lock.is_some() {
-                    "wrong password; locked out".into()
-                } else {
-                    "wrong password".into()
-                }),
+                Some(why.to_owned()),
             )
-            .await
+            .await;
+            finish(conn, outcome).await?;
+            Err(StoreError::field("password", rule))
+        };
+        let Attempted::Counted(count) = self.count_password_attempt(name, &now).await? else {
+            return refused("locked out", LOCKED).await;
+        };
+        if password_matches(&hash, password) {
+            execute_alone(
+                self,
+                sqlx::query(
+                    "UPDATE users SET failed_logins = 0, locked_until = NULL WHERE user_name = $1",
+                )
+                .bind(name),
+            )
+            .await?;
+            return Ok(());
+        }
+        if self.after_wrong_password(name, count, &now).await? {
+            refused("wrong password; locked out", LOCKED).await
+        } else {
+            refused("wrong password", REFUSED).await
+        }
+    }
+
+    /// Counts a password attempt against the account before the password
+    /// is checked: an atomic increment, so that of attempts made at once
+    /// each sees those before it. Past the limit the account is locked and
+    /// the attempt is not checked.
+    async fn count_password_attempt(
+        &self,
+        name: &str,
+        now: &Instant,
+    ) -> Result<Attempted, StoreError> {
+        let mut conn = begin(self).await?;
+        let outcome = async {
+            let count: Option<i64> = sqlx::query_scalar(
+                "UPDATE users SET failed_logins = failed_logins + 1
+                 WHERE user_name = $1 AND (locked_until IS NULL OR locked_until <= $2)
+                 RETURNING failed_logins",
+            )
+            .bind(name)
+            .bind(now.to_db())
+            .fetch_optional(&mut *conn)
+            .await?;
+            match count {
+                Some(count) if count <= MAX_FAILED_LOGINS => Ok(Attempted::Counted(count)),
+                Some(_) => {
+                    sqlx::query(
+                        "UPDATE users SET failed_logins = 0, locked_until = $1 WHERE user_name = $2",
+                    )
+                    .bind(now.plus_seconds(LOCKOUT_SECONDS).to_db())
+                    .bind(name)
+                    .execute(&mut *conn)
+                    .await?;
+                    Ok(Attempted::LockedOut)
+                }
+                None => Ok(Attempted::LockedOut),
+            }
         }
         .await;
-        finish(conn, outcome).await?;
-        Err(StoreError::field("password", REFUSED))
+        finish(conn, outcome).await
+    }
+
+    /// After a wrong password counted as attempt `count`: the last one
+    /// allowed locks the account. Returns whether it is locked now.
+    async fn after_wrong_password(
+        &self,
+        name: &str,
+        count: i64,
+        now: &Instant,
+    ) -> Result<bool, StoreError> {
+        if count < MAX_FAILED_LOGINS {
+            return Ok(false);
+        }
+        execute_alone(
+            self,
+            sqlx::query(
+                "UPDATE users SET failed_logins = 0, locked_until = $1 WHERE user_name = $2",
+            )
+            .bind(now.plus_seconds(LOCKOUT_SECONDS).to_db())
+            .bind(name),
+        )
+        .await?;
+        Ok(true)
     }
 
     /// Audits a refused attempt: `login_failed` with why and from where.

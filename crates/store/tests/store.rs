@@ -1498,13 +1498,21 @@ async fn an_investigator_signs_a_casebook_with_their_password_and_a_change_unsig
             .add_user("inv_s3", Role::Investigator, &["S3".into()], password)
             .await
             .unwrap();
+        let signing = |password: &'static str| store::Signing {
+            user: "inv_s3",
+            password,
+            casebook_version: None,
+        };
         let investigator = Actor {
             user: "inv_s3".into(),
             role: Role::Investigator,
             scope: Scope::Sites(vec!["S3".into()]),
         };
         // P001 is at S3.
-        match store.sign_casebook(&investigator, "P001", "guess").await {
+        match store
+            .sign_casebook(&investigator, "P001", signing("guess"))
+            .await
+        {
             Err(StoreError::Invalid(fields)) => {
                 assert_eq!(fields[0].field.as_deref(), Some("password"), "{fields:?}")
             }
@@ -1518,7 +1526,9 @@ async fn an_investigator_signs_a_casebook_with_their_password_and_a_change_unsig
                 .is_empty()
         );
         assert!(matches!(
-            store.sign_casebook(&nurse("S3"), "P001", password).await,
+            store
+                .sign_casebook(&nurse("S3"), "P001", signing(password))
+                .await,
             Err(StoreError::Forbidden(_))
         ));
         let elsewhere = Actor {
@@ -1526,16 +1536,20 @@ async fn an_investigator_signs_a_casebook_with_their_password_and_a_change_unsig
             ..investigator.clone()
         };
         assert!(matches!(
-            store.sign_casebook(&elsewhere, "P001", password).await,
+            store
+                .sign_casebook(&elsewhere, "P001", signing(password))
+                .await,
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
-            store.sign_casebook(&investigator, "P999", password).await,
+            store
+                .sign_casebook(&investigator, "P999", signing(password))
+                .await,
             Err(StoreError::NotFound)
         ));
 
         let first = store
-            .sign_casebook(&investigator, "P001", password)
+            .sign_casebook(&investigator, "P001", signing(password))
             .await
             .unwrap();
         assert!(first.covers_current_data);
@@ -1573,7 +1587,7 @@ async fn an_investigator_signs_a_casebook_with_their_password_and_a_change_unsig
         assert_eq!(after.len(), 1);
         assert!(!after[0].covers_current_data, "{after:?}");
         let second = store
-            .sign_casebook(&investigator, "P001", password)
+            .sign_casebook(&investigator, "P001", signing(password))
             .await
             .unwrap();
         let both_signed = store.signatures(&data_manager(), "P001").await.unwrap();
@@ -1601,6 +1615,92 @@ async fn an_investigator_signs_a_casebook_with_their_password_and_a_change_unsig
         assert_eq!(read.len(), 2);
         assert!(read.iter().all(|s| s.patient_id == pseudonym));
 
+        // The user name typed must be the signer's; an empty password is
+        // asked for and counts nothing; a casebook changed since it was
+        // read is a conflict; a right password clears the failures.
+        let other_user = store::Signing {
+            user: "nurse_s3",
+            ..signing(password)
+        };
+        match store.sign_casebook(&investigator, "P001", other_user).await {
+            Err(StoreError::Invalid(fields)) => {
+                assert_eq!(fields[0].field.as_deref(), Some("user"), "{fields:?}")
+            }
+            other => panic!("another user's name: {other:?}"),
+        }
+        let read = store.casebook_version(&investigator, "P001").await.unwrap();
+        assert_eq!(read, second.casebook_version);
+        let stale = store::Signing {
+            casebook_version: Some(read - 1),
+            ..signing(password)
+        };
+        assert!(matches!(
+            store.sign_casebook(&investigator, "P001", stale).await,
+            Err(StoreError::Conflict { .. })
+        ));
+        for _ in 0..4 {
+            assert!(
+                store
+                    .sign_casebook(&investigator, "P001", signing("nope"))
+                    .await
+                    .is_err()
+            );
+        }
+        for _ in 0..3 {
+            match store
+                .sign_casebook(&investigator, "P001", signing(""))
+                .await
+            {
+                Err(StoreError::Invalid(fields)) => {
+                    assert_eq!(fields[0].rule, "enter your password to sign")
+                }
+                other => panic!("an empty password: {other:?}"),
+            }
+        }
+        let current = store::Signing {
+            casebook_version: Some(read),
+            ..signing(password)
+        };
+        store
+            .sign_casebook(&investigator, "P001", current)
+            .await
+            .unwrap();
+        for _ in 0..4 {
+            assert!(
+                store
+                    .sign_casebook(&investigator, "P001", signing("nope"))
+                    .await
+                    .is_err()
+            );
+        }
+        store
+            .sign_casebook(&investigator, "P001", signing(password))
+            .await
+            .unwrap();
+
+        // Wrong passwords sent at once: at most five are checked, then
+        // the account is locked, for signing and for signing in.
+        let guesses = (0..24).map(|_| {
+            let store = store.clone();
+            let investigator = investigator.clone();
+            async move {
+                store
+                    .sign_casebook(&investigator, "P001", signing("guess"))
+                    .await
+            }
+        });
+        let answers = futures_join_all(guesses.collect()).await;
+        let checked = answers
+            .iter()
+            .filter(|a| matches!(a, Err(StoreError::Invalid(f)) if f[0].rule.starts_with("this is not your password")))
+            .count();
+        assert!(
+            checked <= 4,
+            "{checked} wrong passwords checked before the lock: {answers:?}"
+        );
+        assert!(store.login("inv_s3", password, None).await.is_err());
+        store.reset_password("inv_s3", password).await.unwrap();
+
         // The lock stops signing; five wrong passwords lock the account
         // as five failed logins do.
         store
@@ -1608,7 +1708,9 @@ async fn an_investigator_signs_a_casebook_with_their_password_and_a_change_unsig
             .await
             .unwrap();
         assert!(matches!(
-            store.sign_casebook(&investigator, "P001", password).await,
+            store
+                .sign_casebook(&investigator, "P001", signing(password))
+                .await,
             Err(StoreError::Locked(_))
         ));
         store
@@ -1618,12 +1720,15 @@ async fn an_investigator_signs_a_casebook_with_their_password_and_a_change_unsig
         for _ in 0..5 {
             assert!(
                 store
-                    .sign_casebook(&investigator, "P001", "nope")
+                    .sign_casebook(&investigator, "P001", signing("nope"))
                     .await
                     .is_err()
             );
         }
-        match store.sign_casebook(&investigator, "P001", password).await {
+        match store
+            .sign_casebook(&investigator, "P001", signing(password))
+            .await
+        {
             Err(StoreError::Invalid(fields)) => {
                 assert!(fields[0].rule.contains("locked"), "{fields:?}")
             }

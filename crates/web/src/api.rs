@@ -379,7 +379,12 @@ pub async fn casebook(
             list.push(serde_json::to_value(r).expect("records serialize"));
         }
     }
-    Ok(Json(json!({"patient": patient, "records": records})))
+    // The version a signature of what was read names (POST
+    // /api/patients/{id}/signatures).
+    let version = state.store.casebook_version(&session.actor, &id).await?;
+    Ok(Json(
+        json!({"patient": patient, "records": records, "casebook_version": version}),
+    ))
 }
 
 pub async fn queries(

@@ -100,9 +100,11 @@ pub fn document() -> Value {
         "Signature".into(),
         json!({
             "type": "object",
-            "required": ["id", "patient_id", "user", "role", "meaning", "signed_at", "covers_current_data"],
+            "required": ["id", "patient_id", "user", "printed_name", "role", "meaning", "signed_at", "site_id", "casebook_version", "covers_current_data"],
             "properties": {
                 "id": {"type": "integer"}, "patient_id": {"type": "string"}, "user": {"type": "string"},
+                "printed_name": {"type": "string"}, "site_id": {"type": "string"},
+                "casebook_version": {"type": "integer", "description": "The casebook's version signed"},
                 "role": {"type": "string"}, "meaning": {"type": "string"}, "signed_at": {"type": "string"},
                 "covers_current_data": {"type": "boolean", "description": "No record of the patient changed since the signature"}
             }
@@ -260,8 +262,10 @@ pub fn document() -> Value {
             "post": {"summary": "Sign the casebook (an investigator of the patient's site, with their password again)",
                      "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}, {"$ref": "#/components/parameters/Csrf"}],
                      "requestBody": {"required": true, "content": {"application/json": {"schema": {
-                         "type": "object", "additionalProperties": false, "required": ["password"],
-                         "properties": {"password": {"type": "string"}}}}}},
+                         "type": "object", "additionalProperties": false, "required": ["user", "password", "casebook_version"],
+                         "properties": {"user": {"type": "string", "description": "The signer's own user name, typed again"},
+                                        "password": {"type": "string"},
+                                        "casebook_version": {"type": "integer", "description": "The casebook_version of the casebook read; 409 when it changed since"}}}}}},
                      "responses": responses(("201", ok("The signature", json!({"$ref": "#/components/schemas/Signature"}))))}
         }),
     );

@@ -143,7 +143,11 @@ pub async fn signatures(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Sign {
+    user: String,
     password: String,
+    /// The casebook's version the signer read (`casebook_version` of
+    /// `GET /api/patients/{id}/casebook`): a change since is a 409.
+    casebook_version: i64,
 }
 
 pub async fn sign(
@@ -152,10 +156,19 @@ pub async fn sign(
     Path(id): Path<String>,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let Sign { password } = body(bytes)?;
+    let Sign {
+        user,
+        password,
+        casebook_version,
+    } = body(bytes)?;
+    let signing = store::Signing {
+        user: &user,
+        password: &password,
+        casebook_version: Some(casebook_version),
+    };
     let signed = state
         .store
-        .sign_casebook(&session.actor, &id, &password)
+        .sign_casebook(&session.actor, &id, signing)
         .await?;
     Ok((StatusCode::CREATED, Json(signed)).into_response())
 }

@@ -674,20 +674,17 @@ async fn a_casebook_is_signed_over_http_with_the_password_again() {
         let inv = app.login("inv_s3").await;
         let monitor = app.login("monitor_s3").await;
         let other_site = app.login("nurse_s1").await;
+        let (_, casebook) = inv.get("/api/patients/P001/casebook").await;
+        let version = casebook["casebook_version"].as_i64().unwrap();
+        let sign = |password: &str| json!({"user": "inv_s3", "password": password, "casebook_version": version});
         let (status, body) = inv
-            .post(
-                "/api/patients/P001/signatures",
-                json!({"password": "wrong"}),
-            )
+            .post("/api/patients/P001/signatures", sign("wrong"))
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         assert_eq!(body["fields"][0]["field"], "password");
         assert_eq!(
             monitor
-                .post(
-                    "/api/patients/P001/signatures",
-                    json!({"password": PASSWORD})
-                )
+                .post("/api/patients/P001/signatures", sign(PASSWORD))
                 .await
                 .0,
             StatusCode::FORBIDDEN
@@ -696,15 +693,20 @@ async fn a_casebook_is_signed_over_http_with_the_password_again() {
             other_site.get("/api/patients/P001/signatures").await.0,
             StatusCode::NOT_FOUND
         );
+        // A casebook read before a change is not signed: 409.
+        let stale =
+            json!({"user": "inv_s3", "password": PASSWORD, "casebook_version": version - 1});
+        assert_eq!(
+            inv.post("/api/patients/P001/signatures", stale).await.0,
+            StatusCode::CONFLICT
+        );
         let (status, signed) = inv
-            .post(
-                "/api/patients/P001/signatures",
-                json!({"password": PASSWORD}),
-            )
+            .post("/api/patients/P001/signatures", sign(PASSWORD))
             .await;
         assert_eq!(status, StatusCode::CREATED, "{signed}");
         assert_eq!(signed["covers_current_data"], true);
         assert_eq!(signed["user"], "inv_s3");
+        assert_eq!(signed["casebook_version"], version);
         let (status, listed) = monitor.get("/api/patients/P001/signatures").await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(listed, json!([signed]));

@@ -1034,10 +1034,23 @@ async fn an_investigator_signs_a_casebook_and_a_later_change_shows_on_it() {
                 .contains("id=\"sign-form\"")
         );
         let csrf = investigator.csrf().await;
+        let version_of = |html: &str| {
+            html.split("name=\"_casebook_version\" value=\"")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .unwrap()
+                .to_owned()
+        };
+        let version = version_of(&page);
         let refused = investigator
             .post(
                 "/patients/P002/sign",
-                &[("_csrf", &csrf), ("password", "not mine")],
+                &[
+                    ("_csrf", &csrf),
+                    ("_casebook_version", &version),
+                    ("user", "inv_s1"),
+                    ("password", "not mine"),
+                ],
             )
             .await;
         assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -1055,7 +1068,12 @@ async fn an_investigator_signs_a_casebook_and_a_later_change_shows_on_it() {
         let signed = investigator
             .post(
                 "/patients/P002/sign",
-                &[("_csrf", &csrf), ("password", PASSWORD)],
+                &[
+                    ("_csrf", &csrf),
+                    ("_casebook_version", &version),
+                    ("user", "inv_s1"),
+                    ("password", PASSWORD),
+                ],
             )
             .await;
         assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.html);
@@ -1066,7 +1084,12 @@ async fn an_investigator_signs_a_casebook_and_a_later_change_shows_on_it() {
         let refused = nurse
             .post(
                 "/patients/P002/sign",
-                &[("_csrf", &nurse.csrf().await), ("password", PASSWORD)],
+                &[
+                    ("_csrf", &nurse.csrf().await),
+                    ("_casebook_version", &version),
+                    ("user", "nurse_s1"),
+                    ("password", PASSWORD),
+                ],
             )
             .await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN);
@@ -1103,6 +1126,27 @@ async fn an_investigator_signs_a_casebook_and_a_later_change_shows_on_it() {
         let page = investigator.get("/patients/P002").await.html;
         assert!(page.contains("no longer covers the data"), "{page}");
         assert!(page.contains("id=\"sign-form\""));
+        // The form opened before the change signs nothing: 409, the user
+        // name kept, the casebook shown as it stands.
+        let stale = investigator
+            .post(
+                "/patients/P002/sign",
+                &[
+                    ("_csrf", &csrf),
+                    ("_casebook_version", &version),
+                    ("user", "inv_s1"),
+                    ("password", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(stale.status, StatusCode::CONFLICT);
+        assert!(
+            stale
+                .html
+                .contains("The casebook changed since this page was opened")
+        );
+        assert!(stale.html.contains("value=\"inv_s1\""));
+        let version = version_of(&stale.html);
         // The list shows it, and "casebooks to sign" keeps it.
         let list = investigator.get("/patients?q=p002").await.html;
         assert!(list.contains("changed since signed"), "{list}");
@@ -1111,7 +1155,12 @@ async fn an_investigator_signs_a_casebook_and_a_later_change_shows_on_it() {
         investigator
             .post(
                 "/patients/P002/sign",
-                &[("_csrf", &csrf), ("password", PASSWORD)],
+                &[
+                    ("_csrf", &csrf),
+                    ("_casebook_version", &version),
+                    ("user", "inv_s1"),
+                    ("password", PASSWORD),
+                ],
             )
             .await;
         let to_sign = investigator.get("/patients?show=unsigned").await.html;
@@ -1148,6 +1197,22 @@ async fn the_patient_list_finds_filters_and_pages() {
     assert!(past.contains("1–60 of 60 patients"), "{past}");
     let bad = dm.get("/patients?page=x").await;
     assert_eq!(bad.status, StatusCode::OK);
+    let huge = dm.get("/patients?page=99999999999999999999999").await.html;
+    assert!(huge.contains("1–60 of 60 patients"), "past the last page: {huge}");
+    let one = dm.get("/patients?q=P060").await.html;
+    assert!(one.contains("id=\"shown\">1 patient"), "{one}");
+    // A statistician's list leads to each pseudonymized casebook.
+    let stat = Browser::signed_in(&app, "stat").await;
+    let list = stat.get("/patients").await.html;
+    let link = list
+        .split("<td><a href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    assert!(link.starts_with("/patients/PS-"), "{link}");
+    let casebook = stat.get(&link).await;
+    assert_eq!(casebook.status, StatusCode::OK, "{link}: {}", casebook.html);
     app.store.close().await;
 }
 

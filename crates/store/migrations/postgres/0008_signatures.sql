@@ -8,9 +8,13 @@ CREATE TABLE signatures (
     patient_id TEXT NOT NULL,
     site_id TEXT NOT NULL,
     user_name TEXT NOT NULL,
+    printed_name TEXT NOT NULL,
     role TEXT NOT NULL,
     meaning TEXT NOT NULL,
     signed_at TEXT NOT NULL,
     covered_seq BIGINT NOT NULL
 );
 CREATE INDEX signatures_patient ON signatures (patient_id, id);
+
+-- The signer's full name, printed with each signature (§11.50(a)(1)).
+ALTER TABLE users ADD COLUMN full_name TEXT;

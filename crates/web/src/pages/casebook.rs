@@ -168,7 +168,12 @@ pub async fn patients(
     let page_number = find
         .page
         .as_deref()
-        .and_then(|p| p.parse::<usize>().ok())
+        .and_then(|p| {
+            // A number too large for the machine is past the last page.
+            p.parse::<usize>().ok().or_else(|| {
+                (!p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())).then_some(usize::MAX)
+            })
+        })
         .unwrap_or(1)
         .clamp(1, pages);
     let from = (page_number - 1) * PAGE_SIZE;
@@ -260,7 +265,9 @@ struct CasebookPage {
     signatures: Vec<SignatureRow>,
     /// The user signs casebooks here (an investigator of the site).
     signs: bool,
-    sign_error: Option<String>,
+    refusal: SignRefusal,
+    /// The casebook's version shown, which the signing form sends back.
+    casebook_version: i64,
     meaning: &'static str,
     csrf: String,
     saved: Option<String>,
@@ -270,6 +277,7 @@ struct CasebookPage {
 /// A signature as the casebook shows it.
 struct SignatureRow {
     signed: String,
+    by_viewer: bool,
     meaning: String,
     /// No record changed since.
     current: bool,
@@ -331,8 +339,24 @@ pub async fn casebook(
 pub struct SignForm {
     #[serde(rename = "_csrf")]
     csrf: Option<String>,
+    /// The casebook's version the page showed.
+    #[serde(rename = "_casebook_version")]
+    casebook_version: Option<String>,
+    #[serde(default)]
+    user: String,
     #[serde(default)]
     password: String,
+}
+
+/// A refused signature: the user name typed (never the password) and each
+/// rule where it belongs.
+#[derive(Default)]
+pub(crate) struct SignRefusal {
+    user: String,
+    user_error: Option<String>,
+    password_error: Option<String>,
+    /// A rule of the whole form: the casebook changed, the lock, the token.
+    error: Option<String>,
 }
 
 /// `POST /patients/{id}/sign`: the investigator signs the casebook. A
@@ -344,41 +368,80 @@ pub async fn sign(
     Path(id): Path<String>,
     Form(form): Form<SignForm>,
 ) -> Result<Response, PageError> {
-    let outcome = if viewer.csrf_matches(form.csrf.as_deref()) {
-        state
-            .store
-            .sign_casebook(&viewer.session.actor, &id, &form.password)
-            .await
-    } else {
-        Err(StoreError::Forbidden(String::new()))
+    // A form without the version it showed signs nothing: the signature
+    // must name what was read.
+    let read = form
+        .casebook_version
+        .as_deref()
+        .and_then(|v| v.parse::<i64>().ok());
+    let outcome = match (viewer.csrf_matches(form.csrf.as_deref()), read) {
+        (false, _) => Err(StoreError::Forbidden(String::new())),
+        (true, None) => Err(StoreError::Conflict {
+            expected: 0,
+            current: 0,
+        }),
+        (true, Some(read)) => {
+            let signing = store::Signing {
+                user: &form.user,
+                password: &form.password,
+                casebook_version: Some(read),
+            };
+            state
+                .store
+                .sign_casebook(&viewer.session.actor, &id, signing)
+                .await
+        }
     };
-    let (status, error) = match outcome {
+    let mut refusal = SignRefusal {
+        user: form.user,
+        ..SignRefusal::default()
+    };
+    let status = match outcome {
         Ok(_) => {
             tracing::info!(user = %viewer.session.actor.user, patient = %id, "casebook signed (page)");
-            return Ok(Redirect::to(&format!("/patients/{}?signed=1", path_component(&id))).into_response());
+            return Ok(
+                Redirect::to(&format!("/patients/{}?signed=1", path_component(&id)))
+                    .into_response(),
+            );
         }
-        Err(StoreError::Forbidden(m)) if m.is_empty() => (
-            StatusCode::FORBIDDEN,
-            "This form was opened in an earlier session, so nothing was signed: enter your password and sign again.".to_owned(),
-        ),
-        Err(StoreError::Invalid(fields)) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            fields.into_iter().map(|f| f.rule).collect::<Vec<_>>().join("; "),
-        ),
-        Err(StoreError::Locked(m)) => (StatusCode::LOCKED, format!("The database is locked: {m}")),
+        Err(StoreError::Forbidden(m)) if m.is_empty() => {
+            refusal.error = Some("This form was opened in an earlier session, so nothing was signed: enter your user name and password and sign again.".into());
+            StatusCode::FORBIDDEN
+        }
+        Err(StoreError::Conflict { .. }) => {
+            refusal.error = Some("The casebook changed since this page was opened, so nothing was signed: it is shown below as it stands now; review it, then sign.".into());
+            StatusCode::CONFLICT
+        }
+        Err(StoreError::Invalid(fields)) => {
+            let at = |name: &str| {
+                let rules: Vec<&str> = fields
+                    .iter()
+                    .filter(|f| f.field.as_deref() == Some(name))
+                    .map(|f| f.rule.as_str())
+                    .collect();
+                (!rules.is_empty()).then(|| rules.join("; "))
+            };
+            refusal.user_error = at("user");
+            refusal.password_error = at("password");
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        Err(StoreError::Locked(m)) => {
+            refusal.error = Some(format!("The database is locked: {m}"));
+            StatusCode::LOCKED
+        }
         Err(e) => return Err(e.into()),
     };
-    render(&state, &viewer, &id, None, Some(error), status).await
+    render(&state, &viewer, &id, None, Some(refusal), status).await
 }
 
 /// The casebook page, with `notice` at the top and, when a signature was
-/// refused, its rule at the password.
+/// refused, what was typed and each rule.
 async fn render(
     state: &AppState,
     viewer: &Viewer,
     id: &str,
     notice: Option<String>,
-    sign_error: Option<String>,
+    refusal: Option<SignRefusal>,
     status: StatusCode,
 ) -> Result<Response, PageError> {
     let actor = &viewer.session.actor;
@@ -462,18 +525,29 @@ async fn render(
         .into_iter()
         .map(|s| SignatureRow {
             signed: format!(
-                "{} by {} ({})",
-                &s.signed_at
-                    .get(..16)
+                "{} UTC by {} ({}, {})",
+                s.signed_at
+                    .get(..19)
                     .unwrap_or(&s.signed_at)
                     .replace('T', " "),
+                s.printed_name,
                 s.user,
-                s.role
+                s.role.replace('_', " ")
             ),
+            by_viewer: s.user == actor.user,
             meaning: s.meaning,
             current: s.covers_current_data,
         })
-        .collect();
+        .collect::<Vec<_>>();
+    // "Signed" only right after the viewer's own signature, still current.
+    let notice = match notice {
+        Some(n) if n.starts_with("Signed") => signatures
+            .last()
+            .filter(|s| s.by_viewer && s.current)
+            .map(|_| n),
+        other => other,
+    };
+    let casebook_version = state.store.casebook_version(actor, &patient).await?;
     let signs = actor.role == Role::Investigator && !viewer.locked && actor.reads(&site);
     let saved = notice;
     Ok(page(
@@ -489,7 +563,8 @@ async fn render(
             raised,
             signatures,
             signs,
-            sign_error,
+            refusal: refusal.unwrap_or_default(),
+            casebook_version,
             meaning: store::SIGNATURE_MEANING,
             csrf: viewer.session.csrf.clone(),
             saved,
