@@ -1801,3 +1801,32 @@ async fn a_lock_waits_for_the_query_steps_in_flight() {
         }
     }
 }
+
+/// Wrong passwords sent at once for one account: at most five are
+/// checked before it locks (each attempt is counted before its password
+/// is checked); the right one is then refused too until a reset.
+#[tokio::test]
+async fn wrong_logins_sent_at_once_lock_the_account_after_five() {
+    for (_db, store) in both_with_bundle_60("login_race").await {
+        let password = "correct horse battery staple";
+        store
+            .add_user("nina", Role::StudyNurse, &["S1".into()], password)
+            .await
+            .unwrap();
+        let guesses = (0..24).map(|i| {
+            let store = store.clone();
+            async move { store.login("nina", &format!("guess {i}"), None).await }
+        });
+        let answers = futures_join_all(guesses.collect()).await;
+        let wrong = answers
+            .iter()
+            .filter(|a| matches!(a, Err(store::LoginError::Wrong)))
+            .count();
+        assert!(wrong <= 4, "{wrong} wrong passwords checked: {answers:?}");
+        assert!(matches!(
+            store.login("nina", password, None).await,
+            Err(store::LoginError::LockedOut)
+        ));
+        store.close().await;
+    }
+}

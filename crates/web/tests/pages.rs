@@ -1198,7 +1198,10 @@ async fn the_patient_list_finds_filters_and_pages() {
     let bad = dm.get("/patients?page=x").await;
     assert_eq!(bad.status, StatusCode::OK);
     let huge = dm.get("/patients?page=99999999999999999999999").await.html;
-    assert!(huge.contains("1–60 of 60 patients"), "past the last page: {huge}");
+    assert!(
+        huge.contains("1–60 of 60 patients"),
+        "past the last page: {huge}"
+    );
     let one = dm.get("/patients?q=P060").await.html;
     assert!(one.contains("id=\"shown\">1 patient"), "{one}");
     // A statistician's list leads to each pseudonymized casebook.
