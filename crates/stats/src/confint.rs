@@ -96,6 +96,23 @@ struct Rows<'a> {
     upper: &'a mut [f64],
 }
 
+impl<'a> Rows<'a> {
+    /// The columns cut to the rows' number, so that the loops over them
+    /// need no bounds check: survival, error, z, lower, upper.
+    #[inline(always)]
+    #[allow(clippy::type_complexity)]
+    fn columns(self) -> (&'a [f64], &'a [f64], f64, &'a mut [f64], &'a mut [f64]) {
+        let m = self.lower.len();
+        (
+            &self.surv[..m],
+            &self.se_log[..m],
+            self.z,
+            self.lower,
+            &mut self.upper[..m],
+        )
+    }
+}
+
 /// One transform's bounds, as a type, so that the loops over rows are
 /// compiled with the transform inlined into them.
 trait Transform {
@@ -121,15 +138,8 @@ struct LogLog;
 impl Transform for Plain {
     #[inline(always)]
     fn rows(rows: Rows<'_>) {
-        let Rows {
-            surv,
-            se_log,
-            z,
-            lower,
-            upper,
-        } = rows;
+        let (surv, se_log, z, lower, upper) = rows.columns();
         let m = lower.len();
-        let (surv, se_log, upper) = (&surv[..m], &se_log[..m], &mut upper[..m]);
         for i in 0..m {
             (lower[i], upper[i]) = plain(surv[i], se_log[i], z);
         }
@@ -139,15 +149,8 @@ impl Transform for Plain {
 impl Transform for Log {
     #[inline(always)]
     fn rows(rows: Rows<'_>) {
-        let Rows {
-            surv,
-            se_log,
-            z,
-            lower,
-            upper,
-        } = rows;
+        let (surv, se_log, z, lower, upper) = rows.columns();
         let m = lower.len();
-        let (surv, se_log, upper) = (&surv[..m], &se_log[..m], &mut upper[..m]);
         for i in 0..m {
             lower[i] = ln(surv[i]);
         }
@@ -160,15 +163,8 @@ impl Transform for Log {
 impl Transform for LogLog {
     #[inline(always)]
     fn rows(rows: Rows<'_>) {
-        let Rows {
-            surv,
-            se_log,
-            z,
-            lower,
-            upper,
-        } = rows;
+        let (surv, se_log, z, lower, upper) = rows.columns();
         let m = lower.len();
-        let (surv, se_log, upper) = (&surv[..m], &se_log[..m], &mut upper[..m]);
         for i in 0..m {
             lower[i] = ln(surv[i]);
         }

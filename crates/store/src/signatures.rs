@@ -7,6 +7,7 @@
 
 use serde::Serialize;
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use crate::records::{begin, finish};
 use crate::state::{audit, refuse_if_locked};
@@ -56,6 +57,28 @@ pub struct Signing<'a> {
     /// The casebook's version they read ([`Store::casebook_version`]):
     /// refused as a conflict when the records changed since.
     pub casebook_version: Option<i64>,
+}
+
+/// The columns every read of signatures selects, in [`signature_of`]'s
+/// order; the last says whether no version of the patient's records came
+/// after the one signed.
+const COLUMNS: &str = "s.id, s.patient_id, s.user_name, s.printed_name, s.role, s.meaning, s.signed_at, s.site_id, s.covered_seq,
+    CASE WHEN s.covered_seq = (SELECT MAX(seq) FROM record_current r WHERE r.patient_id = s.patient_id)
+         THEN 1 ELSE 0 END";
+
+fn signature_of(r: &AnyRow) -> Signature {
+    Signature {
+        id: r.get(0),
+        patient_id: r.get(1),
+        user: r.get(2),
+        printed_name: r.get(3),
+        role: r.get(4),
+        meaning: r.get(5),
+        signed_at: r.get(6),
+        site_id: r.get(7),
+        casebook_version: r.get(8),
+        covers_current_data: r.get::<i64, _>(9) == 1,
+    }
 }
 
 impl Store {
@@ -187,29 +210,17 @@ impl Store {
         if !actor.reads(&site) {
             return Err(StoreError::NotFound);
         }
-        let rows = sqlx::query(
-            "SELECT s.id, s.user_name, s.role, s.meaning, s.signed_at,
-                    CASE WHEN s.covered_seq = (SELECT MAX(seq) FROM record_current WHERE patient_id = s.patient_id)
-                         THEN 1 ELSE 0 END,
-                    s.printed_name, s.site_id, s.covered_seq
-             FROM signatures s WHERE s.patient_id = $1 ORDER BY s.id",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM signatures s WHERE s.patient_id = $1 ORDER BY s.id"
+        ))
         .bind(&patient_id)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
-            .into_iter()
+            .iter()
             .map(|r| Signature {
-                id: r.get(0),
                 patient_id: shown.to_owned(),
-                user: r.get(1),
-                printed_name: r.get(6),
-                role: r.get(2),
-                meaning: r.get(3),
-                signed_at: r.get(4),
-                site_id: r.get(7),
-                casebook_version: r.get(8),
-                covers_current_data: r.get::<i64, _>(5) == 1,
+                ..signature_of(r)
             })
             .collect())
     }
@@ -222,31 +233,17 @@ impl Store {
                 "signatures name patients; statisticians read them per casebook".into(),
             ));
         }
-        let rows = sqlx::query(
-            "SELECT s.id, s.patient_id, s.user_name, s.role, s.meaning, s.signed_at, c.site_id,
-                    CASE WHEN s.covered_seq = (SELECT MAX(seq) FROM record_current r WHERE r.patient_id = s.patient_id)
-                         THEN 1 ELSE 0 END,
-                    s.printed_name, s.site_id, s.covered_seq
-             FROM signatures s JOIN record_current c ON c.tbl = 'patients' AND c.record_key = s.patient_id
-             ORDER BY s.patient_id, s.id",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS}, c.site_id FROM signatures s
+             JOIN record_current c ON c.tbl = 'patients' AND c.record_key = s.patient_id
+             ORDER BY s.patient_id, s.id"
+        ))
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
-            .into_iter()
-            .filter(|r| actor.reads(&r.get::<String, _>(6)))
-            .map(|r| Signature {
-                id: r.get(0),
-                patient_id: r.get(1),
-                user: r.get(2),
-                printed_name: r.get(8),
-                role: r.get(3),
-                meaning: r.get(4),
-                signed_at: r.get(5),
-                site_id: r.get(9),
-                casebook_version: r.get(10),
-                covers_current_data: r.get::<i64, _>(7) == 1,
-            })
+            .iter()
+            .filter(|r| actor.reads(&r.get::<String, _>(10)))
+            .map(signature_of)
             .collect())
     }
 

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use store::{Role, StoreError};
 
-use super::{Nav, PageError, Viewer, page};
+use super::{Nav, PageError, Viewer, page, rules_at};
 use crate::AppState;
 
 #[derive(Template)]
@@ -107,15 +107,20 @@ fn refusal(e: StoreError) -> Result<(StatusCode, Option<String>, Option<String>)
             Some(store::REASON_REQUIRED.into()),
         ),
         StoreError::Invalid(fields) => {
-            let rules = |cutoff: bool| {
-                let rules: Vec<&str> = fields
-                    .iter()
-                    .filter(|f| (f.field.as_deref() == Some("cutoff")) == cutoff)
-                    .map(|f| f.rule.as_str())
-                    .collect();
-                (!rules.is_empty()).then(|| rules.join("; "))
-            };
-            (StatusCode::UNPROCESSABLE_ENTITY, rules(true), rules(false))
+            // Every rule not at the cut-off is shown at the reason.
+            let elsewhere: Vec<store::FieldError> = fields
+                .iter()
+                .filter(|f| f.field.as_deref() != Some("cutoff"))
+                .map(|f| store::FieldError {
+                    field: Some("reason".into()),
+                    rule: f.rule.clone(),
+                })
+                .collect();
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                rules_at(&fields, "cutoff"),
+                rules_at(&elsewhere, "reason"),
+            )
         }
         StoreError::Locked(m) => (
             StatusCode::LOCKED,

@@ -13,7 +13,7 @@ use store::{Role, StoreError, StoredRecord, table};
 use trial::bundle::{ColumnKind, TABLES, column_kind, spec::PATIENTS};
 
 use super::labels::{choice_label, column_label, table_title};
-use super::{Nav, PageError, Viewer, page, path_component};
+use super::{Nav, PageError, Viewer, page, path_component, rules_at};
 use crate::AppState;
 
 /// `/`: the patients of a signed-in user, the login page otherwise.
@@ -413,16 +413,8 @@ pub async fn sign(
             StatusCode::CONFLICT
         }
         Err(StoreError::Invalid(fields)) => {
-            let at = |name: &str| {
-                let rules: Vec<&str> = fields
-                    .iter()
-                    .filter(|f| f.field.as_deref() == Some(name))
-                    .map(|f| f.rule.as_str())
-                    .collect();
-                (!rules.is_empty()).then(|| rules.join("; "))
-            };
-            refusal.user_error = at("user");
-            refusal.password_error = at("password");
+            refusal.user_error = rules_at(&fields, "user");
+            refusal.password_error = rules_at(&fields, "password");
             StatusCode::UNPROCESSABLE_ENTITY
         }
         Err(StoreError::Locked(m)) => {

@@ -14,7 +14,7 @@ use store::{ManualQuery, QueryFilter, QueryStatus, QueryStep, Role, StoreError, 
 use trial::bundle::FileSpec;
 
 use super::labels::{column_label, table_title};
-use super::{Nav, PageError, Viewer, page, path_component};
+use super::{Nav, PageError, Viewer, page, path_component, rules_at};
 use crate::AppState;
 
 /// Said on a form posted with another session's token.
@@ -185,17 +185,9 @@ impl Typed {
     fn refused(mut self, e: StoreError) -> Result<(StatusCode, Typed), PageError> {
         let status = match e {
             StoreError::Invalid(fields) => {
-                let at = |name: &str| {
-                    let rules: Vec<&str> = fields
-                        .iter()
-                        .filter(|f| f.field.as_deref() == Some(name))
-                        .map(|f| f.rule.as_str())
-                        .collect();
-                    (!rules.is_empty()).then(|| rules.join("; "))
-                };
-                self.field_error = at("field");
-                self.text_error = at("text");
-                self.error = at("step");
+                self.field_error = rules_at(&fields, "field");
+                self.text_error = rules_at(&fields, "text");
+                self.error = rules_at(&fields, "step");
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             StoreError::Locked(m) => {

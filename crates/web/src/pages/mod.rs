@@ -250,6 +250,17 @@ pub(crate) struct Nav {
     pub audits: bool,
 }
 
+/// The rules a store refusal names at `field`, joined, for a form to show
+/// beside it; `None` when it names none there.
+pub(crate) fn rules_at(fields: &[store::FieldError], field: &str) -> Option<String> {
+    let rules: Vec<&str> = fields
+        .iter()
+        .filter(|f| f.field.as_deref() == Some(field))
+        .map(|f| f.rule.as_str())
+        .collect();
+    (!rules.is_empty()).then(|| rules.join("; "))
+}
+
 /// `s` as one component of a URL's query or path.
 pub(crate) fn path_component(s: &str) -> String {
     askama::filters::urlencode_strict(s)
