@@ -1146,18 +1146,7 @@ async fn a_lock_waits_for_the_changes_in_flight() {
         };
         let (written, locked) = tokio::join!(futures_join_all(changes.collect()), lock);
         locked.unwrap();
-        let lock_at: store::Instant = store
-            .audit_trail(&dm, None)
-            .await
-            .unwrap()
-            .iter()
-            .rev()
-            .find(|e| e["action"] == "lock")
-            .unwrap()["at"]
-            .as_str()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let lock_at = last_lock(&store).await;
         for w in written {
             match w {
                 Ok(w) => assert!(
@@ -1770,18 +1759,7 @@ async fn a_lock_waits_for_the_query_steps_in_flight() {
             };
             let (stepped, locked) = tokio::join!(futures_join_all(steps.collect()), lock);
             locked.unwrap();
-            let lock_at: store::Instant = store
-                .audit_trail(&dm, None)
-                .await
-                .unwrap()
-                .iter()
-                .rev()
-                .find(|e| e["action"] == "lock")
-                .unwrap()["at"]
-                .as_str()
-                .unwrap()
-                .parse()
-                .unwrap();
+            let lock_at = last_lock(&store).await;
             for s in stepped {
                 match s {
                     Ok(q) => {
@@ -1829,4 +1807,20 @@ async fn wrong_logins_sent_at_once_lock_the_account_after_five() {
         ));
         store.close().await;
     }
+}
+
+/// When the database was last locked, from the audit trail.
+async fn last_lock(store: &store::Store) -> store::Instant {
+    store
+        .audit_trail(&data_manager(), None)
+        .await
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|e| e["action"] == "lock")
+        .unwrap()["at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
 }

@@ -40,6 +40,15 @@ async fn spawn_app(db: TestDb) -> TestApp {
     }
 }
 
+/// The value of a page's hidden field `name` (a form's version).
+fn hidden(html: &str, name: &str) -> String {
+    html.split(&format!("name=\"{name}\" value=\""))
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no hidden {name} in the page"))
+        .to_owned()
+}
+
 /// A browser without script: a cookie jar that does not follow redirects,
 /// so each answer can be looked at.
 struct Browser {
@@ -1034,13 +1043,7 @@ async fn an_investigator_signs_a_casebook_and_a_later_change_shows_on_it() {
                 .contains("id=\"sign-form\"")
         );
         let csrf = investigator.csrf().await;
-        let version_of = |html: &str| {
-            html.split("name=\"_casebook_version\" value=\"")
-                .nth(1)
-                .and_then(|rest| rest.split('"').next())
-                .unwrap()
-                .to_owned()
-        };
+        let version_of = |html: &str| hidden(html, "_casebook_version");
         let version = version_of(&page);
         let refused = investigator
             .post(
@@ -1096,12 +1099,7 @@ async fn an_investigator_signs_a_casebook_and_a_later_change_shows_on_it() {
 
         // The nurse corrects an AE: the signature stays, no longer covering.
         let form = nurse.get("/records/adverse_events/AE0012").await.html;
-        let version = form
-            .split("name=\"_version\" value=\"")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .unwrap()
-            .to_owned();
+        let version = hidden(&form, "_version");
         let changed = nurse
             .post(
                 "/records/adverse_events/AE0012",
@@ -1295,12 +1293,7 @@ async fn a_locked_raise_keeps_its_text_and_a_retracted_records_queries_stay_read
         .to_owned();
     // The data manager retracts the record the query is on.
     let form = dm.get("/records/adverse_events/AE0011").await.html;
-    let version = form
-        .split("name=\"_version\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap()
-        .to_owned();
+    let version = hidden(&form, "_version");
     let retracted = dm
         .post(
             "/records/adverse_events/AE0011/retract",
