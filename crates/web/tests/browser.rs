@@ -2,7 +2,9 @@
 //! through Debian's `chromedriver`, as a study nurse uses them. She signs
 //! in, opens a patient, enters an adverse event with mistakes, sees each
 //! mistake named beside what she typed, corrects it, and changes it later
-//! with a reason. `scripts/test-all` installs Chromium and its driver when
+//! with a reason. Then the monitor raises a query on the grade, and the
+//! investigator answers it and signs the casebook with user name and
+//! password. `scripts/test-all` installs Chromium and its driver when
 //! they are missing; without them this test fails, it never skips.
 //!
 //! fantoccini rather than thirtyfour: thirtyfour turns on serde_json's
@@ -188,7 +190,15 @@ async fn click(web: &Client, css: &str) -> Result<(), CmdError> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_study_nurse_enters_and_corrects_an_adverse_event_in_chromium() {
     let db = TestDb::sqlite("browser").await;
-    let store = common::bundle_60_with(&db, &[("nurse_s1", Role::StudyNurse, &["S1"])]).await;
+    let store = common::bundle_60_with(
+        &db,
+        &[
+            ("nurse_s1", Role::StudyNurse, &["S1"]),
+            ("monitor_s1", Role::Monitor, &["S1"]),
+            ("inv_s1", Role::Investigator, &["S1"]),
+        ],
+    )
+    .await;
     let addr = common::serve(&store, false).await;
     let driver = start_driver();
     let web = browser(&driver).await;
@@ -270,6 +280,51 @@ async fn a_study_nurse_enters_and_corrects_an_adverse_event_in_chromium() {
             Some("grade 3 per the source document")
         );
         assert_eq!(history[1].recorded_by, "nurse_s1");
+
+        // The monitor raises a query on the grade; the investigator
+        // answers it and signs the casebook with user name and password.
+        let sign_in = |user: &'static str| {
+            let (web, base) = (&web, &base);
+            async move {
+                click(web, "form[action='/logout'] button").await?;
+                web.goto(&format!("{base}/login")).await?;
+                fill(web, "user", user).await;
+                fill(web, "password", PASSWORD).await;
+                click(web, "form.login button").await?;
+                arrive(web, "/patients").await;
+                Ok::<(), CmdError>(())
+            }
+        };
+        sign_in("monitor_s1").await?;
+        web.goto(&format!("{base}/records/adverse_events/AE9100"))
+            .await?;
+        click(&web, "#record-queries-link").await?;
+        arrive(&web, "/records/adverse_events/AE9100/queries").await;
+        choose(&web, "field", "grade").await;
+        fill(&web, "text", "Grade 3 needs the lab value: which one?").await;
+        click(&web, "#raise-form button").await?;
+        assert!(text(&web, "done").await.contains("raised"));
+        let query = web.current_url().await?.path().to_owned();
+
+        sign_in("inv_s1").await?;
+        web.goto(&format!("{base}{query}")).await?;
+        fill(&web, "answer-text", "Platelets 18 G/L on 2025-04-02.").await;
+        click(&web, "#answer-form button").await?;
+        assert!(text(&web, "done").await.contains("answer"));
+        web.goto(&format!("{base}/patients/P006")).await?;
+        fill(&web, "sign-user", "inv_s1").await;
+        fill(&web, "password", PASSWORD).await;
+        click(&web, "#sign-form button").await?;
+        assert!(text(&web, "saved").await.starts_with("Signed"));
+        let signatures = store.signatures(&admin(), "P006").await.unwrap();
+        assert_eq!(signatures.len(), 1);
+        assert!(signatures[0].covers_current_data);
+        let queries = store
+            .manual_queries(&admin(), store::QueryFilter::default())
+            .await
+            .unwrap();
+        assert_eq!(queries[0].status, store::QueryStatus::Answered);
+        assert_eq!(queries[0].messages[1].user, "inv_s1");
         Ok::<(), CmdError>(())
     }
     .await;
