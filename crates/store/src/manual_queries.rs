@@ -172,6 +172,8 @@ pub struct QueryFilter<'a> {
     pub record: Option<(&'a str, &'a str)>,
     /// Only those in this status; every status when `None`.
     pub status: Option<QueryStatus>,
+    /// Only those not closed: waiting on the site or the monitor.
+    pub waiting: bool,
 }
 
 /// A message's text, trimmed, its line breaks as `\n` whatever the
@@ -184,10 +186,10 @@ fn message(text: &str) -> Result<String, StoreError> {
     if text.contains('\0') {
         return Err(StoreError::field("text", "contains a NUL character"));
     }
-    if let Some(c) = text.chars().find(|&c| {
-        (c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-            || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-    }) {
+    if let Some(c) = text
+        .chars()
+        .find(|&c| crate::write::control_or_direction(c))
+    {
         return Err(StoreError::field(
             "text",
             format!(
@@ -255,6 +257,22 @@ impl Store {
         let mut tx = tx;
         let outcome = async {
             self.hold_lock_state(&mut tx).await?;
+            if self.backend == crate::Backend::Postgres {
+                // As a change of a record does (write.rs): a change of the
+                // patient in flight, a move to another site or a
+                // retraction, commits before the record is read here, and
+                // two raises of one patient's records go one after the
+                // other.
+                sqlx::query(
+                    "SELECT 1 FROM record_current WHERE tbl = 'patients' AND record_key =
+                     (SELECT patient_id FROM record_current WHERE tbl = $1 AND record_key = $2)
+                     FOR UPDATE",
+                )
+                .bind(stem(spec))
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+            }
             let row = sqlx::query(
                 "SELECT patient_id, site_id, version, retracted FROM record_current WHERE tbl = $1 AND record_key = $2",
             )
@@ -446,6 +464,10 @@ impl Store {
             params.push(Param::Text(status.as_str()));
             conditions.push(format!("q.status = ${}", params.len()));
         }
+        if filter.waiting {
+            conditions.push("q.status <> 'closed'".into());
+        }
+        conditions.extend(crate::access::sites_condition(actor, "q.site_id"));
         let clause = if conditions.is_empty() {
             String::new()
         } else {

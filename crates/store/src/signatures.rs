@@ -56,7 +56,7 @@ pub struct Signing<'a> {
     pub password: &'a str,
     /// The casebook's version they read ([`Store::casebook_version`]):
     /// refused as a conflict when the records changed since.
-    pub casebook_version: Option<i64>,
+    pub casebook_version: i64,
 }
 
 /// The columns every read of signatures selects, in [`signature_of`]'s
@@ -103,6 +103,24 @@ impl Store {
         // Both components of the signature at every signing (§11.200):
         // the user name typed must be the signed-in user's.
         if signing.user.trim() != actor.user {
+            // Someone signing under another's name: audited and logged.
+            tracing::warn!(user = %actor.user, typed = %signing.user, patient = %patient_id, "signature refused: another user name");
+            let at = Instant::now();
+            let tx = begin(self).await?;
+            let mut tx = tx;
+            let outcome = audit(
+                &mut tx,
+                &at,
+                &actor.user,
+                "signature_refused",
+                Some(("patients", &patient_id, registration)),
+                None,
+                None,
+                None,
+                Some(format!("another user name typed: {:?}", signing.user)),
+            )
+            .await;
+            finish(tx, outcome).await?;
             return Err(StoreError::field(
                 "user",
                 "type your own user name, as you sign in",
@@ -115,16 +133,19 @@ impl Store {
                 "a data manager must unlock it before any signature".into(),
             ));
         }
-        let read_version = signing.casebook_version;
-        let stale = |current: i64| match read_version {
-            Some(read) if read != current => Err(StoreError::Conflict {
-                expected: read,
-                current,
-            }),
-            _ => Ok(()),
+        let read = signing.casebook_version;
+        let stale = |current: i64| {
+            if read == current {
+                Ok(())
+            } else {
+                Err(StoreError::Conflict {
+                    expected: read,
+                    current,
+                })
+            }
         };
         stale(self.version_of_casebook(&patient_id).await?)?;
-        self.recheck_password(&actor.user, signing.password, &patient_id)
+        self.recheck_password(&actor.user, signing.password, &patient_id, registration)
             .await?;
         let printed: Option<String> =
             sqlx::query_scalar("SELECT full_name FROM users WHERE user_name = $1")
@@ -159,6 +180,19 @@ impl Store {
                     .fetch_one(&mut *tx)
                     .await?;
             stale(covered)?;
+            // A form sent twice (a double click) signs once: the same
+            // signer's last signature of this version is the signature.
+            let same: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM signatures WHERE patient_id = $1 AND user_name = $2 AND covered_seq = $3",
+            )
+            .bind(&patient_id)
+            .bind(&actor.user)
+            .bind(covered)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(same) = same {
+                return Ok(same);
+            }
             let at = Instant::now();
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO signatures (patient_id, site_id, user_name, printed_name, role, meaning, signed_at, covered_seq)
@@ -254,13 +288,16 @@ impl Store {
         &self,
         actor: &Actor,
     ) -> Result<std::collections::HashMap<String, bool>, StoreError> {
-        let rows = sqlx::query(
+        let sites = crate::access::sites_condition(actor, "c.site_id")
+            .map_or(String::new(), |c| format!("WHERE {c}"));
+        let rows = sqlx::query(&format!(
             "SELECT s.patient_id, c.site_id,
                     CASE WHEN MAX(s.covered_seq) = (SELECT MAX(seq) FROM record_current r WHERE r.patient_id = s.patient_id)
                          THEN 1 ELSE 0 END
              FROM signatures s JOIN record_current c ON c.tbl = 'patients' AND c.record_key = s.patient_id
-             GROUP BY s.patient_id, c.site_id",
-        )
+             {sites}
+             GROUP BY s.patient_id, c.site_id"
+        ))
         .fetch_all(&self.pool)
         .await?;
         Ok(rows

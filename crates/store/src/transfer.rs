@@ -207,7 +207,8 @@ impl Store {
     /// Writes what the bundle format has no file for beside it: the queries
     /// raised by hand with their threads (`manual_queries.json`) and the
     /// casebook signatures (`signatures.json`), as of `as_of` when given
-    /// (then without the records' versions now, and with whether each
+    /// (then without the records' versions now, and with
+    /// `covered_data_as_of` instead of `covers_current_data`: whether each
     /// signature covered the data at that instant). Import reads
     /// neither: they belong to the database they were made in, and the
     /// files are the archive's copy. Returns how many of each.
@@ -250,7 +251,9 @@ impl Store {
         let versions_then: HashMap<String, i64> = match as_of {
             None => HashMap::new(),
             Some(at) => sqlx::query_as(
-                "SELECT patient_id, MAX(seq) FROM record_versions WHERE recorded_at <= $1 GROUP BY patient_id",
+                "SELECT patient_id, MAX(seq) FROM record_versions
+                 WHERE recorded_at <= $1 AND patient_id IN (SELECT patient_id FROM signatures WHERE signed_at <= $1)
+                 GROUP BY patient_id",
             )
             .bind(at.to_db())
             .fetch_all(&self.pool)
@@ -259,15 +262,23 @@ impl Store {
             .collect(),
         };
         let mut signatures = Vec::new();
-        for mut s in self.all_signatures(actor).await? {
+        for s in self.all_signatures(actor).await? {
             if !before(&s.signed_at) {
                 continue;
             }
-            if as_of.is_some() {
-                s.covers_current_data =
-                    versions_then.get(&s.patient_id) == Some(&s.casebook_version);
+            let mut value = serde_json::to_value(&s).expect("a signature serializes");
+            // As of an instant the field says what it said then, under a
+            // name of its own.
+            if as_of.is_some()
+                && let Some(fields) = value.as_object_mut()
+            {
+                fields.remove("covers_current_data");
+                fields.insert(
+                    "covered_data_as_of".into(),
+                    (versions_then.get(&s.patient_id) == Some(&s.casebook_version)).into(),
+                );
             }
-            signatures.push(serde_json::to_value(&s).expect("a signature serializes"));
+            signatures.push(value);
         }
         let pretty = |v: &Vec<serde_json::Value>| {
             serde_json::to_string_pretty(v).expect("JSON values serialize") + "\n"

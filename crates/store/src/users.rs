@@ -158,10 +158,13 @@ fn hash_password(password: &str) -> Result<String, StoreError> {
 /// control characters.
 pub fn check_full_name(full_name: &str) -> Result<&str, StoreError> {
     let full_name = full_name.trim();
-    if full_name.chars().any(char::is_control) || full_name.chars().count() > 100 {
+    // A printed name is how a signature reads (§11.50): no character that
+    // could make it read as another (controls, direction overrides).
+    if full_name.chars().any(crate::write::control_or_direction) || full_name.chars().count() > 100
+    {
         return Err(StoreError::field(
             "name",
-            "a full name is at most 100 characters, without control characters",
+            "a full name is at most 100 characters, without control or direction characters",
         ));
     }
     Ok(full_name)
@@ -516,7 +519,8 @@ impl Store {
         let csrf = random_hex(16);
         let mut conn = begin(self).await?;
         let outcome = async {
-            sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE user_name = $1").bind(name).execute(&mut *conn).await?;
+            // Not over a lock set meanwhile by attempts made at once.
+            sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE user_name = $1 AND (locked_until IS NULL OR locked_until <= $2)").bind(name).bind(now.to_db()).execute(&mut *conn).await?;
             sqlx::query("DELETE FROM login_attempts WHERE attempt = $1").bind(&attempt.id).execute(&mut *conn).await?;
             sqlx::query("INSERT INTO sessions (token_hash, user_name, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
                 .bind(token_hash(&token))
@@ -543,6 +547,7 @@ impl Store {
         name: &str,
         password: &str,
         patient: &str,
+        registration: i64,
     ) -> Result<(), StoreError> {
         const REFUSED: &str = "this is not your password: nothing was signed";
         const LOCKED: &str = "too many wrong passwords: the account is locked for 15 minutes";
@@ -569,7 +574,7 @@ impl Store {
                 &now,
                 name,
                 "signature_refused",
-                Some(("patients", patient, 0)),
+                Some(("patients", patient, registration)),
                 None,
                 None,
                 None,
@@ -583,12 +588,15 @@ impl Store {
             return refused("locked out", LOCKED).await;
         };
         if password_matches(&hash, password) {
+            // Not over a lock set meanwhile by attempts made at once.
             execute_alone(
                 self,
                 sqlx::query(
-                    "UPDATE users SET failed_logins = 0, locked_until = NULL WHERE user_name = $1",
+                    "UPDATE users SET failed_logins = 0
+                     WHERE user_name = $1 AND (locked_until IS NULL OR locked_until <= $2)",
                 )
-                .bind(name),
+                .bind(name)
+                .bind(now.to_db()),
             )
             .await?;
             return Ok(());
@@ -650,13 +658,16 @@ impl Store {
         if count < MAX_FAILED_LOGINS {
             return Ok(false);
         }
+        // Unless a reset (or a right password) cleared the count meanwhile.
         execute_alone(
             self,
             sqlx::query(
-                "UPDATE users SET failed_logins = 0, locked_until = $1 WHERE user_name = $2",
+                "UPDATE users SET failed_logins = 0, locked_until = $1
+                 WHERE user_name = $2 AND failed_logins >= $3",
             )
             .bind(now.plus_seconds(LOCKOUT_SECONDS).to_db())
-            .bind(name),
+            .bind(name)
+            .bind(count),
         )
         .await?;
         Ok(true)

@@ -337,6 +337,15 @@ impl Store {
 /// Whether `c` shows: a reason of spaces, control characters, format
 /// characters (zero-width, direction marks, tags) or blank fillers alone is
 /// no reason.
+/// A character that controls the terminal or the direction of the text
+/// around it (bidi overrides and isolates): refused in what is read as a
+/// person's words (a query's message, a printed name), where it could
+/// make the text read as something else. Tabs and line breaks are text.
+pub(crate) fn control_or_direction(c: char) -> bool {
+    (c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 pub(crate) fn visible(c: char) -> bool {
     !(c.is_whitespace()
         || c.is_control()

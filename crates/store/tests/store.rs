@@ -1487,21 +1487,14 @@ async fn an_investigator_signs_a_casebook_with_their_password_and_a_change_unsig
             .add_user("inv_s3", Role::Investigator, &["S3".into()], password)
             .await
             .unwrap();
-        let signing = |password: &'static str| store::Signing {
-            user: "inv_s3",
-            password,
-            casebook_version: None,
-        };
+
         let investigator = Actor {
             user: "inv_s3".into(),
             role: Role::Investigator,
             scope: Scope::Sites(vec!["S3".into()]),
         };
         // P001 is at S3.
-        match store
-            .sign_casebook(&investigator, "P001", signing("guess"))
-            .await
-        {
+        match sign_now(&store, &investigator, "P001", "guess").await {
             Err(StoreError::Invalid(fields)) => {
                 assert_eq!(fields[0].field.as_deref(), Some("password"), "{fields:?}")
             }
@@ -1515,9 +1508,7 @@ async fn an_investigator_signs_a_casebook_with_their_password_and_a_change_unsig
                 .is_empty()
         );
         assert!(matches!(
-            store
-                .sign_casebook(&nurse("S3"), "P001", signing(password))
-                .await,
+            sign_now(&store, &nurse("S3"), "P001", password).await,
             Err(StoreError::Forbidden(_))
         ));
         let elsewhere = Actor {
@@ -1525,23 +1516,35 @@ async fn an_investigator_signs_a_casebook_with_their_password_and_a_change_unsig
             ..investigator.clone()
         };
         assert!(matches!(
-            store
-                .sign_casebook(&elsewhere, "P001", signing(password))
-                .await,
+            sign_now(&store, &elsewhere, "P001", password).await,
             Err(StoreError::NotFound)
         ));
         assert!(matches!(
-            store
-                .sign_casebook(&investigator, "P999", signing(password))
-                .await,
+            sign_now(&store, &investigator, "P999", password).await,
             Err(StoreError::NotFound)
         ));
 
-        let first = store
-            .sign_casebook(&investigator, "P001", signing(password))
+        let first = sign_now(&store, &investigator, "P001", password)
             .await
             .unwrap();
         assert!(first.covers_current_data);
+        // The same form sent twice signs once.
+        let again = sign_now(&store, &investigator, "P001", password)
+            .await
+            .unwrap();
+        assert_eq!(again.id, first.id);
+        assert_eq!(
+            store.signatures(&investigator, "P001").await.unwrap().len(),
+            1
+        );
+        // A printed name cannot hold direction overrides.
+        assert!(
+            store
+                .set_full_name("inv_s3", "Dr \u{202E}greB")
+                .await
+                .is_err()
+        );
+        store.set_full_name("inv_s3", "Dr Anna Berg").await.unwrap();
         assert_eq!(
             (first.user.as_str(), first.role.as_str()),
             ("inv_s3", "investigator")
@@ -1575,10 +1578,13 @@ async fn an_investigator_signs_a_casebook_with_their_password_and_a_change_unsig
         let after = store.signatures(&investigator, "P001").await.unwrap();
         assert_eq!(after.len(), 1);
         assert!(!after[0].covers_current_data, "{after:?}");
-        let second = store
-            .sign_casebook(&investigator, "P001", signing(password))
+        let second = sign_now(&store, &investigator, "P001", password)
             .await
             .unwrap();
+        assert_eq!(
+            (first.printed_name.as_str(), second.printed_name.as_str()),
+            ("inv_s3", "Dr Anna Berg")
+        );
         let both_signed = store.signatures(&data_manager(), "P001").await.unwrap();
         assert_eq!(
             both_signed
@@ -1609,7 +1615,8 @@ async fn an_investigator_signs_a_casebook_with_their_password_and_a_change_unsig
         // read is a conflict; a right password clears the failures.
         let other_user = store::Signing {
             user: "nurse_s3",
-            ..signing(password)
+            password,
+            casebook_version: store.casebook_version(&investigator, "P001").await.unwrap(),
         };
         match store.sign_casebook(&investigator, "P001", other_user).await {
             Err(StoreError::Invalid(fields)) => {
@@ -1620,8 +1627,9 @@ async fn an_investigator_signs_a_casebook_with_their_password_and_a_change_unsig
         let read = store.casebook_version(&investigator, "P001").await.unwrap();
         assert_eq!(read, second.casebook_version);
         let stale = store::Signing {
-            casebook_version: Some(read - 1),
-            ..signing(password)
+            user: "inv_s3",
+            password,
+            casebook_version: read - 1,
         };
         assert!(matches!(
             store.sign_casebook(&investigator, "P001", stale).await,
@@ -1629,17 +1637,13 @@ async fn an_investigator_signs_a_casebook_with_their_password_and_a_change_unsig
         ));
         for _ in 0..4 {
             assert!(
-                store
-                    .sign_casebook(&investigator, "P001", signing("nope"))
+                sign_now(&store, &investigator, "P001", "nope")
                     .await
                     .is_err()
             );
         }
         for _ in 0..3 {
-            match store
-                .sign_casebook(&investigator, "P001", signing(""))
-                .await
-            {
+            match sign_now(&store, &investigator, "P001", "").await {
                 Err(StoreError::Invalid(fields)) => {
                     assert_eq!(fields[0].rule, "enter your password to sign")
                 }
@@ -1647,8 +1651,9 @@ async fn an_investigator_signs_a_casebook_with_their_password_and_a_change_unsig
             }
         }
         let current = store::Signing {
-            casebook_version: Some(read),
-            ..signing(password)
+            user: "inv_s3",
+            password,
+            casebook_version: read,
         };
         store
             .sign_casebook(&investigator, "P001", current)
@@ -1656,14 +1661,12 @@ async fn an_investigator_signs_a_casebook_with_their_password_and_a_change_unsig
             .unwrap();
         for _ in 0..4 {
             assert!(
-                store
-                    .sign_casebook(&investigator, "P001", signing("nope"))
+                sign_now(&store, &investigator, "P001", "nope")
                     .await
                     .is_err()
             );
         }
-        store
-            .sign_casebook(&investigator, "P001", signing(password))
+        sign_now(&store, &investigator, "P001", password)
             .await
             .unwrap();
 
@@ -1672,11 +1675,7 @@ async fn an_investigator_signs_a_casebook_with_their_password_and_a_change_unsig
         let guesses = (0..24).map(|_| {
             let store = store.clone();
             let investigator = investigator.clone();
-            async move {
-                store
-                    .sign_casebook(&investigator, "P001", signing("guess"))
-                    .await
-            }
+            async move { sign_now(&store, &investigator, "P001", "guess").await }
         });
         let answers = futures_join_all(guesses.collect()).await;
         let checked = answers
@@ -1697,9 +1696,7 @@ async fn an_investigator_signs_a_casebook_with_their_password_and_a_change_unsig
             .await
             .unwrap();
         assert!(matches!(
-            store
-                .sign_casebook(&investigator, "P001", signing(password))
-                .await,
+            sign_now(&store, &investigator, "P001", password).await,
             Err(StoreError::Locked(_))
         ));
         store
@@ -1708,16 +1705,12 @@ async fn an_investigator_signs_a_casebook_with_their_password_and_a_change_unsig
             .unwrap();
         for _ in 0..5 {
             assert!(
-                store
-                    .sign_casebook(&investigator, "P001", signing("nope"))
+                sign_now(&store, &investigator, "P001", "nope")
                     .await
                     .is_err()
             );
         }
-        match store
-            .sign_casebook(&investigator, "P001", signing(password))
-            .await
-        {
+        match sign_now(&store, &investigator, "P001", password).await {
             Err(StoreError::Invalid(fields)) => {
                 assert!(fields[0].rule.contains("locked"), "{fields:?}")
             }
@@ -1823,4 +1816,21 @@ async fn last_lock(store: &store::Store) -> store::Instant {
         .unwrap()
         .parse()
         .unwrap()
+}
+
+/// Signs `patient`'s casebook as `actor` (typing the user name "inv_s3")
+/// at the version it has now, as a page just opened would.
+async fn sign_now(
+    store: &store::Store,
+    actor: &Actor,
+    patient: &str,
+    password: &str,
+) -> Result<store::Signature, StoreError> {
+    let version = store.casebook_version(actor, patient).await.unwrap_or(0);
+    let signing = store::Signing {
+        user: "inv_s3",
+        password,
+        casebook_version: version,
+    };
+    store.sign_casebook(actor, patient, signing).await
 }

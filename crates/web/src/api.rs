@@ -366,6 +366,9 @@ pub async fn casebook(
     Signed(session): Signed,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    // The version first, then the records: a change between the two makes
+    // the version older than the records, and a signature naming it a 409.
+    let version = state.store.casebook_version(&session.actor, &id).await?;
     let all = state.store.casebook(&session.actor, &id).await?;
     let mut patient = None;
     let mut records = Map::new();
@@ -379,9 +382,6 @@ pub async fn casebook(
             list.push(serde_json::to_value(r).expect("records serialize"));
         }
     }
-    // The version a signature of what was read names (POST
-    // /api/patients/{id}/signatures).
-    let version = state.store.casebook_version(&session.actor, &id).await?;
     Ok(Json(
         json!({"patient": patient, "records": records, "casebook_version": version}),
     ))

@@ -49,6 +49,7 @@ pub async fn list(
         patient_id: q.patient.as_deref(),
         record,
         status,
+        waiting: false,
     };
     Ok(Json(
         state.store.manual_queries(&session.actor, filter).await?,
@@ -164,7 +165,7 @@ pub async fn sign(
     let signing = store::Signing {
         user: &user,
         password: &password,
-        casebook_version: Some(casebook_version),
+        casebook_version,
     };
     let signed = state
         .store

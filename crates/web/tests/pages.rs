@@ -1310,6 +1310,24 @@ async fn a_locked_raise_keeps_its_text_and_a_retracted_records_queries_stay_read
         "{}",
         retracted.html
     );
+    // A raise sent from the form opened before the retraction: refused,
+    // the text kept to copy.
+    let late = monitor
+        .post(
+            "/records/adverse_events/AE0011/queries",
+            &[
+                ("_csrf", &csrf),
+                ("field", ""),
+                ("text", "Typed before the retraction"),
+            ],
+        )
+        .await;
+    assert_eq!(late.status, StatusCode::NOT_FOUND);
+    assert!(
+        late.html.contains("id=\"not-sent\"") && late.html.contains("Typed before the retraction"),
+        "{}",
+        late.html
+    );
     let thread = monitor.get(&query).await.html;
     assert!(thread.contains("id=\"retracted\""), "{thread}");
     assert!(thread.contains("/records/adverse_events/AE0011/history"));

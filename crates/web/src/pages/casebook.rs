@@ -384,7 +384,7 @@ pub async fn sign(
             let signing = store::Signing {
                 user: &form.user,
                 password: &form.password,
-                casebook_version: Some(read),
+                casebook_version: read,
             };
             state
                 .store
@@ -437,6 +437,10 @@ async fn render(
     status: StatusCode,
 ) -> Result<Response, PageError> {
     let actor = &viewer.session.actor;
+    // The version first, then the records: a change between the two makes
+    // the version older than what is shown, and the signature a conflict,
+    // never a signature of what was not shown.
+    let casebook_version = state.store.casebook_version(actor, id).await?;
     let records = state.store.casebook(actor, id).await?;
     let registration = records
         .iter()
@@ -539,7 +543,7 @@ async fn render(
             .map(|_| n),
         other => other,
     };
-    let casebook_version = state.store.casebook_version(actor, &patient).await?;
+
     let signs = actor.role == Role::Investigator && !viewer.locked && actor.reads(&site);
     let saved = notice;
     Ok(page(

@@ -20,6 +20,26 @@ use crate::AppState;
 /// Said on a form posted with another session's token.
 const FORM_EXPIRED: &str = "This form was opened in an earlier session, so nothing was sent. Check what it holds and send it again.";
 
+/// Said when the record or query went out of reach while the form was
+/// open.
+const GONE: &str = "Since this form was opened, the record was retracted or its patient moved to a site you do not reach: nothing was sent.";
+
+/// A page shown again after a refusal, or, when the page itself is gone
+/// (out of the user's reach now), an error page that still holds `text`:
+/// what the user typed is never lost.
+fn not_lost(page: Result<Response, PageError>, text: &str) -> Result<Response, PageError> {
+    match page {
+        Err(PageError::Status(StatusCode::NOT_FOUND, _, _)) if !text.trim().is_empty() => {
+            Err(PageError::Status(
+                StatusCode::NOT_FOUND,
+                "Not sent",
+                format!("{GONE} What you wrote, to keep: {text}"),
+            ))
+        }
+        other => other,
+    }
+}
+
 /// A query as a list row or a thread's heading.
 pub(crate) struct QueryView {
     pub id: i64,
@@ -142,6 +162,7 @@ pub(crate) async fn waiting(
 ) -> Result<Vec<QueryView>, PageError> {
     let filter = QueryFilter {
         patient_id,
+        waiting: true,
         ..QueryFilter::default()
     };
     let found = match state
@@ -152,11 +173,7 @@ pub(crate) async fn waiting(
         Err(StoreError::Forbidden(_)) if viewer.session.actor.pseudonymized() => Vec::new(),
         other => other?,
     };
-    Ok(found
-        .into_iter()
-        .filter(|q| q.status != QueryStatus::Closed)
-        .map(QueryView::of)
-        .collect())
+    Ok(found.into_iter().map(QueryView::of).collect())
 }
 
 /// Whether the user raises queries (the lock aside: a locked form is
@@ -197,6 +214,10 @@ impl Typed {
             StoreError::Forbidden(m) if m.is_empty() => {
                 self.error = Some(FORM_EXPIRED.into());
                 StatusCode::FORBIDDEN
+            }
+            StoreError::NotFound => {
+                self.error = Some(GONE.into());
+                StatusCode::NOT_FOUND
             }
             other => return Err(other.into()),
         };
@@ -352,7 +373,11 @@ pub async fn raise(
         ..Typed::default()
     };
     let (status, typed) = typed.refused(e)?;
-    record_page(&state, &viewer, spec, &key, status, typed).await
+    let text = typed.text.clone();
+    not_lost(
+        record_page(&state, &viewer, spec, &key, status, typed).await,
+        &text,
+    )
 }
 
 #[derive(Template)]
@@ -490,7 +515,8 @@ pub async fn step(
         ..Typed::default()
     };
     let (status, typed) = typed.refused(e)?;
-    query_page(
+    let text = typed.text.clone();
+    let page = query_page(
         &state,
         &viewer,
         id,
@@ -499,5 +525,6 @@ pub async fn step(
         step.as_str().to_owned(),
         None,
     )
-    .await
+    .await;
+    not_lost(page, &text)
 }
