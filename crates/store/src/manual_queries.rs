@@ -480,6 +480,27 @@ impl Store {
             .collect())
     }
 
+    /// How many queries raised by hand wait (not closed) on each patient
+    /// of the actor's sites, counted in the database: the patient list's
+    /// column, without reading every thread.
+    pub async fn waiting_query_counts(
+        &self,
+        actor: &Actor,
+    ) -> Result<std::collections::HashMap<String, usize>, StoreError> {
+        refuse_pseudonymized(actor)?;
+        let sites = crate::access::sites_condition(actor, "site_id")
+            .map_or(String::new(), |c| format!("AND {c}"));
+        let rows: Vec<(String, i64)> = sqlx::query_as(&format!(
+            "SELECT patient_id, COUNT(*) FROM manual_queries WHERE status <> 'closed' {sites} GROUP BY patient_id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(patient, n)| (patient, n as usize))
+            .collect())
+    }
+
     /// On PostgreSQL, holds the trial state's row shared until the step
     /// commits, as a change of a record does (`write.rs`): a lock waits
     /// for the steps in flight, and a step after it sees it.

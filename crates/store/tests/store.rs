@@ -1394,6 +1394,14 @@ async fn a_query_raised_by_hand_is_answered_by_its_site_and_closed_by_its_monito
             ]
         );
         assert!(closed.messages.windows(2).all(|w| w[0].at <= w[1].at));
+        assert!(
+            store
+                .waiting_query_counts(&monitor("S3"))
+                .await
+                .unwrap()
+                .is_empty(),
+            "a closed query waits on nobody"
+        );
         // The archive's copy, now and as of the first answer.
         let dir = std::env::temp_dir().join(format!("isatrial-workflow-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -1458,6 +1466,16 @@ async fn a_query_raised_by_hand_is_answered_by_its_site_and_closed_by_its_monito
             .manual_queries(&monitor("S3"), on_record)
             .await
             .unwrap();
+        let counts = store.waiting_query_counts(&monitor("S3")).await.unwrap();
+        assert_eq!(counts.get("P001"), Some(&1));
+        assert!(
+            store
+                .waiting_query_counts(&monitor("S1"))
+                .await
+                .unwrap()
+                .is_empty(),
+            "another site's monitor counts none of them"
+        );
         assert_eq!(found.iter().map(|q| q.id).collect::<Vec<_>>(), [second.id]);
         store
             .set_lock(&data_manager(), true, "interim analysis")
