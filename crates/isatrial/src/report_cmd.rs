@@ -295,7 +295,8 @@ pub fn run(args: &ReportArgs) -> Result<(), Failure> {
         }
         for (dataset, n) in transliterated.iter().filter(|(_, n)| *n > 0) {
             note!(
-                "{dataset}.xpt: {n} texts with other than ASCII characters written in ASCII (fièvre → fievre), as a submission reads version 5; the .csv holds them as entered"
+                "{dataset}.xpt: {n} {} with characters outside ASCII written in ASCII (for example é as e), as a submission reads version 5; the .csv holds them as entered",
+                if *n == 1 { "text" } else { "texts" }
             );
         }
     }

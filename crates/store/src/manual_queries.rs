@@ -193,7 +193,7 @@ fn message(text: &str) -> Result<String, StoreError> {
         return Err(StoreError::field(
             "text",
             format!(
-                "contains the control character U+{:04X}: only letters, marks, spaces, tabs and line breaks",
+                "contains U+{:04X}, a control, direction or invisible character: only visible text, spaces, tabs and line breaks",
                 u32::from(c)
             ),
         ));
@@ -647,13 +647,24 @@ mod tests {
     #[test]
     fn a_message_is_required_and_bounded() {
         assert_eq!(message("  see the source  ").unwrap(), "see the source");
-        for bad in ["", "   ", "\u{200B}", "a\0b"] {
+        for bad in [
+            "",
+            "   ",
+            "\u{200B}",
+            "a\0b",
+            "dose 10\u{200F} mg",
+            "ab\u{FEFF}cd",
+            "x\u{E0041}",
+            "ring\u{7}",
+        ] {
             assert!(
                 matches!(message(bad), Err(StoreError::Invalid(_))),
                 "{bad:?}"
             );
         }
         assert!(message(&"x".repeat(MESSAGE_MAX)).is_ok());
+        // Emoji, with their skin tones and variation selectors, are text.
+        assert!(message("thanks 👍🏽 ❤️\tsee below\nline two").is_ok());
         // A form's line break (CR LF) is one character, stored as LF.
         let from_a_form = format!("{}\r\n{}", "x".repeat(MESSAGE_MAX - 2), "y");
         assert_eq!(message(&from_a_form).unwrap().chars().count(), MESSAGE_MAX);

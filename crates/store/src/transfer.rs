@@ -221,6 +221,21 @@ impl Store {
         let io = |e: std::io::Error| StoreError::Database(format!("{}: {e}", dir.display()));
         let before =
             |at: &str| as_of.is_none_or(|limit| at.parse::<Instant>().is_ok_and(|at| at <= limit));
+        // As of an instant a query belongs to the patient's site then.
+        let sites_then: HashMap<String, String> = match as_of {
+            None => HashMap::new(),
+            Some(at) => sqlx::query_as(
+                "SELECT v.record_key, v.site_id FROM record_versions v
+                 WHERE v.tbl = 'patients' AND v.recorded_at <= $1
+                   AND v.version = (SELECT MAX(w.version) FROM record_versions w
+                                    WHERE w.tbl = 'patients' AND w.record_key = v.record_key AND w.recorded_at <= $1)",
+            )
+            .bind(at.to_db())
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .collect(),
+        };
         let mut queries = Vec::new();
         for mut q in self
             .manual_queries(actor, crate::QueryFilter::default())
@@ -230,6 +245,9 @@ impl Store {
                 continue;
             }
             q.messages.retain(|m| before(&m.at));
+            if let Some(site) = sites_then.get(&q.patient_id) {
+                q.site_id.clone_from(site);
+            }
             if let Some(last) = q.messages.last() {
                 q.status = match last.step.as_str() {
                     "answer" => crate::QueryStatus::Answered,

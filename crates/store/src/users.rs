@@ -160,7 +160,10 @@ pub fn check_full_name(full_name: &str) -> Result<&str, StoreError> {
     let full_name = full_name.trim();
     // A printed name is how a signature reads (§11.50): no character that
     // could make it read as another (controls, direction overrides).
-    if full_name.chars().any(crate::write::control_or_direction) || full_name.chars().count() > 100
+    if full_name
+        .chars()
+        .any(|c| c.is_control() || crate::write::control_or_direction(c))
+        || full_name.chars().count() > 100
     {
         return Err(StoreError::field(
             "name",

@@ -1556,12 +1556,14 @@ async fn an_investigator_signs_a_casebook_with_their_password_and_a_change_unsig
             1
         );
         // A printed name cannot hold direction overrides.
-        assert!(
-            store
-                .set_full_name("inv_s3", "Dr \u{202E}greB")
-                .await
-                .is_err()
-        );
+        for bad in [
+            "Dr \u{202E}greB",
+            "Dr\tTab",
+            "Dr\nTwo lines",
+            "Dr \u{200F}RLM",
+        ] {
+            assert!(store.set_full_name("inv_s3", bad).await.is_err(), "{bad:?}");
+        }
         store.set_full_name("inv_s3", "Dr Anna Berg").await.unwrap();
         assert_eq!(
             (first.user.as_str(), first.role.as_str()),
@@ -1851,4 +1853,59 @@ async fn sign_now(
         casebook_version: version,
     };
     store.sign_casebook(actor, patient, signing).await
+}
+
+/// An export as of an instant gives a query the site its patient had then.
+#[tokio::test]
+async fn an_export_as_of_an_instant_gives_each_query_its_site_then() {
+    for (_db, store) in both_with_bundle_60("workflow_site_then").await {
+        let (ae, patients) = (table("adverse_events").unwrap(), table("patients").unwrap());
+        let dm = data_manager();
+        // P001 is at S3.
+        let raised = store
+            .raise_manual_query(&dm, ae, "AE0001", None, "Which thermometer?")
+            .await
+            .unwrap();
+        let before_move: store::Instant = raised.raised_at.parse().unwrap();
+        let record = store.get(&dm, patients, "P001").await.unwrap();
+        let cells: Vec<String> = patients
+            .columns
+            .iter()
+            .map(|(c, _)| match *c {
+                "site_id" => "S2".to_owned(),
+                c => record.fields[c].as_str().unwrap_or("").to_owned(),
+            })
+            .collect();
+        let change = RecordChange::Update {
+            key: "P001".into(),
+            expected_version: record.version,
+            cells,
+        };
+        store
+            .write(&dm, patients, change, Some("moved to another centre"))
+            .await
+            .unwrap();
+        let dir = std::env::temp_dir().join(format!(
+            "isatrial-site-then-{}-{:?}",
+            std::process::id(),
+            store.backend()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let site_in = |dir: &std::path::Path| {
+            let read: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(dir.join("manual_queries.json")).unwrap(),
+            )
+            .unwrap();
+            read[0]["site_id"].as_str().unwrap().to_owned()
+        };
+        store.export_workflow(&admin(), &dir, None).await.unwrap();
+        assert_eq!(site_in(&dir), "S2");
+        store
+            .export_workflow(&admin(), &dir, Some(before_move))
+            .await
+            .unwrap();
+        assert_eq!(site_in(&dir), "S3");
+        let _ = std::fs::remove_dir_all(&dir);
+        store.close().await;
+    }
 }

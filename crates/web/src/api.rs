@@ -34,6 +34,14 @@ pub(crate) fn body<T: DeserializeOwned>(
     })?;
     let value: Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::Malformed(format!("the body is not JSON: {e}")))?;
+    // serde reads a struct from an array too, by position: a body is an
+    // object, its fields named.
+    if !value.is_object() {
+        return Err(ApiError::Invalid(vec![store::FieldError {
+            field: None,
+            rule: "the body must be a JSON object of named fields".into(),
+        }]));
+    }
     if let Err(e) = serde_json::from_slice::<crate::distinct::Distinct>(&bytes) {
         let message = e.to_string();
         return Err(ApiError::Invalid(vec![store::FieldError {

@@ -114,13 +114,15 @@ pub fn document() -> Value {
         "ManualQuery".into(),
         json!({
             "type": "object",
-            "required": ["id", "table", "key", "field", "version", "patient_id", "site_id", "status", "raised_by", "raised_at", "messages"],
+            "required": ["id", "table", "key", "field", "version", "patient_id", "site_id", "status", "raised_by", "raised_at", "record_version", "record_retracted", "messages"],
             "properties": {
                 "id": {"type": "integer"}, "table": {"type": "string"}, "key": {"type": "string"},
                 "field": {"type": ["string", "null"]}, "version": {"type": "integer"},
                 "patient_id": {"type": "string"}, "site_id": {"type": "string"},
                 "status": {"type": "string", "enum": ["open", "answered", "closed"]},
                 "raised_by": {"type": "string"}, "raised_at": {"type": "string"},
+                "record_version": {"type": "integer", "description": "The record's version now (later than version when it changed since)"},
+                "record_retracted": {"type": "boolean", "description": "The record was retracted since"},
                 "messages": {"type": "array", "items": {"type": "object",
                     "required": ["at", "user", "role", "step", "text"],
                     "properties": {"at": {"type": "string"}, "user": {"type": "string"}, "role": {"type": "string"},

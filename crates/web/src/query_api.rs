@@ -167,9 +167,20 @@ pub async fn sign(
         password: &password,
         casebook_version,
     };
-    let signed = state
+    let signed = match state
         .store
         .sign_casebook(&session.actor, &id, signing)
-        .await?;
+        .await
+    {
+        Err(store::StoreError::Conflict { expected, current }) => {
+            return Err(ApiError::Conflict {
+                message: format!(
+                    "the casebook changed since it was read: it is at version {current}, the signature named {expected}; read it again, then sign"
+                ),
+                current: None,
+            });
+        }
+        other => other?,
+    };
     Ok((StatusCode::CREATED, Json(signed)).into_response())
 }

@@ -598,6 +598,19 @@ async fn a_query_raised_by_hand_goes_from_monitor_to_site_and_back_over_http() {
         let (status, body) = monitor
             .post(
                 "/api/manual-queries",
+                json!(["adverse_events", "AE0001", null, "an array"]),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(
+            body["fields"][0]["rule"]
+                .as_str()
+                .unwrap()
+                .contains("JSON object")
+        );
+        let (status, body) = monitor
+            .post(
+                "/api/manual-queries",
                 json!({"table": "adverse_events", "key": "AE0001"}),
             )
             .await;
