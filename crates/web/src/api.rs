@@ -71,6 +71,35 @@ pub(crate) fn body<T: DeserializeOwned>(
     })
 }
 
+/// A query string read into `T`; one that does not fit (an unknown or
+/// repeated parameter, a value of the wrong type) is the API's 422 in its
+/// JSON shape, not axum's plain-text 400.
+pub(crate) struct Params<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(Params(value)),
+            Err(e) => {
+                let message = e.body_text();
+                let rule = message
+                    .strip_prefix("Failed to deserialize query string: ")
+                    .unwrap_or(&message)
+                    .to_owned();
+                Err(ApiError::Invalid(vec![store::FieldError {
+                    field: rule.split('`').nth(1).map(str::to_owned),
+                    rule: format!("query string: {rule}"),
+                }]))
+            }
+        }
+    }
+}
+
 pub(crate) fn spec(name: &str) -> Result<&'static FileSpec, ApiError> {
     table(name).ok_or(ApiError::NotFound)
 }
@@ -215,7 +244,7 @@ pub async fn list(
     State(state): State<AppState>,
     Signed(session): Signed,
     Path(name): Path<String>,
-    Query(q): Query<ListQuery>,
+    Params(q): Params<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let records = state
         .store
@@ -414,7 +443,7 @@ pub struct AuditQuery {
 pub async fn audit(
     State(state): State<AppState>,
     Signed(session): Signed,
-    Query(q): Query<AuditQuery>,
+    Params(q): Params<AuditQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let record = match (&q.table, &q.key) {
         (Some(t), Some(k)) => Some((stem(spec(t)?), k.as_str())),
@@ -504,7 +533,7 @@ pub struct ReportQuery {
 pub async fn report(
     State(state): State<AppState>,
     Signed(session): Signed,
-    Query(q): Query<ReportQuery>,
+    Params(q): Params<ReportQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let as_of = q
         .as_of

@@ -4,14 +4,14 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use store::{FieldError, ManualQuery, QueryFilter, QueryStatus, QueryStep};
 
 use crate::AppState;
-use crate::api::{body, spec};
+use crate::api::{Params, body, spec};
 use crate::auth::{Signed, Writing};
 use crate::error::ApiError;
 
@@ -29,7 +29,7 @@ pub struct ListQuery {
 pub async fn list(
     State(state): State<AppState>,
     Signed(session): Signed,
-    Query(q): Query<ListQuery>,
+    Params(q): Params<ListQuery>,
 ) -> Result<Json<Vec<ManualQuery>>, ApiError> {
     let status = match q.status.as_deref() {
         None => None,

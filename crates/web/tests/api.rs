@@ -631,6 +631,16 @@ async fn a_query_raised_by_hand_goes_from_monitor_to_site_and_back_over_http() {
         assert_eq!(listed.as_array().unwrap().len(), 1);
         let (status, body) = inv.get("/api/manual-queries?status=pending").await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        // A query string that does not fit is a 422 in the JSON shape too.
+        for path in [
+            "/api/manual-queries?status=open&status=closed",
+            "/api/manual-queries?colour=blue",
+            "/api/audit?limit=5",
+        ] {
+            let (status, body) = inv.get(path).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {body}");
+            assert_eq!(body["error"], "invalid", "{path}: {body}");
+        }
 
         assert_eq!(
             monitor
