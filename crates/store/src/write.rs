@@ -334,57 +334,46 @@ impl Store {
     }
 }
 
+/// A format character: one that shows nothing or steers the text around
+/// it (soft hyphen, zero-width spaces and joiners, direction marks,
+/// overrides and isolates, the byte-order mark, tags, blank fillers).
+fn invisible_or_steering(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0000}'..='\u{E007F}'
+    )
+}
+
+/// A character that controls the terminal or is a format character:
+/// refused in what is read as a person's words (a query's message, a
+/// printed name), where it could make the text read as something else.
+/// Tabs and line breaks are text; variation selectors go with the emoji
+/// they follow.
+pub(crate) fn control_or_direction(c: char) -> bool {
+    (c.is_control() && !matches!(c, '\n' | '\r' | '\t')) || invisible_or_steering(c)
+}
+
 /// Whether `c` shows: a reason of spaces, control characters, format
 /// characters (zero-width, direction marks, tags) or blank fillers alone is
 /// no reason.
-/// A character that controls the terminal, sets the direction of the
-/// text around it (bidi overrides, isolates and marks), or shows nothing
-/// (zero-width spaces and joiners, the byte-order mark, tags): refused in
-/// what is read as a person's words (a query's message, a printed name),
-/// where it could make the text read as something else. Tabs and line
-/// breaks are text; variation selectors go with the emoji they follow.
-pub(crate) fn control_or_direction(c: char) -> bool {
-    (c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-        || matches!(
-            c,
-            '\u{00AD}'
-                | '\u{034F}'
-                | '\u{061C}'
-                | '\u{115F}'
-                | '\u{1160}'
-                | '\u{180E}'
-                | '\u{200B}'..='\u{200F}'
-                | '\u{202A}'..='\u{202E}'
-                | '\u{2060}'..='\u{206F}'
-                | '\u{3164}'
-                | '\u{FEFF}'
-                | '\u{FFA0}'
-                | '\u{FFF9}'..='\u{FFFB}'
-                | '\u{E0000}'..='\u{E007F}'
-        )
-}
-
 pub(crate) fn visible(c: char) -> bool {
     !(c.is_whitespace()
         || c.is_control()
-        || matches!(
-            c,
-            '\u{00AD}'
-                | '\u{034F}'
-                | '\u{061C}'
-                | '\u{115F}'
-                | '\u{1160}'
-                | '\u{180E}'
-                | '\u{200B}'..='\u{200F}'
-                | '\u{202A}'..='\u{202E}'
-                | '\u{2060}'..='\u{206F}'
-                | '\u{2800}'
-                | '\u{3164}'
-                | '\u{FE00}'..='\u{FE0F}'
-                | '\u{FEFF}'
-                | '\u{FFA0}'
-                | '\u{E0000}'..='\u{E007F}'
-        ))
+        || invisible_or_steering(c)
+        || matches!(c, '\u{2800}' | '\u{FE00}'..='\u{FE0F}'))
 }
 
 /// One change in a transaction of its own. On SQLite only the writer thread
