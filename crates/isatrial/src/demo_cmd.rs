@@ -12,6 +12,21 @@ use crate::cli::DemoArgs;
 const DEMO_USER: &str = "demo";
 const DEMO_PASSWORD: &str = "isatrial-demo-password";
 
+/// One user of each other role, at the trial's first site, so that every
+/// path of the forms can be tried: the nurse enters, the monitor raises a
+/// query, the investigator answers it and signs, the statistician reads
+/// pseudonyms. Same password as the data manager.
+const DEMO_ROLES: [(&str, Role, Option<&str>); 4] = [
+    (
+        "investigator",
+        Role::Investigator,
+        Some("Dr Demo Investigator"),
+    ),
+    ("nurse", Role::StudyNurse, None),
+    ("monitor", Role::Monitor, None),
+    ("statistician", Role::Statistician, None),
+];
+
 /// Simulates, stores, reports and serves.
 pub fn run(args: &DemoArgs) -> Result<(), Failure> {
     let bundle = args.out.join("bundle");
@@ -27,14 +42,31 @@ pub fn run(args: &DemoArgs) -> Result<(), Failure> {
     };
     let n = crate::simulate_cmd::write(&config, &bundle)?;
     let url = format!("sqlite://{}", db_file.display());
-    crate::db_cmd::block_on(async {
+    let site = crate::db_cmd::block_on(async {
         let store = Store::open(&url).await?;
         store.import_bundle(&Actor::system("demo"), &bundle).await?;
         store
             .add_user(DEMO_USER, Role::DataManager, &[], DEMO_PASSWORD)
             .await?;
+        let site = store
+            .sites(&Actor::system("demo"))
+            .await?
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| "S1".to_owned());
+        for (user, role, full_name) in DEMO_ROLES {
+            let sites = if role == Role::Statistician {
+                Vec::new()
+            } else {
+                vec![site.clone()]
+            };
+            store.add_user(user, role, &sites, DEMO_PASSWORD).await?;
+            if let Some(full_name) = full_name {
+                store.set_full_name(user, full_name).await?;
+            }
+        }
         store.close().await;
-        Ok(())
+        Ok::<String, Failure>(site)
     })?;
     let outcome = crate::report_cmd::build_from_db(&url, &report_dir, None, true)?;
     say!(
@@ -60,8 +92,17 @@ pub fn run(args: &DemoArgs) -> Result<(), Failure> {
         return Ok(());
     }
     say!(
-        "  forms:     http://{}/ — sign in as {DEMO_USER} / {DEMO_PASSWORD}",
+        "  forms:     http://{}/ — sign in as {DEMO_USER} (data manager) / {DEMO_PASSWORD}",
         args.listen
+    );
+    say!(
+        "             or, with the same password, as {} (site {site}), or statistician",
+        DEMO_ROLES
+            .iter()
+            .filter(|(_, role, _)| *role != Role::Statistician)
+            .map(|(user, _, _)| *user)
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     say!(
         "  API:       http://{}/api/openapi.json (POST /api/login with the same account)",

@@ -204,6 +204,16 @@ fn simulate_then_report_and_demo_run_end_to_end() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains("report.html"), "{}", run.stdout);
     assert!(demo.join("report/report.html").exists() && demo.join("bundle/patients.csv").exists());
+    // One user of each role signs in with the demo's password.
+    let url = format!("sqlite://{}", demo.join("trial.db").display());
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = store::Store::open_existing(&url).await.unwrap();
+        for user in ["demo", "investigator", "nurse", "monitor", "statistician"] {
+            let session = store.login(user, "isatrial-demo-password", None).await;
+            assert!(session.is_ok(), "{user}: {session:?}");
+        }
+        store.close().await;
+    });
 }
 
 /// The observations of a transport file, counted from its variable
