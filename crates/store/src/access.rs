@@ -52,6 +52,12 @@ impl Role {
         matches!(self, Role::Investigator | Role::StudyNurse)
     }
 
+    /// Whether the role raises data queries by hand (and reopens or
+    /// closes them): the monitors, the data managers, the administrator.
+    pub fn raises_queries(self) -> bool {
+        matches!(self, Role::Monitor | Role::DataManager | Role::Admin)
+    }
+
     /// Whether the role may enter or change trial data at all.
     pub fn can_write(self) -> bool {
         matches!(

@@ -11,6 +11,7 @@ use trial::bundle::FileSpec;
 
 use crate::records::{begin, finish};
 use crate::state::{audit, refuse_if_locked};
+use crate::write::{hold_patient, hold_trial_state};
 use crate::{Actor, Instant, Role, Store, StoreError, stem, table};
 
 /// The longest message a step takes, in characters: a page of text.
@@ -83,7 +84,7 @@ impl QueryStep {
     /// it; otherwise why not, and whether for the role (403) or for the
     /// query's state (422).
     pub fn next(self, role: Role, status: QueryStatus) -> Result<QueryStatus, StoreError> {
-        let asks = may_raise(role);
+        let asks = role.raises_queries();
         let answers = role.is_site_staff() || role == Role::Admin;
         match (self, status) {
             (_, QueryStatus::Closed) => Err(StoreError::field("step", "the query is closed")),
@@ -109,11 +110,6 @@ impl QueryStep {
             (QueryStep::Close, _) => Ok(QueryStatus::Closed),
         }
     }
-}
-
-/// Whether a role raises queries (and closes or reopens them).
-fn may_raise(role: Role) -> bool {
-    matches!(role, Role::Monitor | Role::DataManager | Role::Admin)
 }
 
 /// One message of a query's thread.
@@ -250,28 +246,24 @@ impl Store {
                 rule: format!("{f:?} is not a field of {}", stem(spec)),
             });
         }
-        if let Err(StoreError::Invalid(mut e)) = message(text) {
-            refused.append(&mut e);
-        }
-        let tx = begin(self).await?;
-        let mut tx = tx;
+        let text = match message(text) {
+            Ok(text) => text,
+            Err(StoreError::Invalid(mut e)) => {
+                refused.append(&mut e);
+                String::new()
+            }
+            Err(e) => return Err(e),
+        };
+        let mut tx = begin(self).await?;
         let outcome = async {
-            self.hold_lock_state(&mut tx).await?;
             if self.backend == crate::Backend::Postgres {
                 // As a change of a record does (write.rs): a change of the
                 // patient in flight, a move to another site or a
                 // retraction, commits before the record is read here, and
                 // two raises of one patient's records go one after the
                 // other.
-                sqlx::query(
-                    "SELECT 1 FROM record_current WHERE tbl = 'patients' AND record_key =
-                     (SELECT patient_id FROM record_current WHERE tbl = $1 AND record_key = $2)
-                     FOR UPDATE",
-                )
-                .bind(stem(spec))
-                .bind(key)
-                .execute(&mut *tx)
-                .await?;
+                hold_trial_state(&mut tx).await?;
+                hold_patient(&mut tx, None, (stem(spec), key)).await?;
             }
             let row = sqlx::query(
                 "SELECT patient_id, site_id, version, retracted FROM record_current WHERE tbl = $1 AND record_key = $2",
@@ -286,7 +278,7 @@ impl Store {
             if row.get::<i64, _>(3) != 0 || !actor.reads(&site) {
                 return Err(StoreError::NotFound);
             }
-            if !may_raise(actor.role) {
+            if !actor.role.raises_queries() {
                 return Err(StoreError::Forbidden(
                     "only a monitor, data manager or administrator raises a query".into(),
                 ));
@@ -295,7 +287,6 @@ impl Store {
                 return Err(StoreError::Invalid(refused));
             }
             refuse_if_locked(&mut tx).await?;
-            let text = &message(text)?;
             // A form sent twice (a double click, a reload) raises one query.
             let same: Option<i64> = sqlx::query_scalar(
                 "SELECT q.id FROM manual_queries q JOIN manual_query_messages m ON m.query_id = q.id AND m.step = 'raise'
@@ -306,7 +297,7 @@ impl Store {
             .bind(key)
             .bind(&actor.user)
             .bind(field.unwrap_or(""))
-            .bind(text)
+            .bind(&text)
             .fetch_optional(&mut *tx)
             .await?;
             if let Some(same) = same {
@@ -330,7 +321,7 @@ impl Store {
             .bind(at.to_db())
             .fetch_one(&mut *tx)
             .await?;
-            add_message(&mut tx, id, &at, actor, "raise", text).await?;
+            add_message(&mut tx, id, &at, actor, "raise", &text).await?;
             audit(
                 &mut tx,
                 &at,
@@ -339,7 +330,7 @@ impl Store {
                 Some((stem(spec), key, version)),
                 None,
                 None,
-                Some(text),
+                Some(&text),
                 Some(match field {
                     Some(f) => format!("query {id} on {f}"),
                     None => format!("query {id}"),
@@ -363,11 +354,12 @@ impl Store {
         text: &str,
     ) -> Result<ManualQuery, StoreError> {
         refuse_pseudonymized(actor)?;
-        let tx = begin(self).await?;
-        let mut tx = tx;
+        let mut tx = begin(self).await?;
         let outcome = async {
-            self.hold_lock_state(&mut tx).await?;
+            // The query's row, exclusive, after the trial state's: two steps
+            // of one query are decided one after the other.
             let lock = if self.backend == crate::Backend::Postgres {
+                hold_trial_state(&mut tx).await?;
                 " FOR UPDATE"
             } else {
                 ""
@@ -473,11 +465,8 @@ impl Store {
         } else {
             format!("WHERE {}", conditions.join(" AND "))
         };
-        let found = self.select_manual_queries(&clause, &params).await?;
-        Ok(found
-            .into_iter()
-            .filter(|q| actor.reads(&q.site_id))
-            .collect())
+        // The actor's sites are a condition of the SQL above.
+        self.select_manual_queries(&clause, &params).await
     }
 
     /// How many queries raised by hand wait (not closed) on each patient
@@ -499,18 +488,6 @@ impl Store {
             .into_iter()
             .map(|(patient, n)| (patient, n as usize))
             .collect())
-    }
-
-    /// On PostgreSQL, holds the trial state's row shared until the step
-    /// commits, as a change of a record does (`write.rs`): a lock waits
-    /// for the steps in flight, and a step after it sees it.
-    async fn hold_lock_state(&self, conn: &mut AnyConnection) -> Result<(), StoreError> {
-        if self.backend == crate::Backend::Postgres {
-            sqlx::query("SELECT locked FROM trial_state WHERE id = 1 FOR SHARE")
-                .execute(&mut *conn)
-                .await?;
-        }
-        Ok(())
     }
 
     async fn select_manual_queries(

@@ -11,6 +11,7 @@ use sqlx::any::AnyRow;
 
 use crate::records::{begin, finish};
 use crate::state::{audit, refuse_if_locked};
+use crate::write::{hold_patient, hold_trial_state};
 use crate::{Actor, Backend, Instant, Role, Store, StoreError};
 
 /// What a casebook signature means, shown beside the form and kept with
@@ -90,11 +91,7 @@ impl Store {
         patient_id: &str,
         signing: Signing<'_>,
     ) -> Result<Signature, StoreError> {
-        let patient_id = self.unmask(actor, patient_id).await?;
-        let (site, registration) = self.patient_site(&patient_id).await?;
-        if !actor.reads(&site) {
-            return Err(StoreError::NotFound);
-        }
+        let (patient_id, site, registration) = self.patient_read_by(actor, patient_id).await?;
         if actor.role != Role::Investigator {
             return Err(StoreError::Forbidden(
                 "only an investigator of the patient's site signs the casebook".into(),
@@ -104,23 +101,12 @@ impl Store {
         // the user name typed must be the signed-in user's.
         if signing.user.trim() != actor.user {
             // Someone signing under another's name: audited and logged.
-            tracing::warn!(user = %actor.user, typed = %signing.user, patient = %patient_id, "signature refused: another user name");
-            let at = Instant::now();
-            let tx = begin(self).await?;
-            let mut tx = tx;
-            let outcome = audit(
-                &mut tx,
-                &at,
+            self.refuse_signature(
                 &actor.user,
-                "signature_refused",
-                Some(("patients", &patient_id, registration)),
-                None,
-                None,
-                None,
-                Some(format!("another user name typed: {:?}", signing.user)),
+                (&patient_id, registration),
+                &format!("another user name typed: {:?}", signing.user),
             )
-            .await;
-            finish(tx, outcome).await?;
+            .await?;
             return Err(StoreError::field(
                 "user",
                 "type your own user name, as you sign in",
@@ -156,22 +142,14 @@ impl Store {
         let printed = printed
             .filter(|n| !n.trim().is_empty())
             .unwrap_or_else(|| actor.user.clone());
-        let tx = begin(self).await?;
-        let mut tx = tx;
+        let mut tx = begin(self).await?;
         let outcome = async {
             if self.backend == Backend::Postgres {
                 // As a change does (write.rs): a lock waits for the
                 // signature, and a change of the patient in flight commits
                 // before the signature reads what it covers.
-                sqlx::query("SELECT locked FROM trial_state WHERE id = 1 FOR SHARE")
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(
-                    "SELECT 1 FROM record_current WHERE tbl = 'patients' AND record_key = $1 FOR UPDATE",
-                )
-                .bind(&patient_id)
-                .execute(&mut *tx)
-                .await?;
+                hold_trial_state(&mut tx).await?;
+                hold_patient(&mut tx, Some(&patient_id), ("", "")).await?;
             }
             refuse_if_locked(&mut tx).await?;
             let covered: i64 =
@@ -239,11 +217,7 @@ impl Store {
         patient_id: &str,
     ) -> Result<Vec<Signature>, StoreError> {
         let shown = patient_id;
-        let patient_id = self.unmask(actor, patient_id).await?;
-        let (site, _) = self.patient_site(&patient_id).await?;
-        if !actor.reads(&site) {
-            return Err(StoreError::NotFound);
-        }
+        let (patient_id, _, _) = self.patient_read_by(actor, patient_id).await?;
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM signatures s WHERE s.patient_id = $1 ORDER BY s.id"
         ))
@@ -315,6 +289,32 @@ impl Store {
             .collect())
     }
 
+    /// Audits and logs a refused signature of `patient`'s casebook (its
+    /// id and registration's version) by `user`, and why: an inspector
+    /// sees every attempt, not only the signatures made.
+    pub(crate) async fn refuse_signature(
+        &self,
+        user: &str,
+        (patient, registration): (&str, i64),
+        why: &str,
+    ) -> Result<(), StoreError> {
+        tracing::warn!(user = %user, patient = %patient, why, "signature refused");
+        let mut tx = begin(self).await?;
+        let outcome = audit(
+            &mut tx,
+            &Instant::now(),
+            user,
+            "signature_refused",
+            Some(("patients", patient, registration)),
+            None,
+            None,
+            None,
+            Some(why.to_owned()),
+        )
+        .await;
+        finish(tx, outcome).await
+    }
+
     /// The version of a patient's casebook the actor reads: the last
     /// version of any of its records, which a signature names and a later
     /// change moves on.
@@ -323,11 +323,7 @@ impl Store {
         actor: &Actor,
         patient_id: &str,
     ) -> Result<i64, StoreError> {
-        let patient_id = self.unmask(actor, patient_id).await?;
-        let (site, _) = self.patient_site(&patient_id).await?;
-        if !actor.reads(&site) {
-            return Err(StoreError::NotFound);
-        }
+        let (patient_id, _, _) = self.patient_read_by(actor, patient_id).await?;
         self.version_of_casebook(&patient_id).await
     }
 
@@ -340,15 +336,26 @@ impl Store {
         )
     }
 
-    /// The site of a registered patient and the registration's version; not found for no patient or a
-    /// retracted registration.
-    async fn patient_site(&self, patient_id: &str) -> Result<(String, i64), StoreError> {
-        sqlx::query_as(
+    /// A registered patient the actor reads (named as the actor names them:
+    /// a pseudonym for a statistician): their id, site and registration's
+    /// version. Not found for no patient, a retracted registration or
+    /// another site's patient.
+    async fn patient_read_by(
+        &self,
+        actor: &Actor,
+        patient_id: &str,
+    ) -> Result<(String, String, i64), StoreError> {
+        let patient_id = self.unmask(actor, patient_id).await?;
+        let (site, registration): (String, i64) = sqlx::query_as(
             "SELECT site_id, version FROM record_current WHERE tbl = 'patients' AND record_key = $1 AND retracted = 0",
         )
-        .bind(patient_id)
+        .bind(&patient_id)
         .fetch_optional(&self.pool)
         .await?
-        .ok_or(StoreError::NotFound)
+        .ok_or(StoreError::NotFound)?;
+        if !actor.reads(&site) {
+            return Err(StoreError::NotFound);
+        }
+        Ok((patient_id, site, registration))
     }
 }

@@ -155,11 +155,11 @@ fn hash_password(password: &str) -> Result<String, StoreError> {
 }
 
 /// A full name as it is kept: trimmed, at most 100 characters, without
-/// control characters.
+/// control, direction or invisible characters (tabs and line breaks
+/// included): a printed name is how a signature reads (§11.50), and none
+/// may make it read as another.
 pub fn check_full_name(full_name: &str) -> Result<&str, StoreError> {
     let full_name = full_name.trim();
-    // A printed name is how a signature reads (§11.50): no character that
-    // could make it read as another (controls, direction overrides).
     if full_name
         .chars()
         .any(|c| c.is_control() || crate::write::control_or_direction(c))
@@ -570,21 +570,8 @@ impl Store {
         }
         let now = Instant::now();
         let refused = |why: &'static str, rule: &'static str| async move {
-            tracing::warn!(user = %name, patient = %patient, why, "signature refused");
-            let mut conn = begin(self).await?;
-            let outcome = audit(
-                &mut conn,
-                &now,
-                name,
-                "signature_refused",
-                Some(("patients", patient, registration)),
-                None,
-                None,
-                None,
-                Some(why.to_owned()),
-            )
-            .await;
-            finish(conn, outcome).await?;
+            self.refuse_signature(name, (patient, registration), why)
+                .await?;
             Err(StoreError::field("password", rule))
         };
         let Attempted::Counted(count) = self.count_password_attempt(name, &now).await? else {

@@ -472,21 +472,40 @@ async fn serialize_on_postgres(
     spec: &'static FileSpec,
     change: &RecordChange,
 ) -> Result<(), StoreError> {
+    hold_trial_state(conn).await?;
+    let (patient, key) = match change {
+        RecordChange::Insert { cells } => (patient_of(spec, cells), ""),
+        RecordChange::Update { key, cells, .. } => (patient_of(spec, cells), key.as_str()),
+        RecordChange::Retract { key, .. } => (None, key.as_str()),
+    };
+    hold_patient(conn, patient.as_deref(), (stem(spec), key)).await
+}
+
+/// The first of [`serialize_on_postgres`]'s locks: the trial state's row,
+/// shared until the transaction ends. Everything that changes data holds
+/// it (record changes, query steps, signatures), so that a lock waits for
+/// them and one started after a lock sees it.
+pub(crate) async fn hold_trial_state(conn: &mut AnyConnection) -> Result<(), StoreError> {
     sqlx::query("SELECT locked FROM trial_state WHERE id = 1 FOR SHARE")
         .execute(&mut *conn)
         .await?;
-    let (patient, key) = match change {
-        RecordChange::Insert { cells } => (patient_of(spec, cells), String::new()),
-        RecordChange::Update { key, cells, .. } => (patient_of(spec, cells), key.clone()),
-        RecordChange::Retract { key, .. } => (None, key.clone()),
-    };
+    Ok(())
+}
+
+/// The second: the patient's registration row, exclusive, naming the
+/// patient or else the record of theirs `(table, key)`.
+pub(crate) async fn hold_patient(
+    conn: &mut AnyConnection,
+    patient: Option<&str>,
+    (tbl, key): (&str, &str),
+) -> Result<(), StoreError> {
     sqlx::query(
         "SELECT 1 FROM record_current WHERE tbl = 'patients' AND record_key =
          COALESCE($1, (SELECT patient_id FROM record_current WHERE tbl = $2 AND record_key = $3))
          FOR UPDATE",
     )
     .bind(patient)
-    .bind(stem(spec))
+    .bind(tbl)
     .bind(key)
     .execute(&mut *conn)
     .await?;

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use store::{Role, StoreError};
 
-use super::{Nav, PageError, Viewer, page, rules_at};
+use super::{Done, Nav, PageError, Viewer, page, rules_at};
 use crate::AppState;
 
 #[derive(Template)]
@@ -65,22 +65,18 @@ async fn render(
     ))
 }
 
-#[derive(Deserialize)]
-pub struct Done {
-    done: Option<String>,
-}
-
 pub async fn show(
     State(state): State<AppState>,
     viewer: Viewer,
     axum::extract::Query(q): axum::extract::Query<Done>,
 ) -> Result<Response, PageError> {
-    let done = q.done.as_deref().and_then(|d| match d {
-        "locked" => Some("The database is locked.".to_owned()),
-        "unlocked" => Some("The database is unlocked.".to_owned()),
-        "cutoff" => Some("The data cut-off is set.".to_owned()),
-        _ => None,
-    });
+    let done = q
+        .said(&[
+            ("locked", "The database is locked."),
+            ("unlocked", "The database is unlocked."),
+            ("cutoff", "The data cut-off is set."),
+        ])
+        .map(str::to_owned);
     render(&state, &viewer, StatusCode::OK, Refused::default(), done).await
 }
 
@@ -260,7 +256,7 @@ pub async fn audit(State(state): State<AppState>, viewer: Viewer) -> Result<Resp
                 user: text(&e["user"]),
                 action: text(&e["action"]),
                 link: (!table.is_empty() && !key.is_empty() && key != "manifest")
-                    .then(|| format!("/records/{table}/{}/history", super::path_component(&key))),
+                    .then(|| format!("{}/history", super::record_path(&table, &key))),
                 record: match e["version"].as_i64() {
                     Some(v) if !key.is_empty() => format!("{table} {key} v{v}"),
                     _ => format!("{table} {key}").trim().to_owned(),

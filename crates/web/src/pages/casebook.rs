@@ -232,9 +232,9 @@ impl QueryRow {
         let text = |k: &str| q[k].as_str().unwrap_or_default();
         let (tbl, key, patient) = (text("table"), text("key"), text("patient_id"));
         let link = if record(tbl, key) {
-            format!("/records/{tbl}/{}", super::path_component(key))
+            super::record_path(tbl, key)
         } else {
-            format!("/patients/{}#{tbl}", super::path_component(patient))
+            format!("{}#{tbl}", super::casebook_path(patient))
         };
         // The file name before the message repeats the form's column.
         let message = text("message");
@@ -295,9 +295,6 @@ pub struct Saved {
 impl Saved {
     fn notice(&self) -> Option<String> {
         let title = |t: &Option<String>| t.as_deref().and_then(table).map(table_title);
-        if self.signed.is_some() {
-            return Some("Signed: your signature covers the casebook as it stands.".into());
-        }
         match (title(&self.saved), title(&self.retracted)) {
             (_, Some(t)) => Some(format!("Retracted: a record of {t}.")),
             (Some(t), None) => Some(format!("Saved: {t}.")),
@@ -332,7 +329,8 @@ pub async fn casebook(
     Query(saved): Query<Saved>,
 ) -> Result<Response, PageError> {
     let notice = saved.notice();
-    render(&state, &viewer, &id, notice, None, StatusCode::OK).await
+    let signed = saved.signed.is_some();
+    render(&state, &viewer, &id, (notice, signed), None, StatusCode::OK).await
 }
 
 #[derive(Deserialize)]
@@ -400,8 +398,7 @@ pub async fn sign(
         Ok(_) => {
             tracing::info!(user = %viewer.session.actor.user, patient = %id, "casebook signed (page)");
             return Ok(
-                Redirect::to(&format!("/patients/{}?signed=1", path_component(&id)))
-                    .into_response(),
+                Redirect::to(&format!("{}?signed=1", super::casebook_path(&id))).into_response(),
             );
         }
         Err(StoreError::Forbidden(m)) if m.is_empty() => {
@@ -423,16 +420,18 @@ pub async fn sign(
         }
         Err(e) => return Err(e.into()),
     };
-    render(&state, &viewer, &id, None, Some(refusal), status).await
+    render(&state, &viewer, &id, (None, false), Some(refusal), status).await
 }
 
-/// The casebook page, with `notice` at the top and, when a signature was
-/// refused, what was typed and each rule.
+/// The casebook page, with `notice` at the top (or, `signed` just before,
+/// the confirmation of the viewer's signature, when it is theirs and still
+/// current) and, when a signature was refused, what was typed and each
+/// rule.
 async fn render(
     state: &AppState,
     viewer: &Viewer,
     id: &str,
-    notice: Option<String>,
+    (notice, signed): (Option<String>, bool),
     refusal: Option<SignRefusal>,
     status: StatusCode,
 ) -> Result<Response, PageError> {
@@ -535,14 +534,11 @@ async fn render(
             current: s.covers_current_data,
         })
         .collect::<Vec<_>>();
-    // "Signed" only right after the viewer's own signature, still current.
-    let notice = match notice {
-        Some(n) if n.starts_with("Signed") => signatures
-            .last()
-            .filter(|s| s.by_viewer && s.current)
-            .map(|_| n),
-        other => other,
-    };
+    let own_current = signatures.last().is_some_and(|s| s.by_viewer && s.current);
+    let notice = notice.or_else(|| {
+        (signed && own_current)
+            .then(|| "Signed: your signature covers the casebook as it stands.".to_owned())
+    });
 
     let signs = actor.role == Role::Investigator && !viewer.locked && actor.reads(&site);
     let saved = notice;

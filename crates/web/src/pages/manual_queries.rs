@@ -10,11 +10,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use store::{ManualQuery, QueryFilter, QueryStatus, QueryStep, Role, StoreError, stem, table};
+use store::{ManualQuery, QueryFilter, QueryStatus, QueryStep, StoreError, stem, table};
 use trial::bundle::FileSpec;
 
 use super::labels::{column_label, table_title};
-use super::{Nav, PageError, Viewer, page, path_component, rules_at};
+use super::{Done, Nav, PageError, Viewer, page, record_path, rules_at};
 use crate::AppState;
 
 /// Said on a form posted with another session's token.
@@ -79,7 +79,7 @@ impl QueryView {
             Some(f) => column_label(&q.table, f),
             None => String::new(),
         };
-        let record_link = format!("/records/{}/{}", q.table, path_component(&q.key));
+        let record_link = record_path(&q.table, &q.key);
         QueryView {
             id: q.id,
             link: format!("/manual-queries/{}", q.id),
@@ -179,10 +179,7 @@ pub(crate) async fn waiting(
 /// Whether the user raises queries (the lock aside: a locked form is
 /// still shown, says why it cannot be sent, and keeps what was typed).
 fn asks(viewer: &Viewer) -> bool {
-    matches!(
-        viewer.session.actor.role,
-        Role::Monitor | Role::DataManager | Role::Admin
-    )
+    viewer.session.actor.role.raises_queries()
 }
 
 /// What a refused form held, and each rule at its field.
@@ -278,7 +275,7 @@ async fn record_page(
         ..QueryFilter::default()
     };
     let queries = state.store.manual_queries(actor, filter).await?;
-    let record_link = format!("/records/{}/{}", stem(spec), path_component(&key));
+    let record_link = record_path(stem(spec), &key);
     Ok(page(
         status,
         &RecordQueriesPage {
@@ -443,11 +440,6 @@ fn number(id: &str) -> Result<i64, PageError> {
     id.parse().map_err(|_| PageError::not_found())
 }
 
-#[derive(Deserialize)]
-pub struct Done {
-    done: Option<String>,
-}
-
 /// `GET /manual-queries/{id}`.
 pub async fn show(
     State(state): State<AppState>,
@@ -455,13 +447,12 @@ pub async fn show(
     Path(id): Path<String>,
     Query(q): Query<Done>,
 ) -> Result<Response, PageError> {
-    let done = q.done.as_deref().and_then(|d| match d {
-        "raise" => Some("The query is raised; the site sees it now."),
-        "answer" => Some("Your answer is sent; the monitor sees it now."),
-        "reopen" => Some("The query is open again; the site sees it now."),
-        "close" => Some("The query is closed."),
-        _ => None,
-    });
+    let done = q.said(&[
+        ("raise", "The query is raised; the site sees it now."),
+        ("answer", "Your answer is sent; the monitor sees it now."),
+        ("reopen", "The query is open again; the site sees it now."),
+        ("close", "The query is closed."),
+    ]);
     let id = number(&id)?;
     query_page(
         &state,

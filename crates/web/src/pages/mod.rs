@@ -86,7 +86,7 @@ fn to(path: &'static str) -> impl Fn() -> std::future::Ready<Redirect> + Clone {
 
 /// The signing form's address opened as a page: the casebook.
 async fn casebook_of_signing(axum::extract::Path(id): axum::extract::Path<String>) -> Redirect {
-    Redirect::to(&format!("/patients/{}", path_component(&id)))
+    Redirect::to(&casebook_path(&id))
 }
 
 /// A query's step opened as a page: the query's page.
@@ -250,6 +250,24 @@ pub(crate) struct Nav {
     pub audits: bool,
 }
 
+/// What a form's page says once after it was sent (`?done=locked`): the
+/// redirect after a post names what was done, the page words it.
+#[derive(serde::Deserialize)]
+pub struct Done {
+    done: Option<String>,
+}
+
+impl Done {
+    /// The words for what was done, from `said` (`(done, words)` pairs);
+    /// nothing for a value not in it.
+    pub(crate) fn said(&self, said: &[(&str, &'static str)]) -> Option<&'static str> {
+        let done = self.done.as_deref()?;
+        said.iter()
+            .find(|(d, _)| *d == done)
+            .map(|(_, words)| *words)
+    }
+}
+
 /// The rules a store refusal names at `field`, joined, for a form to show
 /// beside it; `None` when it names none there.
 pub(crate) fn rules_at(fields: &[store::FieldError], field: &str) -> Option<String> {
@@ -259,6 +277,16 @@ pub(crate) fn rules_at(fields: &[store::FieldError], field: &str) -> Option<Stri
         .map(|f| f.rule.as_str())
         .collect();
     (!rules.is_empty()).then(|| rules.join("; "))
+}
+
+/// The page of a record.
+pub(crate) fn record_path(table: &str, key: &str) -> String {
+    format!("/records/{table}/{}", path_component(key))
+}
+
+/// A patient's casebook.
+pub(crate) fn casebook_path(patient: &str) -> String {
+    format!("/patients/{}", path_component(patient))
 }
 
 /// `s` as one component of a URL's query or path.

@@ -9,9 +9,10 @@ use serde_json::{Map, Value};
 use store::StoreError;
 
 use super::fields::cell;
-use super::{record_path, spec_of};
+use super::spec_of;
 use crate::AppState;
 use crate::pages::labels::{column_label, table_title};
+use crate::pages::record_path;
 use crate::pages::{Nav, PageError, Viewer, page};
 
 /// One version in the history page.

@@ -18,7 +18,7 @@ use trial::bundle::{FileSpec, spec::PATIENTS};
 pub use history::history;
 
 use super::labels::table_title;
-use super::{Nav, PageError, Viewer, page, path_component};
+use super::{Nav, PageError, Viewer, casebook_path, page, record_path};
 use crate::AppState;
 use fields::{FieldView, Posted, cell, ctcae_terms, field_views, offer_sites, same};
 use refusal::{Refusal, reason_rule};
@@ -96,14 +96,6 @@ impl FormPage {
 
 fn spec_of(name: &str) -> Result<&'static FileSpec, PageError> {
     table(name).ok_or_else(PageError::not_found)
-}
-
-fn record_path(table: &str, key: &str) -> String {
-    format!("/records/{table}/{}", path_component(key))
-}
-
-fn casebook_path(patient: &str) -> String {
-    format!("/patients/{}", path_component(patient))
 }
 
 /// After a save: the patient's casebook at the form's section.
